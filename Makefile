@@ -1,0 +1,17 @@
+# Two entry points; both install what they need first (scripts/setup.sh).
+.PHONY: setup demo test bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	cargo run --release --quiet -- demo
+
+# The whole test suite. GPU tests run on Mesa's lavapipe and fail (not skip)
+# when no adapter is found and CI is set.
+test: setup
+	PATH="$(CURDIR)/.venv/bin:$$PATH" DSA110_PYTHON="$(CURDIR)/.venv/bin/python" \
+	cargo test --release --all-targets
+
+bench: setup
+	cargo bench

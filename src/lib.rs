@@ -1,0 +1,20 @@
+//! dsa110-convert: DSA-110 UVH5 subband groups to CASA Measurement Sets.
+//!
+//! Data flows one way through the modules, each with one job:
+//! [`uvh5`] reads files, [`group`] decides which files belong together and
+//! joins them along frequency, [`astro`] computes times and directions,
+//! [`compute`] runs the batch kernels (UVW, phase correction, separations) on
+//! the GPU (WGSL through wgpu) or the CPU (rayon), [`ms`] writes Measurement
+//! Sets, [`convert`] wires those into the pipeline, [`stream`] runs it as a
+//! daemon, [`sim`] writes synthetic DSA-110 groups and [`cli`] is the
+//! command-line front end.
+
+pub mod astro;
+pub mod cli;
+pub mod compute;
+pub mod convert;
+pub mod group;
+pub mod ms;
+pub mod sim;
+pub mod stream;
+pub mod uvh5;

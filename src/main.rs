@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    dsa110_convert::cli::main()
+}

@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests: the oracle Python (pyuvdata,
+//! python-casacore, astropy, h5py in the venv `make test` creates) and the
+//! real data files in ../shared/data.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Root of the repository.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/data/<rel>` beside the repository.
+pub fn shared_data(rel: &str) -> PathBuf {
+    let p = repo().join("..").join("shared").join("data").join(rel);
+    assert!(p.exists(), "shared data file missing: {}", p.display());
+    p
+}
+
+/// The Python interpreter of the oracle venv (`make test` sets DSA110_PYTHON).
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("DSA110_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "oracle venv missing: run `make test` (or scripts/setup.sh) first"
+    );
+    venv
+}
+
+/// Run `tests/oracle/<script>` with `args`; parse its stdout as JSON.
+/// Panics with the script's stderr when it fails.
+pub fn oracle(script: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> serde_json::Value {
+    let path = repo().join("tests/oracle").join(script);
+    let mut cmd = Command::new(python());
+    cmd.arg(&path);
+    for a in args {
+        cmd.arg(a);
+    }
+    let out = cmd.output().expect("running the oracle python");
+    assert!(
+        out.status.success(),
+        "oracle {} failed:\n{}",
+        script,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "oracle {script} printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A JSON array of numbers as `Vec<f64>` (nested arrays flattened).
+pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
+        match v {
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Number(n) => out.push(n.as_f64().unwrap()),
+            serde_json::Value::Null => out.push(f64::NAN),
+            other => panic!("not a number: {other}"),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    out
+}
+
+/// True under CI (the CI sets CI=true): GPU tests must then fail, not skip,
+/// when no adapter exists.
+pub fn in_ci() -> bool {
+    std::env::var("CI").map(|v| !v.is_empty() && v != "false").unwrap_or(false)
+}
+
+/// Path of the built command-line binary.
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_dsa110-convert"))
+}
