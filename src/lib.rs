@@ -17,4 +17,5 @@ pub mod group;
 pub mod ms;
 pub mod sim;
 pub mod stream;
+pub mod telescope;
 pub mod uvh5;

@@ -3,6 +3,7 @@
 
 mod devices;
 mod groups;
+mod simulate;
 mod validate;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     Groups(groups::Args),
     /// List the GPU adapters wgpu can see, with their limits and features.
     Devices(devices::Args),
+    /// Write a synthetic DSA-110 group (16 UVH5 files) in the correlator's layout.
+    Simulate(simulate::Args),
 }
 
 /// Parse the command line, set up logging, run the subcommand and turn any
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Groups(args) => groups::run(args),
         Command::Devices(args) => devices::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,206 @@
-//! TODO
+//! Synthetic DSA-110 groups, written in the correlator's UVH5 layout.
+//!
+//! The visibilities are those the real correlator would produce for a sky of
+//! point sources: fringe-stopped every integration on the meridian (hour
+//! angle 0) at the pointing declination, with `uvw_array` (float32) for that
+//! direction and the file labelled `phase_type = "drift"` as the correlator
+//! does. For baseline b = x(ant2) - x(ant1) and a source of flux S whose
+//! direction gives w coordinate `w_src` (metres), the visibility at frequency
+//! f is, in pyuvdata's sign convention,
+//!
+//! `V = sum S * exp(+2 pi i (w_src - w_0) f / c)`
+//!
+//! where `w_0` is the w of the fringe-stopping direction. pyuvdata's own
+//! phasing multiplies by `exp(-2 pi i (w_new - w_old) f / c)`, so phasing such
+//! data to a source's position returns the flat spectrum S: a correct
+//! converter plus an imager finds each source at its true ICRS position.
+//!
+//! Fluxes are apparent: no primary beam is applied, so an image of a single
+//! source shows the flux it was given.
+
+mod sky;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use crate::astro::{Astrometer, Iers};
+use crate::compute::SkyPos;
+use crate::telescope;
+
+pub use sky::SimSource;
+
+/// What to simulate. [`SimConfig::default`] is a full-size group.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Antennas with data: the first `n_ants` stations of the table.
+    pub n_ants: usize,
+    /// Integrations in the group.
+    pub n_times: usize,
+    /// Subband files in the group.
+    pub n_subbands: usize,
+    /// Channels per subband file.
+    pub chans_per_subband: usize,
+    /// Pointing declination (ICRS-ish, of date), radians.
+    pub pointing_dec_rad: f64,
+    /// UTC Julian Date of the first integration's midpoint. `None`: chosen so
+    /// that the first source transits at mid-group.
+    pub start_time_jd: Option<f64>,
+    /// Point sources; the first is the one that transits mid-group by default.
+    pub sources: Vec<SimSource>,
+    /// Standard deviation of the complex Gaussian noise per real and
+    /// imaginary part, Jy. 0 for none.
+    pub noise_jy: f64,
+    /// Gzip level for the data chunks, `None` for uncompressed.
+    pub gzip_level: Option<u8>,
+    /// Seed for the noise.
+    pub seed: u64,
+}
+
+/// 3C286, a bright VLA calibrator, the default sky (ICRS, Jy at L band).
+pub fn default_calibrator() -> SimSource {
+    SimSource {
+        name: "3C286".to_string(),
+        position: SkyPos {
+            ra_rad: 202.784_533_3_f64.to_radians(),
+            dec_rad: 30.509_155_3_f64.to_radians(),
+        },
+        flux_jy: 14.9,
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        let cal = default_calibrator();
+        SimConfig {
+            n_ants: 96,
+            n_times: 24,
+            n_subbands: telescope::N_SUBBANDS,
+            chans_per_subband: telescope::CHANNELS_PER_SUBBAND,
+            pointing_dec_rad: cal.position.dec_rad,
+            start_time_jd: None,
+            sources: vec![cal],
+            noise_jy: 0.0,
+            gzip_level: None,
+            seed: 42,
+        }
+    }
+}
+
+/// Errors of the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("invalid simulation settings: {0}")]
+    Config(String),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: hdf5::Error },
+    #[error("cannot create output directory {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// The frequency of channel `c` (file order, descending) of subband `sb`,
+/// Hz. sb00 holds the highest frequencies; the whole band of 16 x 48
+/// channels spans about 1311-1499 MHz.
+pub fn channel_freq_hz(sb: usize, c: usize, chans_per_subband: usize) -> f64 {
+    const TOP_CHANNEL_HZ: f64 = 1_498_754_882.812_5;
+    TOP_CHANNEL_HZ - ((sb * chans_per_subband + c) as f64) * telescope::CHANNEL_WIDTH_HZ
+}
+
+/// The description of one simulated group, shared by its subband files.
+#[derive(Clone, Debug)]
+pub struct SimGroup {
+    pub config: SimConfig,
+    /// Midpoint of each integration, UTC JD.
+    pub time_jd: Vec<f64>,
+    /// File name timestamp, `YYYY-MM-DDTHH:MM:SS`.
+    pub timestamp: String,
+}
+
+/// Plan a group: fix the start time (transit of the first source at
+/// mid-group unless given) and the timestamp.
+pub fn plan(config: &SimConfig, astro: &Astrometer) -> Result<SimGroup, SimError> {
+    if config.n_ants < 2 || config.n_ants > telescope::stations().len() {
+        return Err(SimError::Config(format!(
+            "n_ants must be 2..={}, got {}",
+            telescope::stations().len(),
+            config.n_ants
+        )));
+    }
+    if config.n_times == 0 || config.n_subbands == 0 || config.chans_per_subband == 0 {
+        return Err(SimError::Config(
+            "n_times, n_subbands and chans_per_subband must be at least 1".into(),
+        ));
+    }
+    if !(-90f64.to_radians()..=90f64.to_radians()).contains(&config.pointing_dec_rad) {
+        return Err(SimError::Config("pointing declination outside [-90, 90] deg".into()));
+    }
+    let dt_day = telescope::INTEGRATION_TIME_S / 86_400.0;
+    let start = match config.start_time_jd {
+        Some(t) => t,
+        None => {
+            let target = config.sources.first().map(|s| s.position).ok_or_else(|| {
+                SimError::Config("no start time and no source to transit".into())
+            })?;
+            let mid = transit_time_jd(astro, target, DEFAULT_EPOCH_JD);
+            mid - dt_day * (config.n_times as f64 - 1.0) / 2.0
+        }
+    };
+    let time_jd = (0..config.n_times).map(|i| start + dt_day * i as f64).collect();
+    // The correlator stamps files with the start of the first integration.
+    let timestamp = format_timestamp(start - dt_day / 2.0);
+    Ok(SimGroup {
+        config: config.clone(),
+        time_jd,
+        timestamp,
+    })
+}
+
+/// Default date around which transits are sought: 2025-01-15 00:00 UTC.
+const DEFAULT_EPOCH_JD: f64 = 2_460_690.5;
+
+/// The UTC JD, after `after_jd`, at which `pos` crosses the local meridian.
+pub fn transit_time_jd(astro: &Astrometer, pos: SkyPos, after_jd: f64) -> f64 {
+    const SIDEREAL_DAY: f64 = 0.997_269_566_3;
+    let mut t = after_jd;
+    for _ in 0..8 {
+        let (ha, _) = astro.icrs_to_hadec(t, pos);
+        // Wrap to [-pi, pi); move forward to the next transit on the first step.
+        let ha = (ha + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+        let mut dt = -ha / std::f64::consts::TAU * SIDEREAL_DAY;
+        if t + dt < after_jd {
+            dt += SIDEREAL_DAY;
+        }
+        t += dt;
+    }
+    t
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a UTC Julian Date (rounded to the second).
+pub fn format_timestamp(time_jd: f64) -> String {
+    let secs = ((time_jd - 2_440_587.5) * 86_400.0).round() as i64;
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_else(|| "invalid-time".to_string())
+}
+
+/// Simulate a group and write its files into `out_dir`; returns their paths
+/// in subband order (sb00 first).
+pub fn simulate_group(config: &SimConfig, out_dir: &Path) -> Result<(SimGroup, Vec<PathBuf>), SimError> {
+    let astro = Astrometer::new(telescope::array_site(), Iers::embedded());
+    let group = plan(config, &astro)?;
+    std::fs::create_dir_all(out_dir).map_err(|source| SimError::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let model = sky::Model::new(&group, &astro);
+    let mut paths = Vec::with_capacity(config.n_subbands);
+    for sb in 0..config.n_subbands {
+        let path = out_dir.join(format!("{}_sb{:02}.hdf5", group.timestamp, sb));
+        let data = model.subband(sb);
+        write::write_subband(&path, &group, &model, sb, &data).map_err(|source| SimError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        paths.push(path);
+    }
+    Ok((group, paths))
+}
