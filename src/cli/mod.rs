@@ -1,6 +1,8 @@
 //! Command-line front end: one file per subcommand; the library does the work.
 //! Errors are typed in the library and rendered for humans here.
 
+mod convert;
+mod demo;
 mod devices;
 mod groups;
 mod simulate;
@@ -31,6 +33,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Convert subband groups into Measurement Sets.
+    Convert(convert::Args),
+    /// Simulate a full-size group, convert it and print what happened.
+    Demo(demo::Args),
     /// Check that files are usable UVH5 (one line per problem; exit 1 if any).
     Validate(validate::Args),
     /// Find subband groups in a directory by the timestamps in file names.
@@ -47,6 +53,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
+        Command::Convert(args) => convert::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Groups(args) => groups::run(args),
         Command::Devices(args) => devices::run(args),

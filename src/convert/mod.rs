@@ -1,14 +1,26 @@
 //! The pipeline: one group of subband files in, one Measurement Set out.
 //!
-//! Streams by blocks of integrations: read the block from all subbands
+//! Streams by blocks of whole integrations: read the block from all subbands
 //! (joined, ascending frequency), compute UVW and phase corrections, write
 //! the rows; reading block k+1 overlaps computing and writing block k.
 //! Memory is bounded by [`ConvertOptions::max_memory_bytes`].
+//!
+//! Phasing: for every row the new UVW comes from the antenna positions and
+//! the rotation of its field ([`plan::Plan`]); the visibilities are
+//! multiplied by `exp(-2 pi i (w_new - w_old) f / c)` where `w_old` is the w
+//! stored in the file — the w the correlator fringe-stopped with (the
+//! DSA-110 files say "drift", but their data and uvw are for the meridian).
+
+mod pipeline;
+pub mod plan;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::compute::{Backend, SkyPos};
+use crate::compute::{Backend, ComputeError, SkyPos};
+
+pub use pipeline::convert_group;
+pub use plan::{FieldPlan, Plan};
 
 /// Where the output phase centres go.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +34,7 @@ pub enum PhaseCenterMode {
     Midpoint,
     /// One field at this ICRS position.
     Fixed { name: String, position: SkyPos },
-    /// The files' own phase centres (correctly labelled non-DSA data).
+    /// The files' own phase centre (correctly labelled non-DSA data).
     Keep,
 }
 
@@ -31,10 +43,12 @@ pub enum PhaseCenterMode {
 pub struct ConvertOptions {
     pub phase_center: PhaseCenterMode,
     pub backend: Arc<dyn Backend>,
-    /// Upper bound for the pipeline's buffers, bytes.
+    /// Upper bound for the pipeline's row buffers, bytes.
     pub max_memory_bytes: usize,
     /// Add MODEL_DATA, CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM.
     pub imaging_columns: bool,
+    /// Replace an existing output.
+    pub overwrite: bool,
     /// Reader threads for the subband files.
     pub read_workers: usize,
     /// HDF5 raw-data chunk cache per file, bytes.
@@ -49,12 +63,14 @@ pub struct ConvertOptions {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ConvertSummary {
     pub ms_path: PathBuf,
+    pub inputs: Vec<PathBuf>,
     pub rows: usize,
     pub channels: usize,
     pub polarizations: usize,
-    pub fields: usize,
+    pub fields: Vec<FieldPlan>,
     pub backend: String,
     pub phase_center_mode: String,
+    pub block_rows: usize,
     pub seconds_read: f64,
     pub seconds_compute: f64,
     pub seconds_write: f64,
@@ -67,15 +83,27 @@ pub struct ConvertSummary {
 pub enum ConvertError {
     #[error("output {0} exists (use --overwrite to replace it)")]
     OutputExists(PathBuf),
+    #[error("{path}: {reason}")]
+    PhaseCenter { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Group(#[from] crate::group::GroupError),
+    #[error(transparent)]
+    Ms(#[from] crate::ms::MsError),
+    #[error("compute backend failed: {0}")]
+    Compute(#[from] ComputeError),
+    #[error("{path}: antenna number {number} of the rows is not in antenna_numbers")]
+    UnknownAntenna { path: PathBuf, number: i64 },
+    #[error("{path}: {what}")]
+    Input { path: PathBuf, what: String },
+    #[error("cannot replace {path}: {source}")]
+    Replace { path: PathBuf, source: std::io::Error },
 }
 
-/// Convert one group (`files`, any order) into the Measurement Set `out_ms`.
-/// The MS appears at `out_ms` only when complete.
-pub fn convert_group(
-    files: &[PathBuf],
-    out_ms: &Path,
-    opts: &ConvertOptions,
-) -> Result<ConvertSummary, ConvertError> {
-    let _ = (files, opts);
-    Err(ConvertError::OutputExists(out_ms.to_path_buf()))
+/// The default output name of a group: `<timestamp>.ms` for DSA-110 file
+/// names, else the first file's stem.
+pub fn output_name(files: &[PathBuf]) -> String {
+    let first = files.iter().min().map(|p| p.as_path()).unwrap_or(Path::new("group"));
+    let stem = first.file_stem().and_then(|s| s.to_str()).unwrap_or("group");
+    let ts = stem.rsplit_once("_sb").map(|(ts, _)| ts).unwrap_or(stem);
+    format!("{ts}.ms")
 }

@@ -1,0 +1,298 @@
+//! `convert`: one group, or every complete group of a time window, to
+//! Measurement Sets.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::compute::{self, BackendChoice, SkyPos};
+use crate::convert::{self, ConvertOptions, ConvertSummary, PhaseCenterMode};
+use crate::group;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  dsa110-convert convert /data/2025-01-15T12:00:00_sb*.hdf5 -o /ms
+  dsa110-convert convert --input /data --timestamp 2025-01-15T12:00:00 -o /ms
+  dsa110-convert convert --input /data --start 2025-01-15T00:00:00 --end 2025-01-16T00:00:00 -o /ms
+
+Phase centres (--phase-center):
+  auto      meridian for DSA-110 correlator files (extra_keywords phase_center_epoch
+            = HADEC), keep for every other file; the log says which it chose.
+  meridian  one field per integration, meridian_icrs_t<i>: hour angle 0 at the
+            pointing declination, converted rigorously to ICRS (ERFA).
+  midpoint  one field: the meridian at mid-group; every row rephased to it
+            (what an imager such as WSClean wants).
+  keep      the files' own phase centre (correctly labelled non-DSA files).
+  RA,DEC    one field at this ICRS position: degrees (202.78,30.51) or
+            sexagesimal (13:31:08.3,+30:30:33).
+In every mode UVW are recomputed from the antenna positions and visibilities
+corrected by exp(-2 pi i (w_new - w_old) f / c), w_old being the w the file's
+data were fringe-stopped with (its stored uvw).")]
+pub struct Args {
+    /// The files of one group (any order). Or use --input.
+    pub files: Vec<PathBuf>,
+    /// Directory holding `<timestamp>_sbNN.hdf5` subband files.
+    #[arg(long, short, conflicts_with = "files")]
+    pub input: Option<PathBuf>,
+    /// With --input: the group whose file names carry this UTC time
+    /// (`YYYY-MM-DDTHH:MM:SS`, matched within --tolerance).
+    #[arg(long, requires = "input", conflicts_with_all = ["start", "end"])]
+    pub timestamp: Option<String>,
+    /// With --input: first UTC time of the window (inclusive).
+    #[arg(long, requires = "input")]
+    pub start: Option<String>,
+    /// With --input: last UTC time of the window (inclusive).
+    #[arg(long, requires = "input")]
+    pub end: Option<String>,
+    /// Subband files closer than this many seconds belong to one group.
+    #[arg(long, default_value_t = 60.0)]
+    pub tolerance_s: f64,
+    /// Files a complete group has.
+    #[arg(long, default_value_t = 16)]
+    pub subbands: usize,
+    /// Output directory; each group becomes `<timestamp>.ms` there.
+    #[arg(long, short, default_value = ".")]
+    pub output: PathBuf,
+    /// auto | meridian | midpoint | keep | RA,DEC (see below).
+    #[arg(long, default_value = "auto", value_parser = parse_phase_center, allow_hyphen_values = true)]
+    pub phase_center: PhaseCenterMode,
+    /// Where UVW, phase corrections and separations run: gpu (WGSL via
+    /// wgpu), cpu (rayon), or auto (the GPU when one is usable).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// Bound on the pipeline's buffers (e.g. 512MiB, 2GiB).
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+    pub max_memory: usize,
+    /// Add MODEL_DATA, CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM for imaging.
+    #[arg(long)]
+    pub imaging_columns: bool,
+    /// Replace existing outputs (otherwise they are skipped).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Threads reading the subband files (default: one per file, up to the
+    /// cores available).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// HDF5 raw-data chunk cache per file (e.g. 16MiB).
+    #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
+    pub chunk_cache: usize,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parse a size such as `1GiB`, `512MiB`, `64M`, `1000000` into bytes.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.trim().parse().map_err(|_| format!("'{s}' is not a size like 1GiB"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "kb" => 1e3,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "mb" => 1e6,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "gb" => 1e9,
+        other => return Err(format!("unknown size unit '{other}' (use KiB, MiB, GiB)")),
+    };
+    if value <= 0.0 || !value.is_finite() {
+        return Err(format!("size must be positive, got '{s}'"));
+    }
+    Ok((value * mult) as usize)
+}
+
+/// Parse an angle in degrees, or sexagesimal `h:m:s` (hours) / `d:m:s`.
+fn parse_angle_deg(s: &str, hours: bool) -> Result<f64, String> {
+    let s = s.trim();
+    if !s.contains(':') {
+        return s.parse().map_err(|_| format!("bad angle '{s}'"));
+    }
+    let negative = s.starts_with('-');
+    let parts: Vec<f64> = s
+        .trim_start_matches(['-', '+'])
+        .split(':')
+        .map(|p| p.parse::<f64>().map_err(|_| format!("bad angle '{s}'")))
+        .collect::<Result<_, _>>()?;
+    let [a, b, c] = parts[..] else {
+        return Err(format!("bad sexagesimal angle '{s}' (want a:b:c)"));
+    };
+    let v = (a + b / 60.0 + c / 3600.0) * if hours { 15.0 } else { 1.0 };
+    Ok(if negative { -v } else { v })
+}
+
+/// Parse `--phase-center`.
+pub fn parse_phase_center(s: &str) -> Result<PhaseCenterMode, String> {
+    Ok(match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => PhaseCenterMode::Auto,
+        "meridian" => PhaseCenterMode::Meridian,
+        "midpoint" => PhaseCenterMode::Midpoint,
+        "keep" => PhaseCenterMode::Keep,
+        _ => {
+            let Some((ra, dec)) = s.split_once(',') else {
+                return Err(format!(
+                    "'{s}' is not auto, meridian, midpoint, keep or RA,DEC"
+                ));
+            };
+            let ra_deg = parse_angle_deg(ra, ra.contains(':'))?;
+            let dec_deg = parse_angle_deg(dec, false)?;
+            if !(-90.0..=90.0).contains(&dec_deg) {
+                return Err(format!("declination {dec_deg} deg is outside [-90, 90]"));
+            }
+            PhaseCenterMode::Fixed {
+                name: format!("J{:.4}{:+.4}", ra_deg, dec_deg),
+                position: SkyPos {
+                    ra_rad: ra_deg.rem_euclid(360.0).to_radians(),
+                    dec_rad: dec_deg.to_radians(),
+                },
+            }
+        }
+    })
+}
+
+/// The groups to convert, each as its files.
+fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
+    let Some(dir) = &args.input else {
+        anyhow::ensure!(!args.files.is_empty(), "give the files of a group, or --input DIR");
+        return Ok(vec![args.files.clone()]);
+    };
+    let (start, end) = match &args.timestamp {
+        Some(ts) => (Some(ts.clone()), Some(ts.clone())),
+        None => (args.start.clone(), args.end.clone()),
+    };
+    let found = group::find_groups(dir, start.as_deref(), end.as_deref(), args.tolerance_s, args.subbands)
+        .with_context(|| format!("looking for groups in {}", dir.display()))?;
+    let mut out = Vec::new();
+    for g in found {
+        if g.is_complete() {
+            out.push(g.files.clone());
+        } else {
+            tracing::warn!("skipping incomplete group {}: missing subbands {:?}", g.timestamp, g.missing);
+        }
+    }
+    anyhow::ensure!(!out.is_empty(), "no complete group found in {}", dir.display());
+    Ok(out)
+}
+
+pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
+    let t = std::time::Instant::now();
+    let backend = compute::select(args.backend)?;
+    tracing::info!(
+        "backend {} ({}) ready in {:.2} s",
+        backend.name(),
+        backend.description(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(ConvertOptions {
+        phase_center: args.phase_center.clone(),
+        backend: Arc::from(backend),
+        max_memory_bytes: args.max_memory,
+        imaging_columns: args.imaging_columns,
+        overwrite: args.overwrite,
+        read_workers: args.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(2).min(16)
+        }),
+        chunk_cache_bytes: args.chunk_cache,
+        progress: !args.json,
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    })
+}
+
+/// Human summary of one conversion.
+pub fn print_summary(s: &ConvertSummary) {
+    let gb = s.bytes_read as f64 / 1e9;
+    println!("wrote {}", s.ms_path.display());
+    println!(
+        "  {} rows x {} channels x {} pols, {} field(s), phase centres: {}, backend: {}",
+        s.rows,
+        s.channels,
+        s.polarizations,
+        s.fields.len(),
+        s.phase_center_mode,
+        s.backend
+    );
+    println!(
+        "  read {:.2} s | compute {:.2} s | write {:.2} s | total {:.2} s (read overlaps the rest)",
+        s.seconds_read, s.seconds_compute, s.seconds_write, s.seconds_total
+    );
+    println!(
+        "  {:.2} GB in, {:.2} GB/s end to end, blocks of {} rows",
+        gb,
+        gb / s.seconds_total.max(1e-9),
+        s.block_rows
+    );
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let groups = groups_to_convert(&args)?;
+    let opts = options(&args)?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
+    let mut summaries = Vec::new();
+    let mut failures = 0;
+    for files in &groups {
+        let out = args.output.join(convert::output_name(files));
+        if out.exists() && !args.overwrite {
+            tracing::info!("{} exists, skipped (use --overwrite)", out.display());
+            continue;
+        }
+        match convert::convert_group(files, &out, &opts) {
+            Ok(s) => {
+                if !args.json {
+                    print_summary(&s);
+                }
+                summaries.push(s);
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::error!("{}: {e}", out.display());
+                if groups.len() == 1 {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+    }
+    Ok(if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("2GB").unwrap(), 2_000_000_000);
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("1 parsec").is_err());
+        assert!(parse_bytes("-5M").is_err());
+    }
+
+    #[test]
+    fn phase_centres_parse_in_degrees_and_sexagesimal() {
+        assert_eq!(parse_phase_center("auto").unwrap(), PhaseCenterMode::Auto);
+        assert_eq!(parse_phase_center("Midpoint").unwrap(), PhaseCenterMode::Midpoint);
+        let PhaseCenterMode::Fixed { position, .. } = parse_phase_center("13:31:08.288,+30:30:32.96").unwrap() else {
+            panic!("not fixed")
+        };
+        assert!((position.ra_rad.to_degrees() - 202.784_533).abs() < 1e-6);
+        assert!((position.dec_rad.to_degrees() - 30.509_155_6).abs() < 1e-6);
+        let PhaseCenterMode::Fixed { position, .. } = parse_phase_center("-10.5,-45.25").unwrap() else {
+            panic!("not fixed")
+        };
+        assert!((position.ra_rad.to_degrees() - 349.5).abs() < 1e-12);
+        assert!((position.dec_rad.to_degrees() + 45.25).abs() < 1e-12);
+        assert!(parse_phase_center("10,95").is_err());
+        assert!(parse_phase_center("somewhere").is_err());
+    }
+}

@@ -1,0 +1,318 @@
+//! The block loop: a reader thread fills row blocks from all subbands while
+//! the calling thread computes and writes the previous block.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use num_complex::Complex32;
+
+use super::plan::Plan;
+use super::{ConvertError, ConvertOptions, ConvertSummary};
+use crate::astro::{Astrometer, Iers, Site};
+use crate::compute::UvwRequest;
+use crate::group::Group;
+use crate::ms::{Antenna, Field, MsSpec, MsWriter, RowBlock};
+use crate::telescope;
+use crate::uvh5::{Header, PhaseCenter};
+
+/// Row buffers of one block, `[row][chan ascending][pol]`.
+struct Block {
+    r0: usize,
+    r1: usize,
+    vis: Vec<Complex32>,
+    flags: Vec<bool>,
+    nsamples: Vec<f32>,
+}
+
+impl Block {
+    fn new(rows: usize, per_row: usize) -> Block {
+        Block {
+            r0: 0,
+            r1: 0,
+            vis: vec![Complex32::new(0.0, 0.0); rows * per_row],
+            flags: vec![false; rows * per_row],
+            nsamples: vec![0.0; rows * per_row],
+        }
+    }
+}
+
+/// Bytes the pipeline holds per row: visibilities, flags and nsamples in
+/// three buffers (two in flight, one inside the writer) plus per-row
+/// geometry.
+fn bytes_per_row(per_row: usize) -> usize {
+    3 * per_row * (std::mem::size_of::<Complex32>() + 1 + 4) + 128
+}
+
+/// Rows per block under `max_memory_bytes`: whole integrations when at least
+/// one fits, else as many rows as fit (never fewer than one).
+fn block_rows(max_memory_bytes: usize, per_row: usize, rows_per_time: usize, n_rows: usize) -> usize {
+    let fit = (max_memory_bytes / bytes_per_row(per_row)).max(1);
+    let rows = if fit >= rows_per_time && rows_per_time > 0 {
+        fit / rows_per_time * rows_per_time
+    } else {
+        fit
+    };
+    rows.min(n_rows).max(1)
+}
+
+/// Antennas of the MS and their ECEF offsets from the array position.
+///
+/// DSA-110 files get their positions from the station table (the files'
+/// own table is the correlator's and may be stale); other files keep theirs.
+fn antennas(header: &Header, site: &Site) -> (Vec<Antenna>, Vec<[f64; 3]>) {
+    let origin = site.ecef_m();
+    let stations = telescope::stations();
+    let dsa = matches!(header.phase_center, PhaseCenter::DsaMeridian { .. });
+    let mut ms = Vec::with_capacity(header.antenna_numbers.len());
+    let mut rel = Vec::with_capacity(header.antenna_numbers.len());
+    for (i, name) in header.antenna_names.iter().enumerate() {
+        let station = dsa
+            .then(|| telescope::station_for_antenna_name(&stations, name))
+            .flatten();
+        let offset = match station {
+            Some(s) => {
+                let p = s.ecef_m();
+                [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]]
+            }
+            None => header.antenna_positions_m[i],
+        };
+        let diameter_m = match (dsa, &header.antenna_diameters_m) {
+            (true, _) => telescope::DISH_DIAMETER_M,
+            (false, Some(d)) => d[i],
+            (false, None) => 0.0,
+        };
+        ms.push(Antenna {
+            name: name.clone(),
+            station: station.map(|s| s.name.clone()).unwrap_or_else(|| name.clone()),
+            position_itrf_m: [origin[0] + offset[0], origin[1] + offset[1], origin[2] + offset[2]],
+            diameter_m,
+        });
+        rel.push(offset);
+    }
+    (ms, rel)
+}
+
+fn jd_to_mjd_s(time_jd: f64) -> f64 {
+    (time_jd - 2_400_000.5) * 86_400.0
+}
+
+/// Convert one group (`files`, any order) into the Measurement Set `out_ms`.
+/// The MS appears at `out_ms` only when complete.
+pub fn convert_group(
+    files: &[PathBuf],
+    out_ms: &Path,
+    opts: &ConvertOptions,
+) -> Result<ConvertSummary, ConvertError> {
+    let t_total = Instant::now();
+    if out_ms.exists() && !opts.overwrite {
+        return Err(ConvertError::OutputExists(out_ms.to_path_buf()));
+    }
+    let group = Group::open(files, opts.chunk_cache_bytes)?;
+    let header = group.header().clone();
+    let site = Site::from_degrees(header.latitude_deg, header.longitude_deg, header.altitude_m);
+    let astro = Astrometer::new(site.clone(), Iers::embedded());
+    let plan = Plan::new(&header, &opts.phase_center, &astro)?;
+    tracing::info!(
+        "phase centres: {} ({} field{})",
+        plan.mode_name,
+        plan.fields.len(),
+        if plan.fields.len() == 1 { "" } else { "s" }
+    );
+
+    let (ms_antennas, antenna_xyz_m) = antennas(&header, &site);
+    let index_of = |number: i64| -> Result<u32, ConvertError> {
+        header
+            .antenna_numbers
+            .iter()
+            .position(|&n| n == number)
+            .map(|i| i as u32)
+            .ok_or_else(|| ConvertError::UnknownAntenna {
+                path: header.path.clone(),
+                number,
+            })
+    };
+    let n_rows = header.n_blts;
+    let ant1: Vec<u32> = header.ant_1_array.iter().map(|&n| index_of(n)).collect::<Result<_, _>>()?;
+    let ant2: Vec<u32> = header.ant_2_array.iter().map(|&n| index_of(n)).collect::<Result<_, _>>()?;
+    let time_index: Vec<u32> = header.time_jd.iter().map(|&t| plan.time_index(t) as u32).collect();
+    let field_id: Vec<u32> = time_index.iter().map(|&t| plan.field_of_time[t as usize]).collect();
+    let time_mjd_s: Vec<f64> = header.time_jd.iter().map(|&t| jd_to_mjd_s(t)).collect();
+
+    let freq_hz = group.freq_hz().to_vec();
+    let n_chan = freq_hz.len();
+    let n_pol = header.n_pols;
+    let per_row = n_chan * n_pol;
+    let spec = MsSpec {
+        telescope_name: if header.telescope_name.is_empty() { "DSA_110".into() } else { header.telescope_name.clone() },
+        observer: String::new(),
+        project: header.object_name.clone(),
+        antennas: ms_antennas,
+        freq_hz: freq_hz.clone(),
+        channel_width_hz: group.channel_width_hz().to_vec(),
+        polarizations: header.polarizations.clone(),
+        fields: plan
+            .fields
+            .iter()
+            .map(|f| Field {
+                name: f.name.clone(),
+                phase_dir: f.position,
+                time_mjd_s: jd_to_mjd_s(f.time_jd),
+            })
+            .collect(),
+        time_range_mjd_s: (
+            jd_to_mjd_s(plan.times_jd[0]),
+            jd_to_mjd_s(*plan.times_jd.last().expect("at least one time")),
+        ),
+        history: vec![
+            format!("dsa110-convert {}", env!("CARGO_PKG_VERSION")),
+            opts.command_line.clone(),
+        ],
+        imaging_columns: opts.imaging_columns,
+    };
+
+    let rows_per_time = (n_rows / plan.times_jd.len()).max(1);
+    let block = block_rows(opts.max_memory_bytes, per_row, rows_per_time, n_rows);
+    tracing::debug!("blocks of {block} rows ({} per integration)", rows_per_time);
+
+    let mut writer = MsWriter::create(out_ms, &spec, n_rows)?;
+    let progress = progress_bar(opts.progress, n_rows as u64);
+    let mut uvw_new = vec![[0.0f64; 3]; block];
+    let mut dw_m = vec![0.0f64; block];
+    let (mut seconds_compute, mut seconds_write) = (0.0, 0.0);
+
+    let mut reader = group.reader(opts.read_workers)?;
+    let seconds_read = std::thread::scope(|s| -> Result<f64, ConvertError> {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Block, ConvertError>>(1);
+        let (empty_tx, empty_rx) = mpsc::sync_channel::<Block>(2);
+        for _ in 0..2 {
+            empty_tx.send(Block::new(block, per_row)).expect("fresh channel");
+        }
+        let reading = s.spawn(move || {
+            let mut seconds = 0.0;
+            for r0 in (0..n_rows).step_by(block) {
+                let Ok(mut b) = empty_rx.recv() else { break };
+                let r1 = (r0 + block).min(n_rows);
+                let n = (r1 - r0) * per_row;
+                let t = Instant::now();
+                let res = reader
+                    .read_rows(r0, r1, &mut b.vis[..n], &mut b.flags[..n], &mut b.nsamples[..n])
+                    .map_err(ConvertError::from);
+                seconds += t.elapsed().as_secs_f64();
+                b.r0 = r0;
+                b.r1 = r1;
+                let failed = res.is_err();
+                if full_tx.send(res.map(|()| b)).is_err() || failed {
+                    break;
+                }
+            }
+            seconds
+        });
+
+        for received in full_rx.iter() {
+            let mut b = received?;
+            let (r0, r1) = (b.r0, b.r1);
+            let rows = r1 - r0;
+            let n = rows * per_row;
+
+            let t = Instant::now();
+            let req = UvwRequest {
+                antenna_xyz_m: &antenna_xyz_m,
+                ant1: &ant1[r0..r1],
+                ant2: &ant2[r0..r1],
+                rotation_index: &time_index[r0..r1],
+                rotations: &plan.rotations,
+            };
+            opts.backend.uvw(&req, &mut uvw_new[..rows])?;
+            for (i, dw) in dw_m[..rows].iter_mut().enumerate() {
+                *dw = uvw_new[i][2] - header.uvw_m[r0 + i][2];
+            }
+            opts.backend.phase_correct(&mut b.vis[..n], n_pol, &dw_m[..rows], &freq_hz)?;
+            seconds_compute += t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            let interval_s = &header.integration_time_s[r0..r1];
+            writer.write_rows(
+                r0,
+                &RowBlock {
+                    time_mjd_s: &time_mjd_s[r0..r1],
+                    interval_s,
+                    ant1: &ant1[r0..r1],
+                    ant2: &ant2[r0..r1],
+                    uvw_m: &uvw_new[..rows],
+                    field_id: &field_id[r0..r1],
+                    scan_number: &vec![1; rows],
+                    vis: &b.vis[..n],
+                    flags: &b.flags[..n],
+                    nsamples: &b.nsamples[..n],
+                },
+            )?;
+            seconds_write += t.elapsed().as_secs_f64();
+            progress.inc(rows as u64);
+            // The reader may have stopped after the last block: ignore a closed channel.
+            let _ = empty_tx.send(b);
+        }
+        Ok(reading.join().expect("reader thread panicked"))
+    })?;
+
+    let t = Instant::now();
+    if opts.overwrite && out_ms.exists() {
+        std::fs::remove_dir_all(out_ms).map_err(|source| ConvertError::Replace {
+            path: out_ms.to_path_buf(),
+            source,
+        })?;
+    }
+    let ms_path = writer.finish()?;
+    seconds_write += t.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+
+    Ok(ConvertSummary {
+        ms_path,
+        inputs: group.paths().to_vec(),
+        rows: n_rows,
+        channels: n_chan,
+        polarizations: n_pol,
+        fields: plan.fields.clone(),
+        backend: opts.backend.name().to_string(),
+        phase_center_mode: plan.mode_name.clone(),
+        block_rows: block,
+        seconds_read,
+        seconds_compute,
+        seconds_write,
+        seconds_total: t_total.elapsed().as_secs_f64(),
+        bytes_read: group.paths().iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum(),
+    })
+}
+
+fn progress_bar(enabled: bool, rows: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(rows);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_whole_integrations_within_the_budget() {
+        // 768 channels x 2 pols: 3 * 1536 * 13 + 128 = 60032 bytes per row.
+        let per_row = 768 * 2;
+        let rows = block_rows(1 << 30, per_row, 4656, 111_744);
+        assert_eq!(rows % 4656, 0);
+        assert!(rows * bytes_per_row(per_row) <= 1 << 30);
+        assert!((rows + 4656) * bytes_per_row(per_row) > 1 << 30);
+        // A budget below one integration still makes progress, row by row.
+        assert_eq!(block_rows(10 * bytes_per_row(per_row), per_row, 4656, 111_744), 10);
+        assert_eq!(block_rows(1, per_row, 4656, 111_744), 1);
+        assert_eq!(block_rows(usize::MAX / 2, per_row, 4656, 111_744), 111_744);
+    }
+}

@@ -1,0 +1,160 @@
+//! Phase-centre planning: which field each integration goes to, and the
+//! rotation that gives each row its new UVW.
+
+use crate::astro::Astrometer;
+use crate::compute::rotation::uvw_rotation;
+use crate::compute::SkyPos;
+use crate::uvh5::{Header, PhaseCenter};
+
+use super::{ConvertError, PhaseCenterMode};
+
+/// One output field (a row of the MS FIELD table).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FieldPlan {
+    pub name: String,
+    /// ICRS, radians.
+    pub position: SkyPos,
+    /// UTC JD the field refers to (its integration, or mid-group).
+    pub time_jd: f64,
+}
+
+/// The resolved phasing of a group.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The mode actually used (`Auto` resolved), for logs and summaries.
+    pub mode_name: String,
+    pub fields: Vec<FieldPlan>,
+    /// Sorted unique integration times, UTC JD.
+    pub times_jd: Vec<f64>,
+    /// Per unique time: index into `fields`.
+    pub field_of_time: Vec<u32>,
+    /// Per unique time: row-major rotation from Earth-fixed baselines to the
+    /// new (u, v, w), metres.
+    pub rotations: Vec<[f64; 9]>,
+}
+
+impl Plan {
+    /// Resolve `mode` for a group described by `header` (any of its files).
+    pub fn new(header: &Header, mode: &PhaseCenterMode, astro: &Astrometer) -> Result<Plan, ConvertError> {
+        let mut times_jd = header.time_jd.clone();
+        times_jd.sort_by(f64::total_cmp);
+        times_jd.dedup();
+        let dsa_dec = match header.phase_center {
+            PhaseCenter::DsaMeridian { dec_rad } => Some(dec_rad),
+            _ => None,
+        };
+        let resolved = match mode {
+            PhaseCenterMode::Auto if dsa_dec.is_some() => PhaseCenterMode::Meridian,
+            PhaseCenterMode::Auto => PhaseCenterMode::Keep,
+            other => other.clone(),
+        };
+        let need_dec = || {
+            dsa_dec.ok_or_else(|| ConvertError::PhaseCenter {
+                path: header.path.clone(),
+                reason: "meridian phasing needs a DSA-110 correlator file (extra_keywords/phase_center_dec); \
+                         give --phase-center RA,DEC or keep"
+                    .into(),
+            })
+        };
+        let (mode_name, fields, field_of_time): (&str, Vec<FieldPlan>, Vec<u32>) = match &resolved {
+            PhaseCenterMode::Meridian => {
+                let dec = need_dec()?;
+                let fields = times_jd
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| FieldPlan {
+                        name: format!("meridian_icrs_t{i}"),
+                        position: astro.meridian_icrs(t, dec),
+                        time_jd: t,
+                    })
+                    .collect();
+                ("meridian", fields, (0..times_jd.len() as u32).collect())
+            }
+            PhaseCenterMode::Midpoint => {
+                let dec = need_dec()?;
+                let t = mid_time(&times_jd);
+                let field = FieldPlan {
+                    name: "meridian_icrs_mid".into(),
+                    position: astro.meridian_icrs(t, dec),
+                    time_jd: t,
+                };
+                ("midpoint", vec![field], vec![0; times_jd.len()])
+            }
+            PhaseCenterMode::Fixed { name, position } => {
+                let field = FieldPlan {
+                    name: name.clone(),
+                    position: *position,
+                    time_jd: mid_time(&times_jd),
+                };
+                ("fixed", vec![field], vec![0; times_jd.len()])
+            }
+            PhaseCenterMode::Keep => match &header.phase_center {
+                PhaseCenter::Sidereal { name, ra_rad, dec_rad } => {
+                    let field = FieldPlan {
+                        name: name.clone(),
+                        position: SkyPos {
+                            ra_rad: *ra_rad,
+                            dec_rad: *dec_rad,
+                        },
+                        time_jd: mid_time(&times_jd),
+                    };
+                    ("keep", vec![field], vec![0; times_jd.len()])
+                }
+                other => {
+                    return Err(ConvertError::PhaseCenter {
+                        path: header.path.clone(),
+                        reason: format!(
+                            "cannot keep the file's phase centre ({other:?}): it is not a fixed sky position; \
+                             give --phase-center meridian, midpoint or RA,DEC"
+                        ),
+                    })
+                }
+            },
+            PhaseCenterMode::Auto => unreachable!("auto resolved above"),
+        };
+        let lon_rad = astro.site.lon_rad;
+        let rotations = times_jd
+            .iter()
+            .zip(&field_of_time)
+            .map(|(&t, &f)| {
+                let pos = fields[f as usize].position;
+                let app = astro.icrs_to_app(t, pos);
+                let frame_pa = astro.frame_pos_angle(t, pos);
+                uvw_rotation(app.ra_rad, app.dec_rad, frame_pa, astro.lst_rad(t), lon_rad)
+            })
+            .collect();
+        Ok(Plan {
+            mode_name: mode_name.to_string(),
+            fields,
+            times_jd,
+            field_of_time,
+            rotations,
+        })
+    }
+
+    /// Index of `time_jd` among the unique times (nearest within 1 ms).
+    pub fn time_index(&self, time_jd: f64) -> usize {
+        match self.times_jd.binary_search_by(|t| t.total_cmp(&time_jd)) {
+            Ok(i) => i,
+            Err(i) => {
+                let below = i.saturating_sub(1);
+                let above = i.min(self.times_jd.len() - 1);
+                if (self.times_jd[below] - time_jd).abs() <= (self.times_jd[above] - time_jd).abs() {
+                    below
+                } else {
+                    above
+                }
+            }
+        }
+    }
+}
+
+/// The middle integration's time (mean of the two middle ones when even).
+fn mid_time(times_jd: &[f64]) -> f64 {
+    let n = times_jd.len();
+    if n % 2 == 1 {
+        times_jd[n / 2]
+    } else {
+        0.5 * (times_jd[n / 2 - 1] + times_jd[n / 2])
+    }
+}
