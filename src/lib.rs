@@ -10,6 +10,7 @@
 //! command-line front end.
 
 pub mod astro;
+pub mod calibrators;
 pub mod cli;
 pub mod compute;
 pub mod convert;

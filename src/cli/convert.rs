@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use crate::compute::{self, BackendChoice, SkyPos};
 use crate::convert::{self, ConvertOptions, ConvertSummary, PhaseCenterMode};
+use crate::calibrators::Catalog;
 use crate::group;
 
 #[derive(clap::Args, Debug)]
@@ -28,6 +29,9 @@ Phase centres (--phase-center):
   keep      the files' own phase centre (correctly labelled non-DSA files).
   RA,DEC    one field at this ICRS position: degrees (202.78,30.51) or
             sexagesimal (13:31:08.3,+30:30:33).
+  NAME      one field at a calibrator of the catalog (e.g. 3C286).
+In meridian mode the field where a catalog calibrator peaks in the primary
+beam (Airy, 4.65 m dish, band centre) is renamed <name>_t<idx>.
 In every mode UVW are recomputed from the antenna positions and visibilities
 corrected by exp(-2 pi i (w_new - w_old) f / c), w_old being the w the file's
 data were fringe-stopped with (its stored uvw).")]
@@ -56,9 +60,17 @@ pub struct Args {
     /// Output directory; each group becomes `<timestamp>.ms` there.
     #[arg(long, short, default_value = ".")]
     pub output: PathBuf,
-    /// auto | meridian | midpoint | keep | RA,DEC (see below).
-    #[arg(long, default_value = "auto", value_parser = parse_phase_center, allow_hyphen_values = true)]
-    pub phase_center: PhaseCenterMode,
+    /// auto | meridian | midpoint | keep | RA,DEC | a calibrator name (see below).
+    #[arg(long, default_value = "auto", allow_hyphen_values = true)]
+    pub phase_center: String,
+    /// Calibrator catalog CSV `name,ra_deg,dec_deg,flux_jy` (default: the
+    /// built-in bright VLA calibrators).
+    #[arg(long)]
+    pub catalog: Option<PathBuf>,
+    /// Keep the meridian field names even where a calibrator transits
+    /// (default: that field becomes `<calibrator>_t<idx>`).
+    #[arg(long)]
+    pub no_rename_calibrator_fields: bool,
     /// Where UVW, phase corrections and separations run: gpu (WGSL via
     /// wgpu), cpu (rayon), or auto (the GPU when one is usable).
     #[arg(long, value_enum, default_value = "auto")]
@@ -125,8 +137,8 @@ fn parse_angle_deg(s: &str, hours: bool) -> Result<f64, String> {
     Ok(if negative { -v } else { v })
 }
 
-/// Parse `--phase-center`.
-pub fn parse_phase_center(s: &str) -> Result<PhaseCenterMode, String> {
+/// Parse `--phase-center`; names are looked up in `catalog`.
+pub fn parse_phase_center(s: &str, catalog: &Catalog) -> Result<PhaseCenterMode, String> {
     Ok(match s.trim().to_ascii_lowercase().as_str() {
         "auto" => PhaseCenterMode::Auto,
         "meridian" => PhaseCenterMode::Meridian,
@@ -134,9 +146,15 @@ pub fn parse_phase_center(s: &str) -> Result<PhaseCenterMode, String> {
         "keep" => PhaseCenterMode::Keep,
         _ => {
             let Some((ra, dec)) = s.split_once(',') else {
-                return Err(format!(
-                    "'{s}' is not auto, meridian, midpoint, keep or RA,DEC"
-                ));
+                return match catalog.find(s) {
+                    Some(c) => Ok(PhaseCenterMode::Fixed {
+                        name: c.name.clone(),
+                        position: c.position,
+                    }),
+                    None => Err(format!(
+                        "'{s}' is not auto, meridian, midpoint, keep, RA,DEC or a calibrator of the catalog"
+                    )),
+                };
             };
             let ra_deg = parse_angle_deg(ra, ra.contains(':'))?;
             let dec_deg = parse_angle_deg(dec, false)?;
@@ -179,6 +197,12 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
 }
 
 pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
+    let catalog = match &args.catalog {
+        Some(path) => Catalog::from_csv(path)?,
+        None => Catalog::builtin(),
+    };
+    let phase_center = parse_phase_center(&args.phase_center, &catalog)
+        .map_err(|e| anyhow::anyhow!("--phase-center: {e}"))?;
     let t = std::time::Instant::now();
     let backend = compute::select(args.backend)?;
     tracing::info!(
@@ -188,7 +212,7 @@ pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
         t.elapsed().as_secs_f64()
     );
     Ok(ConvertOptions {
-        phase_center: args.phase_center.clone(),
+        phase_center,
         backend: Arc::from(backend),
         max_memory_bytes: args.max_memory,
         imaging_columns: args.imaging_columns,
@@ -199,6 +223,7 @@ pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
         chunk_cache_bytes: args.chunk_cache,
         progress: !args.json,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        calibrators: (!args.no_rename_calibrator_fields).then(|| Arc::new(catalog)),
     })
 }
 
@@ -280,19 +305,26 @@ mod tests {
 
     #[test]
     fn phase_centres_parse_in_degrees_and_sexagesimal() {
-        assert_eq!(parse_phase_center("auto").unwrap(), PhaseCenterMode::Auto);
-        assert_eq!(parse_phase_center("Midpoint").unwrap(), PhaseCenterMode::Midpoint);
-        let PhaseCenterMode::Fixed { position, .. } = parse_phase_center("13:31:08.288,+30:30:32.96").unwrap() else {
+        let cat = Catalog::builtin();
+        let parse = |s| parse_phase_center(s, &cat);
+        assert_eq!(parse("auto").unwrap(), PhaseCenterMode::Auto);
+        assert_eq!(parse("Midpoint").unwrap(), PhaseCenterMode::Midpoint);
+        let PhaseCenterMode::Fixed { position, .. } = parse("13:31:08.288,+30:30:32.96").unwrap() else {
             panic!("not fixed")
         };
         assert!((position.ra_rad.to_degrees() - 202.784_533).abs() < 1e-6);
         assert!((position.dec_rad.to_degrees() - 30.509_155_6).abs() < 1e-6);
-        let PhaseCenterMode::Fixed { position, .. } = parse_phase_center("-10.5,-45.25").unwrap() else {
+        let PhaseCenterMode::Fixed { position, .. } = parse("-10.5,-45.25").unwrap() else {
             panic!("not fixed")
         };
         assert!((position.ra_rad.to_degrees() - 349.5).abs() < 1e-12);
         assert!((position.dec_rad.to_degrees() + 45.25).abs() < 1e-12);
-        assert!(parse_phase_center("10,95").is_err());
-        assert!(parse_phase_center("somewhere").is_err());
+        assert!(parse("10,95").is_err());
+        assert!(parse("somewhere").is_err());
+        let PhaseCenterMode::Fixed { name, position } = parse("3C286").unwrap() else {
+            panic!("not fixed")
+        };
+        assert_eq!(name, "3C286");
+        assert!((position.dec_rad.to_degrees() - 30.509155).abs() < 1e-6);
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::compute::BackendChoice;
-use crate::convert::{self, PhaseCenterMode};
+use crate::convert;
 use crate::sim::{self, SimConfig};
 
 #[derive(clap::Args, Debug)]
@@ -66,7 +66,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tolerance_s: 60.0,
         subbands: 16,
         output: output.clone(),
-        phase_center: PhaseCenterMode::Meridian,
+        phase_center: "meridian".into(),
+        catalog: None,
+        no_rename_calibrator_fields: false,
         backend: args.backend,
         max_memory: 1 << 30,
         imaging_columns: false,

@@ -17,6 +17,7 @@ pub mod plan;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::calibrators::Catalog;
 use crate::compute::{Backend, ComputeError, SkyPos};
 
 pub use pipeline::convert_group;
@@ -57,6 +58,9 @@ pub struct ConvertOptions {
     pub progress: bool,
     /// Command line recorded in the MS HISTORY table.
     pub command_line: String,
+    /// In meridian mode, rename the field where a catalog calibrator peaks
+    /// in the primary beam to `<name>_t<idx>`; `None` renames nothing.
+    pub calibrators: Option<Arc<Catalog>>,
 }
 
 /// What a conversion did, for the summary and `--json`.

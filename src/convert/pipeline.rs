@@ -10,6 +10,7 @@ use num_complex::Complex32;
 use super::plan::Plan;
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::astro::{Astrometer, Iers, Site};
+use crate::calibrators::{self, Catalog};
 use crate::compute::UvwRequest;
 use crate::group::Group;
 use crate::ms::{Antenna, Field, MsSpec, MsWriter, RowBlock};
@@ -112,7 +113,7 @@ pub fn convert_group(
     let header = group.header().clone();
     let site = Site::from_degrees(header.latitude_deg, header.longitude_deg, header.altitude_m);
     let astro = Astrometer::new(site.clone(), Iers::embedded());
-    let plan = Plan::new(&header, &opts.phase_center, &astro)?;
+    let mut plan = Plan::new(&header, &opts.phase_center, &astro)?;
     tracing::info!(
         "phase centres: {} ({} field{})",
         plan.mode_name,
@@ -140,6 +141,9 @@ pub fn convert_group(
     let time_mjd_s: Vec<f64> = header.time_jd.iter().map(|&t| jd_to_mjd_s(t)).collect();
 
     let freq_hz = group.freq_hz().to_vec();
+    if let (Some(catalog), "meridian") = (&opts.calibrators, plan.mode_name.as_str()) {
+        rename_calibrator_fields(&mut plan, catalog, &freq_hz, opts)?;
+    }
     let n_chan = freq_hz.len();
     let n_pol = header.n_pols;
     let per_row = n_chan * n_pol;
@@ -282,6 +286,32 @@ pub fn convert_group(
         seconds_total: t_total.elapsed().as_secs_f64(),
         bytes_read: group.paths().iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum(),
     })
+}
+
+/// Name the field where each catalog calibrator peaks `<name>_t<idx>`.
+fn rename_calibrator_fields(
+    plan: &mut Plan,
+    catalog: &Catalog,
+    freq_hz: &[f64],
+    opts: &ConvertOptions,
+) -> Result<(), ConvertError> {
+    let centre_hz = 0.5 * (freq_hz[0] + freq_hz[freq_hz.len() - 1]);
+    let positions: Vec<_> = plan.fields.iter().map(|f| f.position).collect();
+    let report = calibrators::beam_report(
+        opts.backend.as_ref(),
+        &positions,
+        catalog,
+        telescope::DISH_DIAMETER_M,
+        centre_hz,
+    )?;
+    let names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
+    for (field, name) in plan.fields.iter_mut().zip(calibrators::renamed_fields(&names, &report)) {
+        if field.name != name {
+            tracing::info!("calibrator field: {} -> {}", field.name, name);
+            field.name = name;
+        }
+    }
+    Ok(())
 }
 
 fn progress_bar(enabled: bool, rows: u64) -> indicatif::ProgressBar {
