@@ -1,6 +1,7 @@
 //! Command-line front end: one file per subcommand; the library does the work.
 //! Errors are typed in the library and rendered for humans here.
 
+mod calibrators;
 mod convert;
 mod demo;
 mod devices;
@@ -35,6 +36,8 @@ pub struct Cli {
 enum Command {
     /// Convert subband groups into Measurement Sets.
     Convert(convert::Args),
+    /// List the catalog calibrators in the beam of a group or a declination strip.
+    Calibrators(calibrators::Args),
     /// Simulate a full-size group, convert it and print what happened.
     Demo(demo::Args),
     /// Check that files are usable UVH5 (one line per problem; exit 1 if any).
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(args) => convert::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Calibrators(args) => calibrators::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Groups(args) => groups::run(args),
         Command::Devices(args) => devices::run(args),

@@ -7,6 +7,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod rotation;
 
 use num_complex::Complex32;
 
@@ -15,7 +16,7 @@ pub const SPEED_OF_LIGHT_M_S: f64 = 299_792_458.0;
 
 /// A direction on the sky in radians (right ascension or longitude-like
 /// angle, declination or latitude-like angle).
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable, serde::Serialize)]
 #[repr(C)]
 pub struct SkyPos {
     pub ra_rad: f64,
@@ -108,4 +109,22 @@ pub trait Backend: Send + Sync {
         targets: &[SkyPos],
         radius_rad: f64,
     ) -> Result<Vec<Match>, ComputeError>;
+}
+
+/// Open the backend `choice` asks for. `Auto` takes a hardware GPU with
+/// SHADER_F64 when there is one and the CPU otherwise (a software Vulkan
+/// adapter such as lavapipe is slower than the CPU path, so `auto` never
+/// picks it; `gpu` accepts it). The log says which and why.
+pub fn select(choice: BackendChoice) -> Result<Box<dyn Backend>, ComputeError> {
+    match choice {
+        BackendChoice::Cpu => Ok(Box::new(cpu::CpuBackend)),
+        BackendChoice::Gpu => Ok(Box::new(gpu::GpuBackend::new(gpu::AdapterPolicy::Any)?)),
+        BackendChoice::Auto => match gpu::GpuBackend::new(gpu::AdapterPolicy::HardwareOnly) {
+            Ok(g) => Ok(Box::new(g)),
+            Err(e) => {
+                tracing::info!("backend auto: using the CPU ({e})");
+                Ok(Box::new(cpu::CpuBackend))
+            }
+        },
+    }
 }

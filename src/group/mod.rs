@@ -1,1 +1,198 @@
-//! TODO
+//! Which files belong together, and reading them as one.
+//!
+//! DSA-110 writes `YYYY-MM-DDTHH:MM:SS_sbNN.hdf5`, one file per subband;
+//! the live system may stamp the subbands of one group a few seconds
+//! apart, so files are grouped by time within a tolerance, never by exact
+//! string. A loaded group is checked inside (same times, baselines and
+//! polarizations; frequencies that do not overlap) and joined along
+//! frequency in ascending order.
+
+mod find;
+mod reader;
+
+use std::path::PathBuf;
+
+use crate::uvh5::{self, Header, Uvh5Error};
+
+pub use find::{find_groups, parse_file_name, FoundGroup};
+pub use reader::GroupReader;
+
+/// Errors of finding or loading a group; each names the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    #[error(transparent)]
+    Uvh5(#[from] Uvh5Error),
+    #[error("{path}: does not belong with {reference}: {what}")]
+    Mismatch { path: PathBuf, reference: PathBuf, what: String },
+    #[error("{a} and {b}: frequencies overlap ({what})")]
+    Overlap { a: PathBuf, b: PathBuf, what: String },
+    #[error("cannot read directory {path}: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("bad time '{0}': expected YYYY-MM-DDTHH:MM:SS")]
+    Time(String),
+    #[error("no files given")]
+    Empty,
+    #[error("row buffers do not fit the group: {0}")]
+    Buffer(String),
+}
+
+/// Where one file's channels go in the joined, ascending band.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelMap {
+    /// First joined channel of this file.
+    pub offset: usize,
+    /// Channels in this file.
+    pub n_freqs: usize,
+    /// The file's channels run in descending frequency.
+    pub reversed: bool,
+}
+
+/// The files of one group, checked and ordered by frequency.
+#[derive(Clone, Debug)]
+pub struct Group {
+    headers: Vec<Header>,
+    maps: Vec<ChannelMap>,
+    freq_hz: Vec<f64>,
+    channel_width_hz: Vec<f64>,
+    paths: Vec<PathBuf>,
+    chunk_cache_bytes: usize,
+}
+
+fn mismatch(h: &Header, reference: &Header, what: String) -> GroupError {
+    GroupError::Mismatch {
+        path: h.path.clone(),
+        reference: reference.path.clone(),
+        what,
+    }
+}
+
+/// Check that `h` can be joined with `reference` along frequency.
+fn check_same_rows(h: &Header, reference: &Header) -> Result<(), GroupError> {
+    if h.n_blts != reference.n_blts {
+        return Err(mismatch(h, reference, format!("{} rows, not {}", h.n_blts, reference.n_blts)));
+    }
+    if let Some(i) = (0..h.n_blts).find(|&i| (h.time_jd[i] - reference.time_jd[i]).abs() > 1e-8) {
+        return Err(mismatch(
+            h,
+            reference,
+            format!("time of row {i} is JD {:.6}, not {:.6} (files of two different groups?)", h.time_jd[i], reference.time_jd[i]),
+        ));
+    }
+    if h.ant_1_array != reference.ant_1_array || h.ant_2_array != reference.ant_2_array {
+        return Err(mismatch(h, reference, "different baselines (ant_1_array/ant_2_array)".into()));
+    }
+    if h.polarizations != reference.polarizations {
+        return Err(mismatch(h, reference, format!("polarizations {:?}, not {:?}", h.polarizations, reference.polarizations)));
+    }
+    if h.layout != reference.layout || h.vis_dtype != reference.vis_dtype {
+        return Err(mismatch(h, reference, format!("layout {:?}/{}, not {:?}/{}", h.layout, h.vis_dtype, reference.layout, reference.vis_dtype)));
+    }
+    Ok(())
+}
+
+/// Channel direction of a file: ascending (false) or descending (true).
+fn direction(h: &Header) -> Result<bool, GroupError> {
+    let f = &h.freq_hz;
+    if f.windows(2).all(|w| w[1] > w[0]) {
+        Ok(false)
+    } else if f.windows(2).all(|w| w[1] < w[0]) {
+        Ok(true)
+    } else {
+        Err(GroupError::Uvh5(Uvh5Error::Unsupported {
+            path: h.path.clone(),
+            what: "channel order: freq_array is neither ascending nor descending".into(),
+        }))
+    }
+}
+
+impl Group {
+    /// Read the headers of `files` (any order), check that they form one
+    /// group and order them by frequency.
+    pub fn open(files: &[PathBuf], chunk_cache_bytes: usize) -> Result<Group, GroupError> {
+        if files.is_empty() {
+            return Err(GroupError::Empty);
+        }
+        let mut headers: Vec<Header> = files.iter().map(|f| uvh5::read_header(f)).collect::<Result<_, _>>()?;
+        let lowest = |h: &Header| h.freq_hz.iter().copied().fold(f64::INFINITY, f64::min);
+        headers.sort_by(|a, b| lowest(a).total_cmp(&lowest(b)));
+        for h in &headers[1..] {
+            check_same_rows(h, &headers[0])?;
+        }
+        let mut maps = Vec::with_capacity(headers.len());
+        let mut freq_hz = Vec::new();
+        let mut channel_width_hz = Vec::new();
+        for (k, h) in headers.iter().enumerate() {
+            let reversed = direction(h)?;
+            if k > 0 {
+                let prev = &headers[k - 1];
+                let top = prev.freq_hz.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                if lowest(h) <= top {
+                    return Err(GroupError::Overlap {
+                        a: prev.path.clone(),
+                        b: h.path.clone(),
+                        what: format!("{:.6} MHz <= {:.6} MHz", lowest(h) / 1e6, top / 1e6),
+                    });
+                }
+            }
+            maps.push(ChannelMap {
+                offset: freq_hz.len(),
+                n_freqs: h.n_freqs,
+                reversed,
+            });
+            let order: Box<dyn Iterator<Item = usize>> = if reversed {
+                Box::new((0..h.n_freqs).rev())
+            } else {
+                Box::new(0..h.n_freqs)
+            };
+            for c in order {
+                freq_hz.push(h.freq_hz[c]);
+                channel_width_hz.push(h.channel_width_hz[c].abs());
+            }
+        }
+        let paths = headers.iter().map(|h| h.path.clone()).collect();
+        Ok(Group {
+            headers,
+            maps,
+            freq_hz,
+            channel_width_hz,
+            paths,
+            chunk_cache_bytes,
+        })
+    }
+
+    /// The header of the lowest-frequency file (times, baselines and
+    /// antennas are the same in every file).
+    pub fn header(&self) -> &Header {
+        &self.headers[0]
+    }
+
+    /// Every file's header, in ascending frequency.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The files, in ascending frequency.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// Joined channel centres, ascending, Hz.
+    pub fn freq_hz(&self) -> &[f64] {
+        &self.freq_hz
+    }
+
+    /// Joined channel widths (positive), Hz.
+    pub fn channel_width_hz(&self) -> &[f64] {
+        &self.channel_width_hz
+    }
+
+    /// Per file (ascending frequency), where its channels go.
+    pub fn channel_maps(&self) -> &[ChannelMap] {
+        &self.maps
+    }
+
+    /// Open every file for reading with `workers` threads.
+    pub fn reader(&self, workers: usize) -> Result<GroupReader, GroupError> {
+        GroupReader::new(self, workers)
+    }
+}

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use hdf5::types::{FixedAscii, VarLenAscii};
-use ndarray::{Array1, Array2, Array4};
 use num_complex::Complex32;
 
 use super::sky::Model;
@@ -26,9 +25,28 @@ fn scalar<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, v: T) -> hdf5::Result<()
     g.new_dataset::<T>().create(name)?.write_scalar(&v)
 }
 
+/// A dataset of `shape` holding `v` (row-major).
+fn array<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, shape: &[usize], v: &[T]) -> hdf5::Result<()> {
+    g.new_dataset::<T>().shape(shape).create(name)?.write_raw(v)
+}
+
 fn array1<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, v: Vec<T>) -> hdf5::Result<()> {
-    g.new_dataset_builder().with_data(&Array1::from(v)).create(name)?;
-    Ok(())
+    array(g, name, &[v.len()], &v)
+}
+
+fn chunked<T: hdf5::H5Type>(
+    g: &hdf5::Group,
+    name: &str,
+    shape: [usize; 4],
+    chunk: [usize; 4],
+    gzip_level: Option<u8>,
+    v: &[T],
+) -> hdf5::Result<()> {
+    let mut b = g.new_dataset::<T>().chunk(chunk);
+    if let Some(level) = gzip_level {
+        b = b.deflate(level);
+    }
+    b.shape(shape).create(name)?.write_raw(v)
 }
 
 pub(super) fn write_subband(
@@ -75,46 +93,33 @@ pub(super) fn write_subband(
         .collect();
     array1(&h, "antenna_names", names)?;
     array1(&h, "antenna_numbers", (0..n_ants_tel as i64).collect())?;
-    let uvw = Array2::from_shape_fn((n_blts, 3), |(r, k)| model.uvw_m[r][k] as f32);
-    h.new_dataset_builder().with_data(&uvw).create("uvw_array")?;
+    let uvw: Vec<f32> = model.uvw_m.iter().flat_map(|u| u.map(|x| x as f32)).collect();
+    array(&h, "uvw_array", &[n_blts, 3], &uvw)?;
     array1(
         &h,
         "time_array",
         group.time_jd.iter().flat_map(|&t| std::iter::repeat_n(t, n_bls)).collect(),
     )?;
     array1(&h, "integration_time", vec![telescope::INTEGRATION_TIME_S; n_blts])?;
-    let freqs = Array2::from_shape_fn((1, n_chan), |(_, c)| channel_freq_hz(sb, c, n_chan));
-    h.new_dataset_builder().with_data(&freqs).create("freq_array")?;
+    let freqs: Vec<f64> = (0..n_chan).map(|c| channel_freq_hz(sb, c, n_chan)).collect();
+    array(&h, "freq_array", &[1, n_chan], &freqs)?;
     array1(&h, "spw_array", vec![0i64])?;
     array1(&h, "polarization_array", vec![-5i64, -6])?;
-    let pos = Array2::from_shape_fn((n_ants_tel, 3), |(a, k)| model.antenna_xyz_m[a][k]);
-    h.new_dataset_builder().with_data(&pos).create("antenna_positions")?;
+    let pos: Vec<f64> = model.antenna_xyz_m.iter().flatten().copied().collect();
+    array(&h, "antenna_positions", &[n_ants_tel, 3], &pos)?;
     let extra = h.create_group("extra_keywords")?;
     scalar(&extra, "phase_center_dec", cfg.pointing_dec_rad)?;
     scalar(&extra, "ha_phase_center", 0.0f64)?;
     scalar(&extra, "phase_center_epoch", ascii("HADEC"))?;
 
     let d = file.create_group("Data")?;
-    let shape = (n_blts, 1, n_chan, n_pol);
-    let chunk = (n_bls.min(n_blts).max(1), 1, n_chan, n_pol);
-    let visdata = Array4::from_shape_fn(shape, |(r, _, c, p)| {
-        let v = vis[(r * n_chan + c) * n_pol + p];
-        CorrComplex { r: v.re, i: v.im }
-    });
-    let flags = Array4::from_elem(shape, false);
-    let nsamples = Array4::from_elem(shape, 1.0f32);
-    macro_rules! chunked {
-        ($name:expr, $data:expr) => {{
-            let mut b = d.new_dataset_builder().chunk(chunk);
-            if let Some(level) = cfg.gzip_level {
-                b = b.deflate(level);
-            }
-            b.with_data(&$data).create($name)?;
-        }};
-    }
-    chunked!("visdata", visdata);
-    chunked!("flags", flags);
-    chunked!("nsamples", nsamples);
+    let shape = [n_blts, 1, n_chan, n_pol];
+    // One integration per chunk, as the correlator writes.
+    let chunk = [n_bls.min(n_blts).max(1), 1, n_chan, n_pol];
+    let visdata: Vec<CorrComplex> = vis.iter().map(|v| CorrComplex { r: v.re, i: v.im }).collect();
+    chunked(&d, "visdata", shape, chunk, cfg.gzip_level, &visdata)?;
+    chunked(&d, "flags", shape, chunk, cfg.gzip_level, &vec![false; vis.len()])?;
+    chunked(&d, "nsamples", shape, chunk, cfg.gzip_level, &vec![1.0f32; vis.len()])?;
     file.flush()?;
     Ok(())
 }

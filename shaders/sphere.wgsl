@@ -1,0 +1,32 @@
+// Shared by separation.wgsl and match.wgsl (prepended by the host):
+// angular separation by Vincenty's formula, arranged so that small
+// separations keep their relative accuracy. The differences dRA and dDec
+// are formed in f64 and reduced to turns before becoming f32, and
+//   num2 = sin(dDec) + sin(dec1) cos(dec2) 2 sin^2(dRA/2)
+// replaces cos(dec1) sin(dec2) - sin(dec1) cos(dec2) cos(dRA), which
+// cancels catastrophically near zero. Every f32 sin/cos argument lies in
+// [-pi, pi]. Error: ~1e-7 rad (0.02 arcsec) absolute at worst.
+
+const TWO_PI: f32 = 6.283185307179586;
+const INV_TWO_PI: f64 = 0.15915494309189535lf;
+
+// An f64 angle (radians, any size) as f32 radians in [-pi, pi].
+fn reduce(x: f64) -> f32 {
+    let turns = x * INV_TWO_PI;
+    let r = f32(turns - f64(i32(turns)));
+    return TWO_PI * (r - round(r));
+}
+
+fn separation(ra1: f64, dec1: f64, ra2: f64, dec2: f64) -> f32 {
+    let dra = reduce(ra2 - ra1);
+    let ddec = f32(dec2 - dec1);
+    let d1 = f32(dec1);
+    let d2 = f32(dec2);
+    let sd1 = sin(d1);
+    let cd2 = cos(d2);
+    let half = sin(0.5 * dra);
+    let num1 = cd2 * sin(dra);
+    let num2 = sin(ddec) + 2.0 * sd1 * cd2 * half * half;
+    let den = sd1 * sin(d2) + cos(d1) * cd2 * cos(dra);
+    return atan2(sqrt(num1 * num1 + num2 * num2), den);
+}

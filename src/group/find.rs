@@ -1,0 +1,153 @@
+//! Finding groups in a directory by the timestamps in file names.
+
+use std::path::{Path, PathBuf};
+
+use super::GroupError;
+
+/// A group found by file names: complete when every subband is present.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FoundGroup {
+    /// Timestamp of the earliest file, `YYYY-MM-DDTHH:MM:SS`.
+    pub timestamp: String,
+    /// Files in subband order.
+    pub files: Vec<PathBuf>,
+    /// Subband numbers present.
+    pub subbands: Vec<u32>,
+    /// Subband numbers missing (of 0..n_subbands).
+    pub missing: Vec<u32>,
+    /// Files ignored because their subband was already present.
+    pub duplicates: Vec<PathBuf>,
+}
+
+impl FoundGroup {
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty()
+    }
+}
+
+/// Parse a timestamp `YYYY-MM-DDTHH:MM:SS` into Unix seconds.
+pub fn parse_time_s(s: &str) -> Result<i64, GroupError> {
+    chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S")
+        .map(|t| t.and_utc().timestamp())
+        .map_err(|_| GroupError::Time(s.to_string()))
+}
+
+/// `(timestamp, unix seconds, subband)` of a DSA-110 file name
+/// `YYYY-MM-DDTHH:MM:SS_sbNN.hdf5`; `None` for other names.
+pub fn parse_file_name(path: &Path) -> Option<(String, i64, u32)> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".hdf5").or_else(|| name.strip_suffix(".h5"))?;
+    let (ts, sb) = stem.rsplit_once("_sb")?;
+    let sb: u32 = sb.parse().ok()?;
+    let t = parse_time_s(ts).ok()?;
+    Some((ts.to_string(), t, sb))
+}
+
+/// Every group of `dir` whose first file's time lies in `[start, end]`
+/// (inclusive, `YYYY-MM-DDTHH:MM:SS`; open when `None`), clustering files
+/// whose timestamps are within `tolerance_s` of the group's first file.
+pub fn find_groups(
+    dir: &Path,
+    start: Option<&str>,
+    end: Option<&str>,
+    tolerance_s: f64,
+    n_subbands: usize,
+) -> Result<Vec<FoundGroup>, GroupError> {
+    let start = start.map(parse_time_s).transpose()?;
+    let end = end.map(parse_time_s).transpose()?;
+    let entries = std::fs::read_dir(dir).map_err(|source| GroupError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<(i64, u32, String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter_map(|p| parse_file_name(&p).map(|(ts, t, sb)| (t, sb, ts, p)))
+        .collect();
+    files.sort();
+    let mut groups: Vec<(i64, FoundGroup)> = Vec::new();
+    for (t, sb, ts, path) in files {
+        let fits = groups
+            .last()
+            .is_some_and(|(t0, _)| ((t - t0) as f64) <= tolerance_s);
+        if !fits {
+            groups.push((
+                t,
+                FoundGroup {
+                    timestamp: ts,
+                    files: Vec::new(),
+                    subbands: Vec::new(),
+                    missing: Vec::new(),
+                    duplicates: Vec::new(),
+                },
+            ));
+        }
+        let g = &mut groups.last_mut().expect("a group exists").1;
+        if g.subbands.contains(&sb) {
+            g.duplicates.push(path);
+        } else {
+            g.subbands.push(sb);
+            g.files.push(path);
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .filter(|(t, _)| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t <= e))
+        .map(|(_, mut g)| {
+            let mut order: Vec<usize> = (0..g.files.len()).collect();
+            order.sort_by_key(|&i| g.subbands[i]);
+            g.files = order.iter().map(|&i| g.files[i].clone()).collect();
+            g.subbands = order.iter().map(|&i| g.subbands[i]).collect();
+            g.missing = (0..n_subbands as u32).filter(|s| !g.subbands.contains(s)).collect();
+            g
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(dir: &Path, name: &str) {
+        std::fs::write(dir.join(name), b"").unwrap();
+    }
+
+    #[test]
+    fn file_names_parse() {
+        let (ts, _, sb) = parse_file_name(Path::new("/x/2025-01-15T12:00:03_sb07.hdf5")).unwrap();
+        assert_eq!((ts.as_str(), sb), ("2025-01-15T12:00:03", 7));
+        assert!(parse_file_name(Path::new("notes.txt")).is_none());
+        assert!(parse_file_name(Path::new("2025-13-15T12:00:03_sb07.hdf5")).is_none());
+    }
+
+    #[test]
+    fn clusters_within_tolerance_and_lists_missing_subbands() {
+        let d = tempfile::tempdir().unwrap();
+        // Group A: 16 subbands stamped up to 4 s apart.
+        for sb in 0..16 {
+            touch(d.path(), &format!("2025-01-15T12:00:0{}_sb{sb:02}.hdf5", sb % 5));
+        }
+        // Group B, 5 minutes later: subband 3 missing, subband 5 twice.
+        for sb in (0..16).filter(|&s| s != 3) {
+            touch(d.path(), &format!("2025-01-15T12:05:10_sb{sb:02}.hdf5"));
+        }
+        touch(d.path(), "2025-01-15T12:05:12_sb05.hdf5");
+        touch(d.path(), "unrelated.hdf5");
+        let groups = find_groups(d.path(), None, None, 60.0, 16).unwrap();
+        assert_eq!(groups.len(), 2);
+        assert!(groups[0].is_complete());
+        assert_eq!(groups[0].timestamp, "2025-01-15T12:00:00");
+        assert_eq!(groups[0].files.len(), 16);
+        assert_eq!(groups[1].missing, vec![3]);
+        assert_eq!(groups[1].duplicates.len(), 1);
+        // A tolerance of 1 s splits group A.
+        assert!(find_groups(d.path(), None, None, 1.0, 16).unwrap().len() > 2);
+        // The window selects by the group's first timestamp.
+        let late = find_groups(d.path(), Some("2025-01-15T12:01:00"), None, 60.0, 16).unwrap();
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].timestamp, "2025-01-15T12:05:10");
+        let early = find_groups(d.path(), None, Some("2025-01-15T12:00:00"), 60.0, 16).unwrap();
+        assert_eq!(early.len(), 1);
+        assert!(matches!(find_groups(d.path(), Some("yesterday"), None, 60.0, 16), Err(GroupError::Time(_))));
+    }
+}
