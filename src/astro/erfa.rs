@@ -66,7 +66,14 @@ pub enum ObservedKind {
 }
 
 /// Observed place to ICRS astrometric (`eraAtoc13`), no refraction.
-pub fn atoc13(kind: ObservedKind, ob1: f64, ob2: f64, utc: (f64, f64), eop: Eop, site: Geodetic) -> (f64, f64) {
+pub fn atoc13(
+    kind: ObservedKind,
+    ob1: f64,
+    ob2: f64,
+    utc: (f64, f64),
+    eop: Eop,
+    site: Geodetic,
+) -> (f64, f64) {
     let t: &[u8; 2] = match kind {
         ObservedKind::HaDec => b"H\0",
         ObservedKind::RaDec => b"R\0",

@@ -19,7 +19,10 @@ const ARCSEC_TO_RAD: f64 = std::f64::consts::PI / (180.0 * 3600.0);
 #[derive(Debug, thiserror::Error)]
 pub enum IersError {
     #[error("cannot read IERS table {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("IERS table {path} has no usable rows (expected IERS finals2000A format)")]
     Empty { path: PathBuf },
 }
@@ -65,7 +68,8 @@ impl Iers {
             source,
         })?;
         let field = |line: &str, a: usize, b: usize| -> Option<f64> {
-            line.get(a - 1..b.min(line.len())).and_then(|s| s.trim().parse().ok())
+            line.get(a - 1..b.min(line.len()))
+                .and_then(|s| s.trim().parse().ok())
         };
         let rows: Vec<Row> = text
             .lines()
@@ -118,9 +122,15 @@ impl Iers {
             let r = if mjd < first.mjd { first } else { last };
             return (r, r, 0.0);
         }
-        let i = rows.partition_point(|r| r.mjd <= mjd).clamp(1, rows.len() - 1);
+        let i = rows
+            .partition_point(|r| r.mjd <= mjd)
+            .clamp(1, rows.len() - 1);
         let (a, b) = (rows[i - 1], rows[i]);
-        let f = if b.mjd > a.mjd { (mjd - a.mjd) / (b.mjd - a.mjd) } else { 0.0 };
+        let f = if b.mjd > a.mjd {
+            (mjd - a.mjd) / (b.mjd - a.mjd)
+        } else {
+            0.0
+        };
         (a, b, f)
     }
 

@@ -137,7 +137,13 @@ impl Astrometer {
     /// observed right ascension (`eraAtco13`, RA minus the equation of the
     /// origins), as `transform_icrs_to_app` with the erfa library.
     pub fn icrs_to_app(&self, time_jd: f64, pos: SkyPos) -> SkyPos {
-        let ob = erfa::atco13(pos.ra_rad, pos.dec_rad, Self::utc(time_jd), self.eop(time_jd), self.site.geodetic());
+        let ob = erfa::atco13(
+            pos.ra_rad,
+            pos.dec_rad,
+            Self::utc(time_jd),
+            self.eop(time_jd),
+            self.site.geodetic(),
+        );
         SkyPos {
             ra_rad: wrap_2pi(ob.ra_cio - ob.eo),
             dec_rad: ob.dec,
@@ -171,13 +177,25 @@ impl Astrometer {
         let app = self.icrs_to_app(time_jd, pos);
         let end = |dec: f64| {
             let (ra, dec) = if dec > std::f64::consts::FRAC_PI_2 {
-                (wrap_2pi(app.ra_rad + std::f64::consts::PI), std::f64::consts::PI - dec)
+                (
+                    wrap_2pi(app.ra_rad + std::f64::consts::PI),
+                    std::f64::consts::PI - dec,
+                )
             } else if dec < -std::f64::consts::FRAC_PI_2 {
-                (wrap_2pi(app.ra_rad + std::f64::consts::PI), -std::f64::consts::PI - dec)
+                (
+                    wrap_2pi(app.ra_rad + std::f64::consts::PI),
+                    -std::f64::consts::PI - dec,
+                )
             } else {
                 (app.ra_rad, dec)
             };
-            self.app_to_icrs(time_jd, SkyPos { ra_rad: ra, dec_rad: dec })
+            self.app_to_icrs(
+                time_jd,
+                SkyPos {
+                    ra_rad: ra,
+                    dec_rad: dec,
+                },
+            )
         };
         let up = end(app.dec_rad + OFFSET);
         let dn = end(app.dec_rad - OFFSET);
@@ -187,7 +205,13 @@ impl Astrometer {
     /// Observed (topocentric, no refraction) hour angle and declination of
     /// an ICRS position, radians: astropy's `HADec` frame.
     pub fn icrs_to_hadec(&self, time_jd: f64, pos: SkyPos) -> (f64, f64) {
-        let ob = erfa::atco13(pos.ra_rad, pos.dec_rad, Self::utc(time_jd), self.eop(time_jd), self.site.geodetic());
+        let ob = erfa::atco13(
+            pos.ra_rad,
+            pos.dec_rad,
+            Self::utc(time_jd),
+            self.eop(time_jd),
+            self.site.geodetic(),
+        );
         (ob.ha, ob.dec)
     }
 }

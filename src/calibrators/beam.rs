@@ -27,7 +27,9 @@ pub fn airy_power(theta_rad: f64, dish_diameter_m: f64, freq_hz: f64) -> f64 {
 /// Radius of the first null, radians.
 pub fn first_null_rad(dish_diameter_m: f64, freq_hz: f64) -> f64 {
     let lambda = SPEED_OF_LIGHT_M_S / freq_hz;
-    (FIRST_NULL_FACTOR * lambda / dish_diameter_m).min(1.0).asin()
+    (FIRST_NULL_FACTOR * lambda / dish_diameter_m)
+        .min(1.0)
+        .asin()
 }
 
 #[cfg(test)]

@@ -31,9 +31,16 @@ pub struct Calibrator {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read catalog {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {what} (want name,ra_deg,dec_deg,flux_jy)")]
-    Parse { path: PathBuf, line: usize, what: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        what: String,
+    },
     #[error("catalog {0} has no sources")]
     Empty(PathBuf),
 }
@@ -68,7 +75,10 @@ impl Catalog {
         let mut sources = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.to_ascii_lowercase().starts_with("name") {
+            if line.is_empty()
+                || line.starts_with('#')
+                || line.to_ascii_lowercase().starts_with("name")
+            {
                 continue;
             }
             let err = |what: String| CatalogError::Parse {
@@ -212,11 +222,18 @@ mod tests {
     fn csv_errors_name_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("cat.csv");
-        std::fs::write(&p, "name,ra_deg,dec_deg,flux_jy\nA,10,20,1\nB,10,ninety,1\n").unwrap();
+        std::fs::write(
+            &p,
+            "name,ra_deg,dec_deg,flux_jy\nA,10,20,1\nB,10,ninety,1\n",
+        )
+        .unwrap();
         let e = Catalog::from_csv(&p).unwrap_err().to_string();
         assert!(e.contains("cat.csv:3") && e.contains("dec_deg"), "{e}");
         std::fs::write(&p, "A,10,95,1\n").unwrap();
-        assert!(Catalog::from_csv(&p).unwrap_err().to_string().contains("outside"));
+        assert!(Catalog::from_csv(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("outside"));
         std::fs::write(&p, "# nothing\n").unwrap();
         assert!(matches!(Catalog::from_csv(&p), Err(CatalogError::Empty(_))));
     }
@@ -234,7 +251,11 @@ mod tests {
         };
         let report = BeamReport {
             field_weighted_flux_jy: vec![0.0; 3],
-            in_beam: vec![mk("BRIGHT", 1, 10.0), mk("FAINT", 1, 1.0), mk("OTHER", 2, 0.5)],
+            in_beam: vec![
+                mk("BRIGHT", 1, 10.0),
+                mk("FAINT", 1, 1.0),
+                mk("OTHER", 2, 0.5),
+            ],
         };
         assert_eq!(
             renamed_fields(&names, &report),

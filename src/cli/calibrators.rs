@@ -64,7 +64,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let h = uvh5::read_header(path)?;
             let PhaseCenter::DsaMeridian { dec_rad } = h.phase_center else {
-                anyhow::bail!("{}: not a DSA-110 correlator file (no meridian pointing declination)", path.display());
+                anyhow::bail!(
+                    "{}: not a DSA-110 correlator file (no meridian pointing declination)",
+                    path.display()
+                );
             };
             let mut t = h.time_jd.clone();
             t.sort_by(f64::total_cmp);
@@ -72,16 +75,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (dec_rad, t)
         }
         None => {
-            let dec = args.dec_deg.context("give a file of a group, or --dec-deg with --start and --end")?;
+            let dec = args
+                .dec_deg
+                .context("give a file of a group, or --dec-deg with --start and --end")?;
             let start = super::simulate::parse_utc_jd(args.start.as_deref().unwrap_or_default())?;
             let end = super::simulate::parse_utc_jd(args.end.as_deref().unwrap_or_default())?;
             anyhow::ensure!(end >= start, "--end is before --start");
             anyhow::ensure!(args.step_s > 0.0, "--step-s must be positive");
             let n = ((end - start) * 86_400.0 / args.step_s).floor() as usize + 1;
-            (dec.to_radians(), (0..n).map(|i| start + i as f64 * args.step_s / 86_400.0).collect())
+            (
+                dec.to_radians(),
+                (0..n)
+                    .map(|i| start + i as f64 * args.step_s / 86_400.0)
+                    .collect(),
+            )
         }
     };
-    let fields: Vec<_> = times_jd.iter().map(|&t| astro.meridian_icrs(t, dec_rad)).collect();
+    let fields: Vec<_> = times_jd
+        .iter()
+        .map(|&t| astro.meridian_icrs(t, dec_rad))
+        .collect();
     let backend = compute::select(args.backend)?;
     let report = calibrators::beam_report(
         backend.as_ref(),
@@ -109,7 +122,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else if report.in_beam.is_empty() {
         println!("no catalog source within the primary beam's first null");
     } else {
-        println!("{:<12} {:>9} {:>6} {:>20} {:>9} {:>12}", "name", "flux_Jy", "field", "peak (UTC)", "sep_deg", "weighted_Jy");
+        println!(
+            "{:<12} {:>9} {:>6} {:>20} {:>9} {:>12}",
+            "name", "flux_Jy", "field", "peak (UTC)", "sep_deg", "weighted_Jy"
+        );
         for s in &report.in_beam {
             println!(
                 "{:<12} {:>9.2} {:>6} {:>20} {:>9.3} {:>12.3}",

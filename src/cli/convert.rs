@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::calibrators::Catalog;
 use crate::compute::{self, BackendChoice, SkyPos};
 use crate::convert::{self, ConvertOptions, ConvertSummary, PhaseCenterMode};
-use crate::calibrators::Catalog;
 use crate::group;
 
 #[derive(clap::Args, Debug)]
@@ -101,7 +101,10 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num.trim().parse().map_err(|_| format!("'{s}' is not a size like 1GiB"))?;
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size like 1GiB"))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kib" => 1024.0,
@@ -175,24 +178,41 @@ pub fn parse_phase_center(s: &str, catalog: &Catalog) -> Result<PhaseCenterMode,
 /// The groups to convert, each as its files.
 fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
     let Some(dir) = &args.input else {
-        anyhow::ensure!(!args.files.is_empty(), "give the files of a group, or --input DIR");
+        anyhow::ensure!(
+            !args.files.is_empty(),
+            "give the files of a group, or --input DIR"
+        );
         return Ok(vec![args.files.clone()]);
     };
     let (start, end) = match &args.timestamp {
         Some(ts) => (Some(ts.clone()), Some(ts.clone())),
         None => (args.start.clone(), args.end.clone()),
     };
-    let found = group::find_groups(dir, start.as_deref(), end.as_deref(), args.tolerance_s, args.subbands)
-        .with_context(|| format!("looking for groups in {}", dir.display()))?;
+    let found = group::find_groups(
+        dir,
+        start.as_deref(),
+        end.as_deref(),
+        args.tolerance_s,
+        args.subbands,
+    )
+    .with_context(|| format!("looking for groups in {}", dir.display()))?;
     let mut out = Vec::new();
     for g in found {
         if g.is_complete() {
             out.push(g.files.clone());
         } else {
-            tracing::warn!("skipping incomplete group {}: missing subbands {:?}", g.timestamp, g.missing);
+            tracing::warn!(
+                "skipping incomplete group {}: missing subbands {:?}",
+                g.timestamp,
+                g.missing
+            );
         }
     }
-    anyhow::ensure!(!out.is_empty(), "no complete group found in {}", dir.display());
+    anyhow::ensure!(
+        !out.is_empty(),
+        "no complete group found in {}",
+        dir.display()
+    );
     Ok(out)
 }
 
@@ -218,7 +238,11 @@ pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
         imaging_columns: args.imaging_columns,
         overwrite: args.overwrite,
         read_workers: args.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(2).min(16)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .max(2)
+                .min(16)
         }),
         chunk_cache_bytes: args.chunk_cache,
         progress: !args.json,
@@ -284,7 +308,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summaries)?);
     }
-    Ok(if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]
@@ -309,7 +337,8 @@ mod tests {
         let parse = |s| parse_phase_center(s, &cat);
         assert_eq!(parse("auto").unwrap(), PhaseCenterMode::Auto);
         assert_eq!(parse("Midpoint").unwrap(), PhaseCenterMode::Midpoint);
-        let PhaseCenterMode::Fixed { position, .. } = parse("13:31:08.288,+30:30:32.96").unwrap() else {
+        let PhaseCenterMode::Fixed { position, .. } = parse("13:31:08.288,+30:30:32.96").unwrap()
+        else {
             panic!("not fixed")
         };
         assert!((position.ra_rad.to_degrees() - 202.784_533).abs() < 1e-6);

@@ -47,7 +47,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let t = std::time::Instant::now();
     let (group, files) = sim::simulate_group(&cfg, &input)?;
-    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     println!(
         "   wrote {} files ({:.2} GB) for group {} in {:.1} s",
         files.len(),

@@ -54,7 +54,10 @@ fn parse_source(s: &str) -> Result<SimSource, String> {
     let [name, ra, dec, flux] = parts[..] else {
         return Err(format!("expected NAME,RA_DEG,DEC_DEG,FLUX_JY, got '{s}'"));
     };
-    let num = |v: &str, what: &str| v.parse::<f64>().map_err(|_| format!("bad {what} '{v}' in '{s}'"));
+    let num = |v: &str, what: &str| {
+        v.parse::<f64>()
+            .map_err(|_| format!("bad {what} '{v}' in '{s}'"))
+    };
     Ok(SimSource {
         name: name.to_string(),
         position: SkyPos {

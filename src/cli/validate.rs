@@ -23,7 +23,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let problems = uvh5::validate(f);
         all_ok &= problems.is_empty();
         if args.json {
-            report.push(serde_json::json!({"file": f, "ok": problems.is_empty(), "problems": problems}));
+            report.push(
+                serde_json::json!({"file": f, "ok": problems.is_empty(), "problems": problems}),
+            );
         } else if problems.is_empty() {
             println!("ok    {}", f.display());
         } else {
@@ -35,5 +37,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -37,17 +37,26 @@ pub(super) fn check_uvw(req: &UvwRequest<'_>, out_len: usize) -> Result<(), Comp
     }
     let n_ant = req.antenna_xyz_m.len() as u32;
     if let Some(bad) = req.ant1.iter().chain(req.ant2).find(|&&a| a >= n_ant) {
-        return Err(ComputeError::Input(format!("uvw: antenna index {bad} >= {n_ant} antennas")));
+        return Err(ComputeError::Input(format!(
+            "uvw: antenna index {bad} >= {n_ant} antennas"
+        )));
     }
     let n_rot = req.rotations.len() as u32;
     if let Some(bad) = req.rotation_index.iter().find(|&&r| r >= n_rot) {
-        return Err(ComputeError::Input(format!("uvw: rotation index {bad} >= {n_rot} rotations")));
+        return Err(ComputeError::Input(format!(
+            "uvw: rotation index {bad} >= {n_rot} rotations"
+        )));
     }
     Ok(())
 }
 
 /// Check the shared preconditions of a phase correction.
-pub(super) fn check_phase(vis_len: usize, n_pol: usize, dw_m: &[f64], freq_hz: &[f64]) -> Result<(), ComputeError> {
+pub(super) fn check_phase(
+    vis_len: usize,
+    n_pol: usize,
+    dw_m: &[f64],
+    freq_hz: &[f64],
+) -> Result<(), ComputeError> {
     if vis_len != dw_m.len() * freq_hz.len() * n_pol {
         return Err(ComputeError::Input(format!(
             "phase: {} visibilities for {} rows x {} channels x {} pols",
@@ -72,7 +81,10 @@ impl Backend for CpuBackend {
     fn uvw(&self, req: &UvwRequest<'_>, out: &mut [[f64; 3]]) -> Result<(), ComputeError> {
         check_uvw(req, out.len())?;
         out.par_iter_mut().enumerate().for_each(|(i, uvw)| {
-            let (p1, p2) = (req.antenna_xyz_m[req.ant1[i] as usize], req.antenna_xyz_m[req.ant2[i] as usize]);
+            let (p1, p2) = (
+                req.antenna_xyz_m[req.ant1[i] as usize],
+                req.antenna_xyz_m[req.ant2[i] as usize],
+            );
             let b = [p2[0] - p1[0], p2[1] - p1[1], p2[2] - p1[2]];
             let r = &req.rotations[req.rotation_index[i] as usize];
             for (k, c) in uvw.iter_mut().enumerate() {
@@ -82,26 +94,34 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn phase_correct(&self, vis: &mut [Complex32], n_pol: usize, dw_m: &[f64], freq_hz: &[f64]) -> Result<(), ComputeError> {
+    fn phase_correct(
+        &self,
+        vis: &mut [Complex32],
+        n_pol: usize,
+        dw_m: &[f64],
+        freq_hz: &[f64],
+    ) -> Result<(), ComputeError> {
         check_phase(vis.len(), n_pol, dw_m, freq_hz)?;
         let n_chan = freq_hz.len();
         if n_chan == 0 || n_pol == 0 {
             return Ok(());
         }
-        vis.par_chunks_mut(n_chan * n_pol).zip(dw_m).for_each(|(row, &dw)| {
-            if dw == 0.0 {
-                return;
-            }
-            for (chan, &f) in row.chunks_mut(n_pol).zip(freq_hz) {
-                // Turns reduced in f64 before the trig.
-                let turns = (dw * f / SPEED_OF_LIGHT_M_S).fract();
-                let (s, c) = (-std::f64::consts::TAU * turns).sin_cos();
-                let rot = Complex32::new(c as f32, s as f32);
-                for v in chan {
-                    *v *= rot;
+        vis.par_chunks_mut(n_chan * n_pol)
+            .zip(dw_m)
+            .for_each(|(row, &dw)| {
+                if dw == 0.0 {
+                    return;
                 }
-            }
-        });
+                for (chan, &f) in row.chunks_mut(n_pol).zip(freq_hz) {
+                    // Turns reduced in f64 before the trig.
+                    let turns = (dw * f / SPEED_OF_LIGHT_M_S).fract();
+                    let (s, c) = (-std::f64::consts::TAU * turns).sin_cos();
+                    let rot = Complex32::new(c as f32, s as f32);
+                    for v in chan {
+                        *v *= rot;
+                    }
+                }
+            });
         Ok(())
     }
 
@@ -120,11 +140,20 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn match_within(&self, points: &[SkyPos], targets: &[SkyPos], radius_rad: f64) -> Result<Vec<Match>, ComputeError> {
+    fn match_within(
+        &self,
+        points: &[SkyPos],
+        targets: &[SkyPos],
+        radius_rad: f64,
+    ) -> Result<Vec<Match>, ComputeError> {
         // Targets sorted by declination: a point only scans the band
         // |dec - dec_p| <= radius, found by binary search.
         let mut order: Vec<u32> = (0..targets.len() as u32).collect();
-        order.sort_by(|&i, &j| targets[i as usize].dec_rad.total_cmp(&targets[j as usize].dec_rad));
+        order.sort_by(|&i, &j| {
+            targets[i as usize]
+                .dec_rad
+                .total_cmp(&targets[j as usize].dec_rad)
+        });
         let decs: Vec<f64> = order.iter().map(|&i| targets[i as usize].dec_rad).collect();
         let mut out: Vec<Match> = points
             .par_iter()
@@ -167,7 +196,17 @@ mod tests {
         assert!((separation(p(0.0, 0.0), p(180.0, 0.0)).to_degrees() - 180.0).abs() < 1e-12);
         // One milliarcsecond at the equator.
         let mas = (1e-3 / 3600.0_f64).to_radians();
-        assert!((separation(p(0.0, 0.0), SkyPos { ra_rad: mas, dec_rad: 0.0 }) - mas).abs() < 1e-20);
+        assert!(
+            (separation(
+                p(0.0, 0.0),
+                SkyPos {
+                    ra_rad: mas,
+                    dec_rad: 0.0
+                }
+            ) - mas)
+                .abs()
+                < 1e-20
+        );
     }
 
     #[test]
@@ -175,7 +214,9 @@ mod tests {
         // dw = c / f / 4: a quarter turn, V -> V * exp(-i pi/2) = -i V.
         let f = 1.4e9;
         let mut vis = vec![Complex32::new(1.0, 0.0); 2];
-        CpuBackend.phase_correct(&mut vis, 2, &[SPEED_OF_LIGHT_M_S / f / 4.0], &[f]).unwrap();
+        CpuBackend
+            .phase_correct(&mut vis, 2, &[SPEED_OF_LIGHT_M_S / f / 4.0], &[f])
+            .unwrap();
         for v in vis {
             assert!((v - Complex32::new(0.0, -1.0)).norm() < 1e-7, "{v}");
         }
@@ -184,7 +225,9 @@ mod tests {
     #[test]
     fn mismatched_lengths_are_errors() {
         let mut vis = vec![Complex32::new(1.0, 0.0); 3];
-        assert!(CpuBackend.phase_correct(&mut vis, 2, &[1.0], &[1e9]).is_err());
+        assert!(CpuBackend
+            .phase_correct(&mut vis, 2, &[1.0], &[1e9])
+            .is_err());
         let req = UvwRequest {
             antenna_xyz_m: &[[0.0; 3]],
             ant1: &[0],
@@ -192,7 +235,10 @@ mod tests {
             rotation_index: &[0],
             rotations: &[[0.0; 9]],
         };
-        let e = CpuBackend.uvw(&req, &mut [[0.0; 3]]).unwrap_err().to_string();
+        let e = CpuBackend
+            .uvw(&req, &mut [[0.0; 3]])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("antenna index 1"), "{e}");
     }
 }

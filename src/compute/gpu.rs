@@ -61,7 +61,9 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
                 name: info.name,
                 backend: format!("{:?}", info.backend),
                 device_type: format!("{:?}", info.device_type),
-                driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_string(),
                 shader_f64: a.features().contains(wgpu::Features::SHADER_F64),
                 max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
                 max_buffer_size: limits.max_buffer_size,
@@ -112,7 +114,10 @@ impl GpuBackend {
 
     /// As [`GpuBackend::new`], with tiles no larger than `max_tile_bytes`
     /// (the tests use it to exercise tiling without allocating gigabytes).
-    pub fn with_max_tile_bytes(policy: AdapterPolicy, max_tile_bytes: u64) -> Result<GpuBackend, ComputeError> {
+    pub fn with_max_tile_bytes(
+        policy: AdapterPolicy,
+        max_tile_bytes: u64,
+    ) -> Result<GpuBackend, ComputeError> {
         let t0 = Instant::now();
         let adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
         let rank = |a: &wgpu::Adapter| match a.get_info().device_type {
@@ -127,7 +132,10 @@ impl GpuBackend {
             .into_iter()
             .filter(|a| {
                 let info = a.get_info();
-                seen.push(format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type));
+                seen.push(format!(
+                    "{} ({:?}, {:?})",
+                    info.name, info.backend, info.device_type
+                ));
                 policy == AdapterPolicy::Any || info.device_type != wgpu::DeviceType::Cpu
             })
             .collect();
@@ -136,7 +144,10 @@ impl GpuBackend {
             let detail = if seen.is_empty() {
                 " (no Vulkan driver: install mesa-vulkan-drivers for the software one)".to_string()
             } else {
-                format!(" among {} (software adapters are only used with --backend gpu)", seen.join(", "))
+                format!(
+                    " among {} (software adapters are only used with --backend gpu)",
+                    seen.join(", ")
+                )
             };
             return Err(ComputeError::NoAdapter(detail));
         };
@@ -144,7 +155,8 @@ impl GpuBackend {
         if !adapter.features().contains(wgpu::Features::SHADER_F64) {
             return Err(ComputeError::MissingFeature {
                 adapter: info.name,
-                what: "SHADER_F64 (f64 arithmetic in shaders, needed for metre-accurate UVW)".into(),
+                what: "SHADER_F64 (f64 arithmetic in shaders, needed for metre-accurate UVW)"
+                    .into(),
             });
         }
         let limits = adapter.limits();
@@ -158,7 +170,9 @@ impl GpuBackend {
         let max_tile_bytes = max_tile_bytes
             .min(limits.max_storage_buffer_binding_size as u64)
             .min(limits.max_buffer_size);
-        let max_workgroups = limits.max_compute_workgroups_per_dimension.min(MAX_WORKGROUPS_PER_DIM);
+        let max_workgroups = limits
+            .max_compute_workgroups_per_dimension
+            .min(MAX_WORKGROUPS_PER_DIM);
         let sphere = include_str!("../../shaders/sphere.wgsl");
         let make = |label: &str, source: String, workgroup_size: u32| {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -178,13 +192,24 @@ impl GpuBackend {
             }
         };
         let uvw = make("uvw", include_str!("../../shaders/uvw.wgsl").into(), 64);
-        let phase = make("phase", include_str!("../../shaders/phase.wgsl").into(), 256);
-        let separation = make(
-            "separation",
-            format!("{sphere}\n{}", include_str!("../../shaders/separation.wgsl")),
+        let phase = make(
+            "phase",
+            include_str!("../../shaders/phase.wgsl").into(),
             256,
         );
-        let matcher = make("match", format!("{sphere}\n{}", include_str!("../../shaders/match.wgsl")), 256);
+        let separation = make(
+            "separation",
+            format!(
+                "{sphere}\n{}",
+                include_str!("../../shaders/separation.wgsl")
+            ),
+            256,
+        );
+        let matcher = make(
+            "match",
+            format!("{sphere}\n{}", include_str!("../../shaders/match.wgsl")),
+            256,
+        );
         let warmup_s = t0.elapsed().as_secs_f64();
         tracing::info!(
             "GPU {} ({:?}, {}): pipelines ready in {:.2} s",
@@ -214,19 +239,23 @@ impl GpuBackend {
     }
 
     fn storage(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-        })
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            })
     }
 
     fn uniform(&self, bytes: &[u8]) -> wgpu::Buffer {
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: bytes,
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
     }
 
     /// Grid for `threads` invocations: (x, y) workgroups and the grid width
@@ -305,7 +334,10 @@ impl Backend for GpuBackend {
     }
 
     fn description(&self) -> String {
-        format!("{} ({:?}, {:?}, {})", self.info.name, self.info.backend, self.info.device_type, self.info.driver)
+        format!(
+            "{} ({:?}, {:?}, {})",
+            self.info.name, self.info.backend, self.info.device_type, self.info.driver
+        )
     }
 
     fn uvw(&self, req: &UvwRequest<'_>, out: &mut [[f64; 3]]) -> Result<(), ComputeError> {
@@ -337,14 +369,26 @@ impl Backend for GpuBackend {
             let (_, _, width) = self.grid(n as u64, self.uvw.workgroup_size);
             let params = self.uniform(bytemuck::cast_slice(&[n as u32, width, 0, 0]));
             timings.upload_s += t.elapsed().as_secs_f64();
-            let bytes = self.run(&self.uvw, n as u64, &[&params, &ants, &rows, &rots, &result], &result, &mut timings)?;
+            let bytes = self.run(
+                &self.uvw,
+                n as u64,
+                &[&params, &ants, &rows, &rots, &result],
+                &result,
+                &mut timings,
+            )?;
             out[start..end].copy_from_slice(bytemuck::cast_slice(&bytes));
         }
         self.store_timings(timings);
         Ok(())
     }
 
-    fn phase_correct(&self, vis: &mut [Complex32], n_pol: usize, dw_m: &[f64], freq_hz: &[f64]) -> Result<(), ComputeError> {
+    fn phase_correct(
+        &self,
+        vis: &mut [Complex32],
+        n_pol: usize,
+        dw_m: &[f64],
+        freq_hz: &[f64],
+    ) -> Result<(), ComputeError> {
         check_phase(vis.len(), n_pol, dw_m, freq_hz)?;
         let mut timings = GpuTimings::default();
         let n_chan = freq_hz.len();
@@ -363,12 +407,26 @@ impl Backend for GpuBackend {
             let n = end - start;
             let t = Instant::now();
             let dw = self.storage("dw", bytemuck::cast_slice(&dw_m[start..end]));
-            let data = self.storage("vis", bytemuck::cast_slice(&vis[start * per_row..end * per_row]));
+            let data = self.storage(
+                "vis",
+                bytemuck::cast_slice(&vis[start * per_row..end * per_row]),
+            );
             let threads = (n * n_chan) as u64;
             let (_, _, width) = self.grid(threads, self.phase.workgroup_size);
-            let params = self.uniform(bytemuck::cast_slice(&[n as u32, n_chan as u32, n_pol as u32, width]));
+            let params = self.uniform(bytemuck::cast_slice(&[
+                n as u32,
+                n_chan as u32,
+                n_pol as u32,
+                width,
+            ]));
             timings.upload_s += t.elapsed().as_secs_f64();
-            let bytes = self.run(&self.phase, threads, &[&params, &dw, &foc, &data], &data, &mut timings)?;
+            let bytes = self.run(
+                &self.phase,
+                threads,
+                &[&params, &dw, &foc, &data],
+                &data,
+                &mut timings,
+            )?;
             vis[start * per_row..end * per_row].copy_from_slice(bytemuck::cast_slice(&bytes));
         }
         self.store_timings(timings);
@@ -401,7 +459,13 @@ impl Backend for GpuBackend {
             let (_, _, width) = self.grid(n as u64, self.separation.workgroup_size);
             let params = self.uniform(bytemuck::cast_slice(&[n as u32, width, 0, 0]));
             timings.upload_s += t.elapsed().as_secs_f64();
-            let bytes = self.run(&self.separation, n as u64, &[&params, &ba, &bb, &result], &result, &mut timings)?;
+            let bytes = self.run(
+                &self.separation,
+                n as u64,
+                &[&params, &ba, &bb, &result],
+                &result,
+                &mut timings,
+            )?;
             let seps: &[f32] = bytemuck::cast_slice(&bytes);
             for (o, &s) in out[start..end].iter_mut().zip(seps) {
                 *o = s as f64;
@@ -411,7 +475,12 @@ impl Backend for GpuBackend {
         Ok(())
     }
 
-    fn match_within(&self, points: &[SkyPos], targets: &[SkyPos], radius_rad: f64) -> Result<Vec<Match>, ComputeError> {
+    fn match_within(
+        &self,
+        points: &[SkyPos],
+        targets: &[SkyPos],
+        radius_rad: f64,
+    ) -> Result<Vec<Match>, ComputeError> {
         let mut timings = GpuTimings::default();
         let mut out = Vec::new();
         if points.is_empty() || targets.is_empty() || !(radius_rad > 0.0) {
@@ -443,7 +512,13 @@ impl Backend for GpuBackend {
             params[4] = radius.to_bits();
             let params = self.uniform(bytemuck::cast_slice(&params));
             timings.upload_s += t.elapsed().as_secs_f64();
-            let bytes = self.run(&self.matcher, n as u64, &[&params, &pts, &tgt, &count, &pairs], &count, &mut timings)?;
+            let bytes = self.run(
+                &self.matcher,
+                n as u64,
+                &[&params, &pts, &tgt, &count, &pairs],
+                &count,
+                &mut timings,
+            )?;
             let found: u32 = bytemuck::cast_slice::<u8, u32>(&bytes)[0];
             if found > capacity {
                 // Not enough room: grow and redo this tile.
@@ -481,7 +556,12 @@ impl Backend for GpuBackend {
 
 impl GpuBackend {
     /// Copy the first `size` bytes of `buffer` back to the host.
-    fn run_copy(&self, buffer: &wgpu::Buffer, size: u64, timings: &mut GpuTimings) -> Result<Vec<u8>, ComputeError> {
+    fn run_copy(
+        &self,
+        buffer: &wgpu::Buffer,
+        size: u64,
+        timings: &mut GpuTimings,
+    ) -> Result<Vec<u8>, ComputeError> {
         let t = Instant::now();
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),

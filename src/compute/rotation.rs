@@ -9,7 +9,13 @@
 /// lon` about z, then by `app_dec` about y, then by `frame_pa` about x, and
 /// reads the result as (v, w, u): `R = P * Rx(pa) * Ry(dec) * Rz(gha)` with P
 /// the row permutation [1, 2, 0]. All angles in radians.
-pub fn uvw_rotation(app_ra_rad: f64, app_dec_rad: f64, frame_pa_rad: f64, lst_rad: f64, lon_rad: f64) -> [f64; 9] {
+pub fn uvw_rotation(
+    app_ra_rad: f64,
+    app_dec_rad: f64,
+    frame_pa_rad: f64,
+    lst_rad: f64,
+    lon_rad: f64,
+) -> [f64; 9] {
     let gha = lst_rad - app_ra_rad - lon_rad;
     let (sg, cg) = gha.sin_cos();
     let (sd, cd) = app_dec_rad.sin_cos();

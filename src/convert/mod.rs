@@ -100,14 +100,24 @@ pub enum ConvertError {
     #[error("{path}: {what}")]
     Input { path: PathBuf, what: String },
     #[error("cannot replace {path}: {source}")]
-    Replace { path: PathBuf, source: std::io::Error },
+    Replace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The default output name of a group: `<timestamp>.ms` for DSA-110 file
 /// names, else the first file's stem.
 pub fn output_name(files: &[PathBuf]) -> String {
-    let first = files.iter().min().map(|p| p.as_path()).unwrap_or(Path::new("group"));
-    let stem = first.file_stem().and_then(|s| s.to_str()).unwrap_or("group");
+    let first = files
+        .iter()
+        .min()
+        .map(|p| p.as_path())
+        .unwrap_or(Path::new("group"));
+    let stem = first
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("group");
     let ts = stem.rsplit_once("_sb").map(|(ts, _)| ts).unwrap_or(stem);
     format!("{ts}.ms")
 }

@@ -47,7 +47,12 @@ fn bytes_per_row(per_row: usize) -> usize {
 
 /// Rows per block under `max_memory_bytes`: whole integrations when at least
 /// one fits, else as many rows as fit (never fewer than one).
-fn block_rows(max_memory_bytes: usize, per_row: usize, rows_per_time: usize, n_rows: usize) -> usize {
+fn block_rows(
+    max_memory_bytes: usize,
+    per_row: usize,
+    rows_per_time: usize,
+    n_rows: usize,
+) -> usize {
     let fit = (max_memory_bytes / bytes_per_row(per_row)).max(1);
     let rows = if fit >= rows_per_time && rows_per_time > 0 {
         fit / rows_per_time * rows_per_time
@@ -57,17 +62,45 @@ fn block_rows(max_memory_bytes: usize, per_row: usize, rows_per_time: usize, n_r
     rows.min(n_rows).max(1)
 }
 
-/// Antennas of the MS and their ECEF offsets from the array position.
+/// Antennas of the MS and their ECEF offsets from the array position,
+/// both indexed by antenna number (the MS uses the number as the ANTENNA
+/// row; numbers missing from the file get empty, flagged rows).
 ///
 /// DSA-110 files get their positions from the station table (the files'
 /// own table is the correlator's and may be stale); other files keep theirs.
-fn antennas(header: &Header, site: &Site) -> (Vec<Antenna>, Vec<[f64; 3]>) {
+fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>), ConvertError> {
     let origin = site.ecef_m();
     let stations = telescope::stations();
     let dsa = matches!(header.phase_center, PhaseCenter::DsaMeridian { .. });
-    let mut ms = Vec::with_capacity(header.antenna_numbers.len());
-    let mut rel = Vec::with_capacity(header.antenna_numbers.len());
-    for (i, name) in header.antenna_names.iter().enumerate() {
+    if let Some(&bad) = header
+        .antenna_numbers
+        .iter()
+        .find(|&&n| !(0..=MAX_ANTENNA_NUMBER).contains(&n))
+    {
+        return Err(ConvertError::Input {
+            path: header.path.clone(),
+            what: format!("antenna number {bad} outside 0..={MAX_ANTENNA_NUMBER}"),
+        });
+    }
+    let size = header
+        .antenna_numbers
+        .iter()
+        .max()
+        .map_or(0, |&n| n as usize + 1);
+    let blank = Antenna {
+        name: String::new(),
+        station: String::new(),
+        position_itrf_m: origin,
+        diameter_m: 0.0,
+    };
+    let mut ms = vec![blank; size];
+    let mut rel = vec![[0.0; 3]; size];
+    for (i, (&number, name)) in header
+        .antenna_numbers
+        .iter()
+        .zip(&header.antenna_names)
+        .enumerate()
+    {
         let station = dsa
             .then(|| telescope::station_for_antenna_name(&stations, name))
             .flatten();
@@ -83,16 +116,26 @@ fn antennas(header: &Header, site: &Site) -> (Vec<Antenna>, Vec<[f64; 3]>) {
             (false, Some(d)) => d[i],
             (false, None) => 0.0,
         };
-        ms.push(Antenna {
+        let n = number as usize;
+        ms[n] = Antenna {
             name: name.clone(),
-            station: station.map(|s| s.name.clone()).unwrap_or_else(|| name.clone()),
-            position_itrf_m: [origin[0] + offset[0], origin[1] + offset[1], origin[2] + offset[2]],
+            station: station
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| name.clone()),
+            position_itrf_m: [
+                origin[0] + offset[0],
+                origin[1] + offset[1],
+                origin[2] + offset[2],
+            ],
             diameter_m,
-        });
-        rel.push(offset);
+        };
+        rel[n] = offset;
     }
-    (ms, rel)
+    Ok((ms, rel))
 }
+
+/// Largest antenna number accepted (the ANTENNA table has one row per number).
+const MAX_ANTENNA_NUMBER: i64 = 65_535;
 
 fn jd_to_mjd_s(time_jd: f64) -> f64 {
     (time_jd - 2_400_000.5) * 86_400.0
@@ -121,23 +164,39 @@ pub fn convert_group(
         if plan.fields.len() == 1 { "" } else { "s" }
     );
 
-    let (ms_antennas, antenna_xyz_m) = antennas(&header, &site);
-    let index_of = |number: i64| -> Result<u32, ConvertError> {
+    let (ms_antennas, antenna_xyz_m) = antennas(&header, &site)?;
+    let known = |number: &i64| -> Result<u32, ConvertError> {
         header
             .antenna_numbers
-            .iter()
-            .position(|&n| n == number)
-            .map(|i| i as u32)
+            .contains(number)
+            .then_some(*number as u32)
             .ok_or_else(|| ConvertError::UnknownAntenna {
                 path: header.path.clone(),
-                number,
+                number: *number,
             })
     };
     let n_rows = header.n_blts;
-    let ant1: Vec<u32> = header.ant_1_array.iter().map(|&n| index_of(n)).collect::<Result<_, _>>()?;
-    let ant2: Vec<u32> = header.ant_2_array.iter().map(|&n| index_of(n)).collect::<Result<_, _>>()?;
-    let time_index: Vec<u32> = header.time_jd.iter().map(|&t| plan.time_index(t) as u32).collect();
-    let field_id: Vec<u32> = time_index.iter().map(|&t| plan.field_of_time[t as usize]).collect();
+    let ant1: Vec<u32> = header
+        .ant_1_array
+        .iter()
+        .map(known)
+        .collect::<Result<_, _>>()?;
+    let ant2: Vec<u32> = header
+        .ant_2_array
+        .iter()
+        .map(known)
+        .collect::<Result<_, _>>()?;
+    let time_index: Vec<u32> = header
+        .time_jd
+        .iter()
+        .map(|&t| plan.time_index(t) as u32)
+        .collect();
+    let field_id: Vec<u32> = time_index
+        .iter()
+        .map(|&t| plan.field_of_time[t as usize])
+        .collect();
+    // A new scan with every field, as CASA expects.
+    let scan_number: Vec<i32> = field_id.iter().map(|&f| f as i32 + 1).collect();
     let time_mjd_s: Vec<f64> = header.time_jd.iter().map(|&t| jd_to_mjd_s(t)).collect();
 
     let freq_hz = group.freq_hz().to_vec();
@@ -148,7 +207,12 @@ pub fn convert_group(
     let n_pol = header.n_pols;
     let per_row = n_chan * n_pol;
     let spec = MsSpec {
-        telescope_name: if header.telescope_name.is_empty() { "DSA_110".into() } else { header.telescope_name.clone() },
+        telescope_name: if header.telescope_name.is_empty() {
+            "DSA_110".into()
+        } else {
+            header.telescope_name.clone()
+        },
+        telescope_location_itrf_m: site.ecef_m(),
         observer: String::new(),
         project: header.object_name.clone(),
         antennas: ms_antennas,
@@ -190,7 +254,9 @@ pub fn convert_group(
         let (full_tx, full_rx) = mpsc::sync_channel::<Result<Block, ConvertError>>(1);
         let (empty_tx, empty_rx) = mpsc::sync_channel::<Block>(2);
         for _ in 0..2 {
-            empty_tx.send(Block::new(block, per_row)).expect("fresh channel");
+            empty_tx
+                .send(Block::new(block, per_row))
+                .expect("fresh channel");
         }
         let reading = s.spawn(move || {
             let mut seconds = 0.0;
@@ -200,7 +266,13 @@ pub fn convert_group(
                 let n = (r1 - r0) * per_row;
                 let t = Instant::now();
                 let res = reader
-                    .read_rows(r0, r1, &mut b.vis[..n], &mut b.flags[..n], &mut b.nsamples[..n])
+                    .read_rows(
+                        r0,
+                        r1,
+                        &mut b.vis[..n],
+                        &mut b.flags[..n],
+                        &mut b.nsamples[..n],
+                    )
                     .map_err(ConvertError::from);
                 seconds += t.elapsed().as_secs_f64();
                 b.r0 = r0;
@@ -231,7 +303,8 @@ pub fn convert_group(
             for (i, dw) in dw_m[..rows].iter_mut().enumerate() {
                 *dw = uvw_new[i][2] - header.uvw_m[r0 + i][2];
             }
-            opts.backend.phase_correct(&mut b.vis[..n], n_pol, &dw_m[..rows], &freq_hz)?;
+            opts.backend
+                .phase_correct(&mut b.vis[..n], n_pol, &dw_m[..rows], &freq_hz)?;
             seconds_compute += t.elapsed().as_secs_f64();
 
             let t = Instant::now();
@@ -245,7 +318,7 @@ pub fn convert_group(
                     ant2: &ant2[r0..r1],
                     uvw_m: &uvw_new[..rows],
                     field_id: &field_id[r0..r1],
-                    scan_number: &vec![1; rows],
+                    scan_number: &scan_number[r0..r1],
                     vis: &b.vis[..n],
                     flags: &b.flags[..n],
                     nsamples: &b.nsamples[..n],
@@ -284,7 +357,12 @@ pub fn convert_group(
         seconds_compute,
         seconds_write,
         seconds_total: t_total.elapsed().as_secs_f64(),
-        bytes_read: group.paths().iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum(),
+        bytes_read: group
+            .paths()
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum(),
     })
 }
 
@@ -305,7 +383,11 @@ fn rename_calibrator_fields(
         centre_hz,
     )?;
     let names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
-    for (field, name) in plan.fields.iter_mut().zip(calibrators::renamed_fields(&names, &report)) {
+    for (field, name) in plan
+        .fields
+        .iter_mut()
+        .zip(calibrators::renamed_fields(&names, &report))
+    {
         if field.name != name {
             tracing::info!("calibrator field: {} -> {}", field.name, name);
             field.name = name;
@@ -341,7 +423,10 @@ mod tests {
         assert!(rows * bytes_per_row(per_row) <= 1 << 30);
         assert!((rows + 4656) * bytes_per_row(per_row) > 1 << 30);
         // A budget below one integration still makes progress, row by row.
-        assert_eq!(block_rows(10 * bytes_per_row(per_row), per_row, 4656, 111_744), 10);
+        assert_eq!(
+            block_rows(10 * bytes_per_row(per_row), per_row, 4656, 111_744),
+            10
+        );
         assert_eq!(block_rows(1, per_row, 4656, 111_744), 1);
         assert_eq!(block_rows(usize::MAX / 2, per_row, 4656, 111_744), 111_744);
     }

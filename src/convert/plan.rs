@@ -35,7 +35,11 @@ pub struct Plan {
 
 impl Plan {
     /// Resolve `mode` for a group described by `header` (any of its files).
-    pub fn new(header: &Header, mode: &PhaseCenterMode, astro: &Astrometer) -> Result<Plan, ConvertError> {
+    pub fn new(
+        header: &Header,
+        mode: &PhaseCenterMode,
+        astro: &Astrometer,
+    ) -> Result<Plan, ConvertError> {
         let mut times_jd = header.time_jd.clone();
         times_jd.sort_by(f64::total_cmp);
         times_jd.dedup();
@@ -139,7 +143,8 @@ impl Plan {
             Err(i) => {
                 let below = i.saturating_sub(1);
                 let above = i.min(self.times_jd.len() - 1);
-                if (self.times_jd[below] - time_jd).abs() <= (self.times_jd[above] - time_jd).abs() {
+                if (self.times_jd[below] - time_jd).abs() <= (self.times_jd[above] - time_jd).abs()
+                {
                     below
                 } else {
                     above

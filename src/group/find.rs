@@ -36,7 +36,9 @@ pub fn parse_time_s(s: &str) -> Result<i64, GroupError> {
 /// `YYYY-MM-DDTHH:MM:SS_sbNN.hdf5`; `None` for other names.
 pub fn parse_file_name(path: &Path) -> Option<(String, i64, u32)> {
     let name = path.file_name()?.to_str()?;
-    let stem = name.strip_suffix(".hdf5").or_else(|| name.strip_suffix(".h5"))?;
+    let stem = name
+        .strip_suffix(".hdf5")
+        .or_else(|| name.strip_suffix(".h5"))?;
     let (ts, sb) = stem.rsplit_once("_sb")?;
     let sb: u32 = sb.parse().ok()?;
     let t = parse_time_s(ts).ok()?;
@@ -98,7 +100,9 @@ pub fn find_groups(
             order.sort_by_key(|&i| g.subbands[i]);
             g.files = order.iter().map(|&i| g.files[i].clone()).collect();
             g.subbands = order.iter().map(|&i| g.subbands[i]).collect();
-            g.missing = (0..n_subbands as u32).filter(|s| !g.subbands.contains(s)).collect();
+            g.missing = (0..n_subbands as u32)
+                .filter(|s| !g.subbands.contains(s))
+                .collect();
             g
         })
         .collect())
@@ -125,7 +129,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         // Group A: 16 subbands stamped up to 4 s apart.
         for sb in 0..16 {
-            touch(d.path(), &format!("2025-01-15T12:00:0{}_sb{sb:02}.hdf5", sb % 5));
+            touch(
+                d.path(),
+                &format!("2025-01-15T12:00:0{}_sb{sb:02}.hdf5", sb % 5),
+            );
         }
         // Group B, 5 minutes later: subband 3 missing, subband 5 twice.
         for sb in (0..16).filter(|&s| s != 3) {
@@ -148,6 +155,9 @@ mod tests {
         assert_eq!(late[0].timestamp, "2025-01-15T12:05:10");
         let early = find_groups(d.path(), None, Some("2025-01-15T12:00:00"), 60.0, 16).unwrap();
         assert_eq!(early.len(), 1);
-        assert!(matches!(find_groups(d.path(), Some("yesterday"), None, 60.0, 16), Err(GroupError::Time(_))));
+        assert!(matches!(
+            find_groups(d.path(), Some("yesterday"), None, 60.0, 16),
+            Err(GroupError::Time(_))
+        ));
     }
 }

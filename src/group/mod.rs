@@ -23,11 +23,22 @@ pub enum GroupError {
     #[error(transparent)]
     Uvh5(#[from] Uvh5Error),
     #[error("{path}: does not belong with {reference}: {what}")]
-    Mismatch { path: PathBuf, reference: PathBuf, what: String },
+    Mismatch {
+        path: PathBuf,
+        reference: PathBuf,
+        what: String,
+    },
     #[error("{a} and {b}: frequencies overlap ({what})")]
-    Overlap { a: PathBuf, b: PathBuf, what: String },
+    Overlap {
+        a: PathBuf,
+        b: PathBuf,
+        what: String,
+    },
     #[error("cannot read directory {path}: {source}")]
-    Dir { path: PathBuf, source: std::io::Error },
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("bad time '{0}': expected YYYY-MM-DDTHH:MM:SS")]
     Time(String),
     #[error("no files given")]
@@ -69,23 +80,48 @@ fn mismatch(h: &Header, reference: &Header, what: String) -> GroupError {
 /// Check that `h` can be joined with `reference` along frequency.
 fn check_same_rows(h: &Header, reference: &Header) -> Result<(), GroupError> {
     if h.n_blts != reference.n_blts {
-        return Err(mismatch(h, reference, format!("{} rows, not {}", h.n_blts, reference.n_blts)));
+        return Err(mismatch(
+            h,
+            reference,
+            format!("{} rows, not {}", h.n_blts, reference.n_blts),
+        ));
     }
     if let Some(i) = (0..h.n_blts).find(|&i| (h.time_jd[i] - reference.time_jd[i]).abs() > 1e-8) {
         return Err(mismatch(
             h,
             reference,
-            format!("time of row {i} is JD {:.6}, not {:.6} (files of two different groups?)", h.time_jd[i], reference.time_jd[i]),
+            format!(
+                "time of row {i} is JD {:.6}, not {:.6} (files of two different groups?)",
+                h.time_jd[i], reference.time_jd[i]
+            ),
         ));
     }
     if h.ant_1_array != reference.ant_1_array || h.ant_2_array != reference.ant_2_array {
-        return Err(mismatch(h, reference, "different baselines (ant_1_array/ant_2_array)".into()));
+        return Err(mismatch(
+            h,
+            reference,
+            "different baselines (ant_1_array/ant_2_array)".into(),
+        ));
     }
     if h.polarizations != reference.polarizations {
-        return Err(mismatch(h, reference, format!("polarizations {:?}, not {:?}", h.polarizations, reference.polarizations)));
+        return Err(mismatch(
+            h,
+            reference,
+            format!(
+                "polarizations {:?}, not {:?}",
+                h.polarizations, reference.polarizations
+            ),
+        ));
     }
     if h.layout != reference.layout || h.vis_dtype != reference.vis_dtype {
-        return Err(mismatch(h, reference, format!("layout {:?}/{}, not {:?}/{}", h.layout, h.vis_dtype, reference.layout, reference.vis_dtype)));
+        return Err(mismatch(
+            h,
+            reference,
+            format!(
+                "layout {:?}/{}, not {:?}/{}",
+                h.layout, h.vis_dtype, reference.layout, reference.vis_dtype
+            ),
+        ));
     }
     Ok(())
 }
@@ -112,7 +148,10 @@ impl Group {
         if files.is_empty() {
             return Err(GroupError::Empty);
         }
-        let mut headers: Vec<Header> = files.iter().map(|f| uvh5::read_header(f)).collect::<Result<_, _>>()?;
+        let mut headers: Vec<Header> = files
+            .iter()
+            .map(|f| uvh5::read_header(f))
+            .collect::<Result<_, _>>()?;
         let lowest = |h: &Header| h.freq_hz.iter().copied().fold(f64::INFINITY, f64::min);
         headers.sort_by(|a, b| lowest(a).total_cmp(&lowest(b)));
         for h in &headers[1..] {
@@ -125,7 +164,11 @@ impl Group {
             let reversed = direction(h)?;
             if k > 0 {
                 let prev = &headers[k - 1];
-                let top = prev.freq_hz.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let top = prev
+                    .freq_hz
+                    .iter()
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max);
                 if lowest(h) <= top {
                     return Err(GroupError::Overlap {
                         a: prev.path.clone(),

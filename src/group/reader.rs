@@ -25,7 +25,13 @@ impl GroupReader {
             .paths()
             .iter()
             .zip(group.channel_maps())
-            .map(|(p, m)| Ok((Uvh5File::open(p, group.chunk_cache_bytes)?, *m, RowBuffers::default())))
+            .map(|(p, m)| {
+                Ok((
+                    Uvh5File::open(p, group.chunk_cache_bytes)?,
+                    *m,
+                    RowBuffers::default(),
+                ))
+            })
             .collect::<Result<Vec<_>, GroupError>>()?;
         Ok(GroupReader {
             files,
@@ -69,7 +75,13 @@ impl GroupReader {
                             buf.vis.resize(n, Complex32::new(0.0, 0.0));
                             buf.flags.resize(n, false);
                             buf.nsamples.resize(n, 0.0);
-                            file.read_rows(r0, r1, &mut buf.vis, &mut buf.flags, &mut buf.nsamples)?;
+                            file.read_rows(
+                                r0,
+                                r1,
+                                &mut buf.vis,
+                                &mut buf.flags,
+                                &mut buf.nsamples,
+                            )?;
                         }
                         Ok(())
                     })

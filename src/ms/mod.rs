@@ -47,6 +47,9 @@ pub struct Field {
 #[derive(Clone, Debug)]
 pub struct MsSpec {
     pub telescope_name: String,
+    /// Array reference position, absolute ITRF, metres (written in the
+    /// OBSERVATION table's TELESCOPE_LOCATION column, as pyuvdata does).
+    pub telescope_location_itrf_m: [f64; 3],
     pub observer: String,
     pub project: String,
     /// Indexed by antenna number (gaps are rows with an empty name).
@@ -86,11 +89,18 @@ pub struct RowBlock<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum MsError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("casacore: {0}")]
     Casacore(String),
     #[error("{path}: not enough free space: the Measurement Set needs about {need_mb} MB, {free_mb} MB are free")]
-    NoSpace { path: PathBuf, need_mb: u64, free_mb: u64 },
+    NoSpace {
+        path: PathBuf,
+        need_mb: u64,
+        free_mb: u64,
+    },
     #[error("unsupported polarization code {0}")]
     Polarization(i32),
     #[error("inconsistent rows: {0}")]
@@ -129,7 +139,10 @@ fn casa_pol(aips: i32) -> Result<(i32, [i32; 2]), MsError> {
 
 /// The temporary directory an MS is written in before its rename.
 pub fn partial_path(final_path: &Path) -> PathBuf {
-    let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     final_path.with_file_name(format!(".{name}.partial"))
 }
 
@@ -147,7 +160,8 @@ pub fn remove_partial(final_path: &Path) -> Result<bool, MsError> {
 fn estimated_bytes(spec: &MsSpec, n_rows: usize) -> u64 {
     let per_row_vis = (spec.freq_hz.len() * spec.polarizations.len()) as u64;
     let data_cols = if spec.imaging_columns { 3 } else { 1 };
-    let per_row = per_row_vis * (8 * data_cols + 1 + if spec.imaging_columns { 4 } else { 0 }) + 200;
+    let per_row =
+        per_row_vis * (8 * data_cols + 1 + if spec.imaging_columns { 4 } else { 0 }) + 200;
     per_row * n_rows as u64 + (1 << 20)
 }
 
@@ -155,7 +169,8 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid NUL-terminated path and an owned statvfs struct.
-    (unsafe { libc::statvfs(c.as_ptr(), &mut s) } == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
+    (unsafe { libc::statvfs(c.as_ptr(), &mut s) } == 0)
+        .then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
 
 /// A Measurement Set being written.
@@ -174,7 +189,10 @@ impl MsWriter {
     /// Create the MS for `n_rows` rows under a temporary name beside
     /// `final_path`, with every subtable filled from `spec`.
     pub fn create(final_path: &Path, spec: &MsSpec, n_rows: usize) -> Result<MsWriter, MsError> {
-        let dir = final_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = final_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let meta = std::fs::metadata(dir).map_err(io(dir))?;
         if !meta.is_dir() {
             return Err(MsError::Io {
@@ -219,7 +237,10 @@ impl MsWriter {
         // About 1 MiB tiles: rows x channels x pols.
         let tile_rows = ((1 << 20) / (n_chan * n_pol * 8).max(1)).clamp(1, 1024) as u64;
         let tile = [tile_rows, n_chan as u64, n_pol as u64];
-        let mut big = vec![(GlueDataType::TpComplex, "DATA"), (GlueDataType::TpBool, "FLAG")];
+        let mut big = vec![
+            (GlueDataType::TpComplex, "DATA"),
+            (GlueDataType::TpBool, "FLAG"),
+        ];
         if spec.imaging_columns {
             big.push((GlueDataType::TpComplex, "MODEL_DATA"));
             big.push((GlueDataType::TpComplex, "CORRECTED_DATA"));
@@ -273,11 +294,21 @@ impl MsWriter {
         }
         let table = self.table.as_mut().expect("table open until finish");
         let swap: Vec<bool> = (0..n).map(|r| block.ant1[r] > block.ant2[r]).collect();
-        let ant1: Vec<i32> = (0..n).map(|r| block.ant1[r].min(block.ant2[r]) as i32).collect();
-        let ant2: Vec<i32> = (0..n).map(|r| block.ant1[r].max(block.ant2[r]) as i32).collect();
+        let ant1: Vec<i32> = (0..n)
+            .map(|r| block.ant1[r].min(block.ant2[r]) as i32)
+            .collect();
+        let ant2: Vec<i32> = (0..n)
+            .map(|r| block.ant1[r].max(block.ant2[r]) as i32)
+            .collect();
         // MS convention: UVW = -uvw, DATA = conj(vis); a swapped row is
         // conjugated and negated once more.
-        let uvw = Array::from_shape_fn((n, 3), |(r, k)| if swap[r] { block.uvw_m[r][k] } else { -block.uvw_m[r][k] });
+        let uvw = Array::from_shape_fn((n, 3), |(r, k)| {
+            if swap[r] {
+                block.uvw_m[r][k]
+            } else {
+                -block.uvw_m[r][k]
+            }
+        });
         let pol = &self.pol_order;
         let at = |r: usize, c: usize, p: usize| (r * self.n_chan + c) * n_pol + pol[p];
         let data = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| {
@@ -288,41 +319,98 @@ impl MsWriter {
                 v.conj()
             }
         });
-        let flags = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| block.flags[at(r, c, p)]);
+        let flags = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| {
+            block.flags[at(r, c, p)]
+        });
         let weight = Array::from_shape_fn((n, n_pol), |(r, p)| {
-            let mut w: Vec<f32> = (0..self.n_chan).map(|c| block.nsamples[at(r, c, p)]).collect();
+            let mut w: Vec<f32> = (0..self.n_chan)
+                .map(|c| block.nsamples[at(r, c, p)])
+                .collect();
             median(&mut w)
         });
         let sigma = weight.mapv(|w| if w > 0.0 { w.powf(-0.5) } else { 0.0 });
-        let flag_row: Vec<bool> = (0..n).map(|r| block.flags[r * per_row..(r + 1) * per_row].iter().all(|&f| f)).collect();
+        let flag_row: Vec<bool> = (0..n)
+            .map(|r| {
+                block.flags[r * per_row..(r + 1) * per_row]
+                    .iter()
+                    .all(|&f| f)
+            })
+            .collect();
         let row0 = first_row as u64;
-        table.put_column_range_array("DATA", row0, &data).map_err(casacore)?;
+        table
+            .put_column_range_array("DATA", row0, &data)
+            .map_err(casacore)?;
         if self.imaging_columns {
-            table.put_column_range_array("CORRECTED_DATA", row0, &data).map_err(casacore)?;
+            table
+                .put_column_range_array("CORRECTED_DATA", row0, &data)
+                .map_err(casacore)?;
             let model = Array::from_elem(data.dim(), Complex32::new(0.0, 0.0));
-            table.put_column_range_array("MODEL_DATA", row0, &model).map_err(casacore)?;
-            let ws = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| block.nsamples[at(r, c, p)]);
-            table.put_column_range_array("WEIGHT_SPECTRUM", row0, &ws).map_err(casacore)?;
+            table
+                .put_column_range_array("MODEL_DATA", row0, &model)
+                .map_err(casacore)?;
+            let ws = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| {
+                block.nsamples[at(r, c, p)]
+            });
+            table
+                .put_column_range_array("WEIGHT_SPECTRUM", row0, &ws)
+                .map_err(casacore)?;
         }
-        table.put_column_range_array("FLAG", row0, &flags).map_err(casacore)?;
-        table.put_column_range_array("UVW", row0, &uvw).map_err(casacore)?;
-        table.put_column_range_array("WEIGHT", row0, &weight).map_err(casacore)?;
-        table.put_column_range_array("SIGMA", row0, &sigma).map_err(casacore)?;
-        table.put_column_range_scalar("ANTENNA1", row0, &ant1).map_err(casacore)?;
-        table.put_column_range_scalar("ANTENNA2", row0, &ant2).map_err(casacore)?;
-        table.put_column_range_scalar("TIME", row0, block.time_mjd_s).map_err(casacore)?;
-        table.put_column_range_scalar("TIME_CENTROID", row0, block.time_mjd_s).map_err(casacore)?;
-        table.put_column_range_scalar("INTERVAL", row0, block.interval_s).map_err(casacore)?;
-        table.put_column_range_scalar("EXPOSURE", row0, block.interval_s).map_err(casacore)?;
+        table
+            .put_column_range_array("FLAG", row0, &flags)
+            .map_err(casacore)?;
+        table
+            .put_column_range_array("UVW", row0, &uvw)
+            .map_err(casacore)?;
+        table
+            .put_column_range_array("WEIGHT", row0, &weight)
+            .map_err(casacore)?;
+        table
+            .put_column_range_array("SIGMA", row0, &sigma)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("ANTENNA1", row0, &ant1)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("ANTENNA2", row0, &ant2)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("TIME", row0, block.time_mjd_s)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("TIME_CENTROID", row0, block.time_mjd_s)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("INTERVAL", row0, block.interval_s)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("EXPOSURE", row0, block.interval_s)
+            .map_err(casacore)?;
         let field: Vec<i32> = block.field_id.iter().map(|&f| f as i32).collect();
-        table.put_column_range_scalar("FIELD_ID", row0, &field).map_err(casacore)?;
-        table.put_column_range_scalar("SCAN_NUMBER", row0, block.scan_number).map_err(casacore)?;
-        table.put_column_range_scalar("FLAG_ROW", row0, &flag_row).map_err(casacore)?;
+        table
+            .put_column_range_scalar("FIELD_ID", row0, &field)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("SCAN_NUMBER", row0, block.scan_number)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("FLAG_ROW", row0, &flag_row)
+            .map_err(casacore)?;
         let zeros = vec![0i32; n];
-        for name in ["ARRAY_ID", "DATA_DESC_ID", "FEED1", "FEED2", "OBSERVATION_ID", "PROCESSOR_ID"] {
-            table.put_column_range_scalar(name, row0, &zeros).map_err(casacore)?;
+        for name in [
+            "ARRAY_ID",
+            "DATA_DESC_ID",
+            "FEED1",
+            "FEED2",
+            "OBSERVATION_ID",
+            "PROCESSOR_ID",
+        ] {
+            table
+                .put_column_range_scalar(name, row0, &zeros)
+                .map_err(casacore)?;
         }
-        table.put_column_range_scalar("STATE_ID", row0, &vec![-1i32; n]).map_err(casacore)?;
+        table
+            .put_column_range_scalar("STATE_ID", row0, &vec![-1i32; n])
+            .map_err(casacore)?;
         Ok(())
     }
 
@@ -331,8 +419,14 @@ impl MsWriter {
         drop(self.table.take());
         sync_tree(&self.tmp)?;
         std::fs::rename(&self.tmp, &self.final_path).map_err(io(&self.final_path))?;
-        if let Some(dir) = self.final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        if let Some(dir) = self
+            .final_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(dir))?;
         }
         Ok(self.final_path.clone())
     }
@@ -354,10 +448,14 @@ fn sync_tree(dir: &Path) -> Result<(), MsError> {
         if path.is_dir() {
             sync_tree(&path)?;
         } else {
-            std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(io(&path))?;
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&path))?;
         }
     }
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
 }
 
 /// Median as numpy computes it (mean of the middle two for even counts).
@@ -395,6 +493,9 @@ mod tests {
 
     #[test]
     fn partial_path_is_hidden_beside_the_output() {
-        assert_eq!(partial_path(Path::new("/out/x.ms")), PathBuf::from("/out/.x.ms.partial"));
+        assert_eq!(
+            partial_path(Path::new("/out/x.ms")),
+            PathBuf::from("/out/.x.ms.partial")
+        );
     }
 }

@@ -52,7 +52,9 @@ pub(super) fn describe(table: &str, cols: &[Col]) -> Result<TableDesc, MsError> 
     for c in cols {
         match c.shape {
             Shape::Scalar => desc.add_scalar_column(c.ty, c.name, None, false, false),
-            Shape::Fixed(dims) => desc.add_array_column(c.ty, c.name, None, Some(dims), true, false),
+            Shape::Fixed(dims) => {
+                desc.add_array_column(c.ty, c.name, None, Some(dims), true, false)
+            }
             Shape::Var(ndim) => desc
                 .add_array_column(c.ty, c.name, None, None, false, false)
                 .and_then(|_| desc.set_ndims(c.name, ndim)),
@@ -60,13 +62,17 @@ pub(super) fn describe(table: &str, cols: &[Col]) -> Result<TableDesc, MsError> 
         .map_err(|e| err(&e))?;
         if !c.units.is_empty() {
             let units: Vec<String> = c.units.iter().map(|s| s.to_string()).collect();
-            desc.put_column_keyword(c.name, "QuantumUnits", &units).map_err(|e| err(&e))?;
+            desc.put_column_keyword(c.name, "QuantumUnits", &units)
+                .map_err(|e| err(&e))?;
         }
         if let Some((kind, reference)) = c.measure {
             let mut rec = TableRecord::new().map_err(|e| err(&e))?;
-            rec.put_field("type", &kind.to_string()).map_err(|e| err(&e))?;
-            rec.put_field("Ref", &reference.to_string()).map_err(|e| err(&e))?;
-            desc.put_column_keyword(c.name, "MEASINFO", &rec).map_err(|e| err(&e))?;
+            rec.put_field("type", &kind.to_string())
+                .map_err(|e| err(&e))?;
+            rec.put_field("Ref", &reference.to_string())
+                .map_err(|e| err(&e))?;
+            desc.put_column_keyword(c.name, "MEASINFO", &rec)
+                .map_err(|e| err(&e))?;
         }
     }
     Ok(desc)
@@ -80,7 +86,9 @@ const HZ: &[&str] = &["Hz"];
 /// The main table's columns except the big tiled ones (DATA, FLAG, ...).
 pub(super) fn main_columns(pol: &[u64]) -> Vec<Col<'_>> {
     vec![
-        col("UVW", T::TpDouble, Shape::Fixed(&[3])).units(M3).measure("uvw", "ITRF"),
+        col("UVW", T::TpDouble, Shape::Fixed(&[3]))
+            .units(M3)
+            .measure("uvw", "ITRF"),
         col("FLAG_CATEGORY", T::TpBool, Shape::Var(3)),
         col("WEIGHT", T::TpFloat, Shape::Fixed(pol)),
         col("SIGMA", T::TpFloat, Shape::Fixed(pol)),
@@ -98,15 +106,23 @@ pub(super) fn main_columns(pol: &[u64]) -> Vec<Col<'_>> {
         col("PROCESSOR_ID", T::TpInt, Shape::Scalar),
         col("SCAN_NUMBER", T::TpInt, Shape::Scalar),
         col("STATE_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
-        col("TIME_CENTROID", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("TIME", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
+        col("TIME_CENTROID", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
     ]
 }
 
 pub(super) fn antenna() -> Vec<Col<'static>> {
     vec![
-        col("OFFSET", T::TpDouble, Shape::Fixed(&[3])).units(M3).measure("position", "ITRF"),
-        col("POSITION", T::TpDouble, Shape::Fixed(&[3])).units(M3).measure("position", "ITRF"),
+        col("OFFSET", T::TpDouble, Shape::Fixed(&[3]))
+            .units(M3)
+            .measure("position", "ITRF"),
+        col("POSITION", T::TpDouble, Shape::Fixed(&[3]))
+            .units(M3)
+            .measure("position", "ITRF"),
         col("TYPE", T::TpString, Shape::Scalar),
         col("DISH_DIAMETER", T::TpDouble, Shape::Scalar).units(&["m"]),
         col("FLAG_ROW", T::TpBool, Shape::Scalar),
@@ -126,8 +142,12 @@ pub(super) fn data_description() -> Vec<Col<'static>> {
 
 pub(super) fn feed() -> Vec<Col<'static>> {
     vec![
-        col("POSITION", T::TpDouble, Shape::Fixed(&[3])).units(M3).measure("position", "ITRF"),
-        col("BEAM_OFFSET", T::TpDouble, Shape::Var(2)).units(RAD2).measure("direction", "J2000"),
+        col("POSITION", T::TpDouble, Shape::Fixed(&[3]))
+            .units(M3)
+            .measure("position", "ITRF"),
+        col("BEAM_OFFSET", T::TpDouble, Shape::Var(2))
+            .units(RAD2)
+            .measure("direction", "J2000"),
         col("POLARIZATION_TYPE", T::TpString, Shape::Var(1)),
         col("POL_RESPONSE", T::TpComplex, Shape::Var(2)),
         col("RECEPTOR_ANGLE", T::TpDouble, Shape::Var(1)).units(&["rad"]),
@@ -137,27 +157,39 @@ pub(super) fn feed() -> Vec<Col<'static>> {
         col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
         col("NUM_RECEPTORS", T::TpInt, Shape::Scalar),
         col("SPECTRAL_WINDOW_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("TIME", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
     ]
 }
 
 pub(super) fn field() -> Vec<Col<'static>> {
     vec![
-        col("DELAY_DIR", T::TpDouble, Shape::Var(2)).units(RAD2).measure("direction", "ICRS"),
-        col("PHASE_DIR", T::TpDouble, Shape::Var(2)).units(RAD2).measure("direction", "ICRS"),
-        col("REFERENCE_DIR", T::TpDouble, Shape::Var(2)).units(RAD2).measure("direction", "ICRS"),
+        col("DELAY_DIR", T::TpDouble, Shape::Var(2))
+            .units(RAD2)
+            .measure("direction", "ICRS"),
+        col("PHASE_DIR", T::TpDouble, Shape::Var(2))
+            .units(RAD2)
+            .measure("direction", "ICRS"),
+        col("REFERENCE_DIR", T::TpDouble, Shape::Var(2))
+            .units(RAD2)
+            .measure("direction", "ICRS"),
         col("CODE", T::TpString, Shape::Scalar),
         col("FLAG_ROW", T::TpBool, Shape::Scalar),
         col("NAME", T::TpString, Shape::Scalar),
         col("NUM_POLY", T::TpInt, Shape::Scalar),
         col("SOURCE_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("TIME", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
     ]
 }
 
 pub(super) fn source() -> Vec<Col<'static>> {
     vec![
-        col("DIRECTION", T::TpDouble, Shape::Fixed(&[2])).units(RAD2).measure("direction", "ICRS"),
+        col("DIRECTION", T::TpDouble, Shape::Fixed(&[2]))
+            .units(RAD2)
+            .measure("direction", "ICRS"),
         col("PROPER_MOTION", T::TpDouble, Shape::Fixed(&[2])).units(&["rad/s", "rad/s"]),
         col("CALIBRATION_GROUP", T::TpInt, Shape::Scalar),
         col("CODE", T::TpString, Shape::Scalar),
@@ -166,7 +198,9 @@ pub(super) fn source() -> Vec<Col<'static>> {
         col("NUM_LINES", T::TpInt, Shape::Scalar),
         col("SOURCE_ID", T::TpInt, Shape::Scalar),
         col("SPECTRAL_WINDOW_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("TIME", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
     ]
 }
 
@@ -178,7 +212,9 @@ pub(super) fn flag_cmd() -> Vec<Col<'static>> {
         col("LEVEL", T::TpInt, Shape::Scalar),
         col("REASON", T::TpString, Shape::Scalar),
         col("SEVERITY", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("TIME", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
         col("TYPE", T::TpString, Shape::Scalar),
     ]
 }
@@ -193,34 +229,49 @@ pub(super) fn history() -> Vec<Col<'static>> {
         col("OBSERVATION_ID", T::TpInt, Shape::Scalar),
         col("ORIGIN", T::TpString, Shape::Scalar),
         col("PRIORITY", T::TpString, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("TIME", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
     ]
 }
 
 pub(super) fn observation() -> Vec<Col<'static>> {
     vec![
-        col("TIME_RANGE", T::TpDouble, Shape::Fixed(&[2])).units(S).measure("epoch", "UTC"),
+        col("TIME_RANGE", T::TpDouble, Shape::Fixed(&[2]))
+            .units(S)
+            .measure("epoch", "UTC"),
         col("LOG", T::TpString, Shape::Var(1)),
         col("SCHEDULE", T::TpString, Shape::Var(1)),
         col("FLAG_ROW", T::TpBool, Shape::Scalar),
         col("OBSERVER", T::TpString, Shape::Scalar),
         col("PROJECT", T::TpString, Shape::Scalar),
-        col("RELEASE_DATE", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("RELEASE_DATE", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
         col("SCHEDULE_TYPE", T::TpString, Shape::Scalar),
         col("TELESCOPE_NAME", T::TpString, Shape::Scalar),
+        col("TELESCOPE_LOCATION", T::TpDouble, Shape::Fixed(&[3])).units(M3),
     ]
 }
 
 pub(super) fn pointing() -> Vec<Col<'static>> {
     vec![
-        col("DIRECTION", T::TpDouble, Shape::Var(2)).units(RAD2).measure("direction", "ICRS"),
+        col("DIRECTION", T::TpDouble, Shape::Var(2))
+            .units(RAD2)
+            .measure("direction", "ICRS"),
         col("ANTENNA_ID", T::TpInt, Shape::Scalar),
         col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
         col("NAME", T::TpString, Shape::Scalar),
         col("NUM_POLY", T::TpInt, Shape::Scalar),
-        col("TARGET", T::TpDouble, Shape::Var(2)).units(RAD2).measure("direction", "ICRS"),
-        col("TIME", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
-        col("TIME_ORIGIN", T::TpDouble, Shape::Scalar).units(S).measure("epoch", "UTC"),
+        col("TARGET", T::TpDouble, Shape::Var(2))
+            .units(RAD2)
+            .measure("direction", "ICRS"),
+        col("TIME", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
+        col("TIME_ORIGIN", T::TpDouble, Shape::Scalar)
+            .units(S)
+            .measure("epoch", "UTC"),
         col("TRACKING", T::TpBool, Shape::Scalar),
     ]
 }
@@ -247,8 +298,12 @@ pub(super) fn processor() -> Vec<Col<'static>> {
 pub(super) fn spectral_window() -> Vec<Col<'static>> {
     vec![
         col("MEAS_FREQ_REF", T::TpInt, Shape::Scalar),
-        col("CHAN_FREQ", T::TpDouble, Shape::Var(1)).units(HZ).measure("frequency", "TOPO"),
-        col("REF_FREQUENCY", T::TpDouble, Shape::Scalar).units(HZ).measure("frequency", "TOPO"),
+        col("CHAN_FREQ", T::TpDouble, Shape::Var(1))
+            .units(HZ)
+            .measure("frequency", "TOPO"),
+        col("REF_FREQUENCY", T::TpDouble, Shape::Scalar)
+            .units(HZ)
+            .measure("frequency", "TOPO"),
         col("CHAN_WIDTH", T::TpDouble, Shape::Var(1)).units(HZ),
         col("EFFECTIVE_BW", T::TpDouble, Shape::Var(1)).units(HZ),
         col("RESOLUTION", T::TpDouble, Shape::Var(1)).units(HZ),

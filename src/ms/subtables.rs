@@ -24,12 +24,22 @@ fn subtable(
     main.put_table_keyword(name, t).map_err(casacore)
 }
 
-fn put<T: rubbl_casatables::CasaDataType>(t: &mut Table, col: &str, row: usize, v: &T) -> Result<(), MsError> {
+fn put<T: rubbl_casatables::CasaDataType>(
+    t: &mut Table,
+    col: &str,
+    row: usize,
+    v: &T,
+) -> Result<(), MsError> {
     t.put_cell(col, row as u64, v).map_err(casacore)
 }
 
 /// Every subtable of the MS.
-pub(super) fn write_all(main: &mut Table, dir: &Path, spec: &MsSpec, pol_order: &[usize]) -> Result<(), MsError> {
+pub(super) fn write_all(
+    main: &mut Table,
+    dir: &Path,
+    spec: &MsSpec,
+    pol_order: &[usize],
+) -> Result<(), MsError> {
     let n_ant = spec.antennas.len();
     let unique_diameter = spec
         .antennas
@@ -50,15 +60,26 @@ pub(super) fn write_all(main: &mut Table, dir: &Path, spec: &MsSpec, pol_order: 
             put(t, "MOUNT", i, &"ALT-AZ".to_string())?;
             put(t, "POSITION", i, &a.position_itrf_m.to_vec())?;
             put(t, "OFFSET", i, &vec![0.0f64; 3])?;
-            put(t, "DISH_DIAMETER", i, &unique_diameter.unwrap_or(a.diameter_m))?;
+            put(
+                t,
+                "DISH_DIAMETER",
+                i,
+                &unique_diameter.unwrap_or(a.diameter_m),
+            )?;
             put(t, "FLAG_ROW", i, &a.name.is_empty())?;
         }
         Ok(())
     })?;
     subtable(main, dir, "FEED", &schema::feed(), n_ant, |t| {
         let linear = spec.polarizations.iter().any(|&p| p <= -5);
-        let types: Vec<String> = if linear { vec!["X".into(), "Y".into()] } else { vec!["R".into(), "L".into()] };
-        let response = Array::from_shape_fn((2, 2), |(i, j)| Complex32::new(if i == j { 1.0 } else { 0.0 }, 0.0));
+        let types: Vec<String> = if linear {
+            vec!["X".into(), "Y".into()]
+        } else {
+            vec!["R".into(), "L".into()]
+        };
+        let response = Array::from_shape_fn((2, 2), |(i, j)| {
+            Complex32::new(if i == j { 1.0 } else { 0.0 }, 0.0)
+        });
         for i in 0..n_ant {
             put(t, "ANTENNA_ID", i, &(i as i32))?;
             put(t, "BEAM_ID", i, &-1i32)?;
@@ -69,52 +90,85 @@ pub(super) fn write_all(main: &mut Table, dir: &Path, spec: &MsSpec, pol_order: 
             put(t, "POLARIZATION_TYPE", i, &types)?;
             put(t, "POL_RESPONSE", i, &response)?;
             put(t, "POSITION", i, &vec![0.0f64; 3])?;
-            put(t, "RECEPTOR_ANGLE", i, &vec![0.0f64, std::f64::consts::FRAC_PI_2])?;
+            put(
+                t,
+                "RECEPTOR_ANGLE",
+                i,
+                &vec![0.0f64, std::f64::consts::FRAC_PI_2],
+            )?;
         }
         Ok(())
     })?;
-    subtable(main, dir, "FIELD", &schema::field(), spec.fields.len(), |t| {
-        for (i, f) in spec.fields.iter().enumerate() {
-            let dir = Array::from_shape_vec((1, 2), vec![f.phase_dir.ra_rad, f.phase_dir.dec_rad]).expect("1x2");
-            put(t, "NAME", i, &f.name)?;
-            put(t, "CODE", i, &String::new())?;
-            put(t, "TIME", i, &f.time_mjd_s)?;
-            put(t, "NUM_POLY", i, &0i32)?;
-            put(t, "SOURCE_ID", i, &(i as i32))?;
-            for col in ["DELAY_DIR", "PHASE_DIR", "REFERENCE_DIR"] {
-                put(t, col, i, &dir)?;
+    subtable(
+        main,
+        dir,
+        "FIELD",
+        &schema::field(),
+        spec.fields.len(),
+        |t| {
+            for (i, f) in spec.fields.iter().enumerate() {
+                let dir =
+                    Array::from_shape_vec((1, 2), vec![f.phase_dir.ra_rad, f.phase_dir.dec_rad])
+                        .expect("1x2");
+                put(t, "NAME", i, &f.name)?;
+                put(t, "CODE", i, &String::new())?;
+                put(t, "TIME", i, &f.time_mjd_s)?;
+                put(t, "NUM_POLY", i, &0i32)?;
+                put(t, "SOURCE_ID", i, &(i as i32))?;
+                for col in ["DELAY_DIR", "PHASE_DIR", "REFERENCE_DIR"] {
+                    put(t, col, i, &dir)?;
+                }
             }
-        }
-        Ok(())
-    })?;
-    subtable(main, dir, "SOURCE", &schema::source(), spec.fields.len(), |t| {
-        for (i, f) in spec.fields.iter().enumerate() {
-            put(t, "SOURCE_ID", i, &(i as i32))?;
-            put(t, "NAME", i, &f.name)?;
-            put(t, "CODE", i, &String::new())?;
-            put(t, "TIME", i, &f.time_mjd_s)?;
-            put(t, "INTERVAL", i, &0.0f64)?;
-            put(t, "SPECTRAL_WINDOW_ID", i, &-1i32)?;
-            put(t, "DIRECTION", i, &vec![f.phase_dir.ra_rad, f.phase_dir.dec_rad])?;
-            put(t, "PROPER_MOTION", i, &vec![0.0f64; 2])?;
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
+    subtable(
+        main,
+        dir,
+        "SOURCE",
+        &schema::source(),
+        spec.fields.len(),
+        |t| {
+            for (i, f) in spec.fields.iter().enumerate() {
+                put(t, "SOURCE_ID", i, &(i as i32))?;
+                put(t, "NAME", i, &f.name)?;
+                put(t, "CODE", i, &String::new())?;
+                put(t, "TIME", i, &f.time_mjd_s)?;
+                put(t, "INTERVAL", i, &0.0f64)?;
+                put(t, "SPECTRAL_WINDOW_ID", i, &-1i32)?;
+                put(
+                    t,
+                    "DIRECTION",
+                    i,
+                    &vec![f.phase_dir.ra_rad, f.phase_dir.dec_rad],
+                )?;
+                put(t, "PROPER_MOTION", i, &vec![0.0f64; 2])?;
+            }
+            Ok(())
+        },
+    )?;
     let n_chan = spec.freq_hz.len();
-    subtable(main, dir, "SPECTRAL_WINDOW", &schema::spectral_window(), 1, |t| {
-        let total: f64 = spec.channel_width_hz.iter().sum();
-        put(t, "NUM_CHAN", 0, &(n_chan as i32))?;
-        put(t, "NAME", 0, &"BAND".to_string())?;
-        put(t, "REF_FREQUENCY", 0, &spec.freq_hz[0])?;
-        put(t, "CHAN_FREQ", 0, &spec.freq_hz)?;
-        put(t, "CHAN_WIDTH", 0, &spec.channel_width_hz)?;
-        put(t, "EFFECTIVE_BW", 0, &spec.channel_width_hz)?;
-        put(t, "RESOLUTION", 0, &spec.channel_width_hz)?;
-        put(t, "MEAS_FREQ_REF", 0, &5i32)?;
-        put(t, "TOTAL_BANDWIDTH", 0, &total)?;
-        put(t, "NET_SIDEBAND", 0, &1i32)?;
-        put(t, "FREQ_GROUP_NAME", 0, &String::new())
-    })?;
+    subtable(
+        main,
+        dir,
+        "SPECTRAL_WINDOW",
+        &schema::spectral_window(),
+        1,
+        |t| {
+            let total: f64 = spec.channel_width_hz.iter().sum();
+            put(t, "NUM_CHAN", 0, &(n_chan as i32))?;
+            put(t, "NAME", 0, &"BAND".to_string())?;
+            put(t, "REF_FREQUENCY", 0, &spec.freq_hz[0])?;
+            put(t, "CHAN_FREQ", 0, &spec.freq_hz)?;
+            put(t, "CHAN_WIDTH", 0, &spec.channel_width_hz)?;
+            put(t, "EFFECTIVE_BW", 0, &spec.channel_width_hz)?;
+            put(t, "RESOLUTION", 0, &spec.channel_width_hz)?;
+            put(t, "MEAS_FREQ_REF", 0, &5i32)?;
+            put(t, "TOTAL_BANDWIDTH", 0, &total)?;
+            put(t, "NET_SIDEBAND", 0, &1i32)?;
+            put(t, "FREQ_GROUP_NAME", 0, &String::new())
+        },
+    )?;
     subtable(main, dir, "POLARIZATION", &schema::polarization(), 1, |t| {
         let pols: Vec<(i32, [i32; 2])> = pol_order
             .iter()
@@ -126,26 +180,51 @@ pub(super) fn write_all(main: &mut Table, dir: &Path, spec: &MsSpec, pol_order: 
         put(t, "CORR_TYPE", 0, &types)?;
         put(t, "CORR_PRODUCT", 0, &products)
     })?;
-    subtable(main, dir, "DATA_DESCRIPTION", &schema::data_description(), 1, |_| Ok(()))?;
+    subtable(
+        main,
+        dir,
+        "DATA_DESCRIPTION",
+        &schema::data_description(),
+        1,
+        |_| Ok(()),
+    )?;
     subtable(main, dir, "OBSERVATION", &schema::observation(), 1, |t| {
         put(t, "TELESCOPE_NAME", 0, &spec.telescope_name)?;
-        put(t, "TIME_RANGE", 0, &vec![spec.time_range_mjd_s.0, spec.time_range_mjd_s.1])?;
+        put(
+            t,
+            "TELESCOPE_LOCATION",
+            0,
+            &spec.telescope_location_itrf_m.to_vec(),
+        )?;
+        put(
+            t,
+            "TIME_RANGE",
+            0,
+            &vec![spec.time_range_mjd_s.0, spec.time_range_mjd_s.1],
+        )?;
         put(t, "OBSERVER", 0, &spec.observer)?;
         put(t, "PROJECT", 0, &spec.project)?;
         put(t, "SCHEDULE_TYPE", 0, &String::new())
     })?;
-    subtable(main, dir, "HISTORY", &schema::history(), spec.history.len(), |t| {
-        for (i, line) in spec.history.iter().enumerate() {
-            put(t, "TIME", i, &spec.time_range_mjd_s.0)?;
-            put(t, "MESSAGE", i, line)?;
-            put(t, "APPLICATION", i, &"dsa110-convert".to_string())?;
-            put(t, "ORIGIN", i, &"dsa110-convert".to_string())?;
-            put(t, "PRIORITY", i, &"NORMAL".to_string())?;
-            put(t, "CLI_COMMAND", i, &vec![line.clone()])?;
-            put(t, "APP_PARAMS", i, &vec![String::new()])?;
-        }
-        Ok(())
-    })?;
+    subtable(
+        main,
+        dir,
+        "HISTORY",
+        &schema::history(),
+        spec.history.len(),
+        |t| {
+            for (i, line) in spec.history.iter().enumerate() {
+                put(t, "TIME", i, &spec.time_range_mjd_s.0)?;
+                put(t, "MESSAGE", i, line)?;
+                put(t, "APPLICATION", i, &"dsa110-convert".to_string())?;
+                put(t, "ORIGIN", i, &"dsa110-convert".to_string())?;
+                put(t, "PRIORITY", i, &"NORMAL".to_string())?;
+                put(t, "CLI_COMMAND", i, &vec![line.clone()])?;
+                put(t, "APP_PARAMS", i, &vec![String::new()])?;
+            }
+            Ok(())
+        },
+    )?;
     subtable(main, dir, "PROCESSOR", &schema::processor(), 1, |t| {
         put(t, "TYPE", 0, &"CORRELATOR".to_string())?;
         put(t, "SUB_TYPE", 0, &"DSA-110".to_string())?;

@@ -94,7 +94,10 @@ pub enum SimError {
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: hdf5::Error },
     #[error("cannot create output directory {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The frequency of channel `c` (file order, descending) of subband `sb`,
@@ -131,20 +134,25 @@ pub fn plan(config: &SimConfig, astro: &Astrometer) -> Result<SimGroup, SimError
         ));
     }
     if !(-90f64.to_radians()..=90f64.to_radians()).contains(&config.pointing_dec_rad) {
-        return Err(SimError::Config("pointing declination outside [-90, 90] deg".into()));
+        return Err(SimError::Config(
+            "pointing declination outside [-90, 90] deg".into(),
+        ));
     }
     let dt_day = telescope::INTEGRATION_TIME_S / 86_400.0;
     let start = match config.start_time_jd {
         Some(t) => t,
         None => {
-            let target = config.sources.first().map(|s| s.position).ok_or_else(|| {
-                SimError::Config("no start time and no source to transit".into())
-            })?;
+            let target =
+                config.sources.first().map(|s| s.position).ok_or_else(|| {
+                    SimError::Config("no start time and no source to transit".into())
+                })?;
             let mid = transit_time_jd(astro, target, DEFAULT_EPOCH_JD);
             mid - dt_day * (config.n_times as f64 - 1.0) / 2.0
         }
     };
-    let time_jd = (0..config.n_times).map(|i| start + dt_day * i as f64).collect();
+    let time_jd = (0..config.n_times)
+        .map(|i| start + dt_day * i as f64)
+        .collect();
     // The correlator stamps files with the start of the first integration.
     let timestamp = format_timestamp(start - dt_day / 2.0);
     Ok(SimGroup {
@@ -164,7 +172,8 @@ pub fn transit_time_jd(astro: &Astrometer, pos: SkyPos, after_jd: f64) -> f64 {
     for _ in 0..8 {
         let (ha, _) = astro.icrs_to_hadec(t, pos);
         // Wrap to [-pi, pi); move forward to the next transit on the first step.
-        let ha = (ha + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+        let ha =
+            (ha + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
         let mut dt = -ha / std::f64::consts::TAU * SIDEREAL_DAY;
         if t + dt < after_jd {
             dt += SIDEREAL_DAY;
@@ -184,7 +193,10 @@ pub fn format_timestamp(time_jd: f64) -> String {
 
 /// Simulate a group and write its files into `out_dir`; returns their paths
 /// in subband order (sb00 first).
-pub fn simulate_group(config: &SimConfig, out_dir: &Path) -> Result<(SimGroup, Vec<PathBuf>), SimError> {
+pub fn simulate_group(
+    config: &SimConfig,
+    out_dir: &Path,
+) -> Result<(SimGroup, Vec<PathBuf>), SimError> {
     let astro = Astrometer::new(telescope::array_site(), Iers::embedded());
     let group = plan(config, &astro)?;
     std::fs::create_dir_all(out_dir).map_err(|source| SimError::Io {
@@ -196,9 +208,11 @@ pub fn simulate_group(config: &SimConfig, out_dir: &Path) -> Result<(SimGroup, V
     for sb in 0..config.n_subbands {
         let path = out_dir.join(format!("{}_sb{:02}.hdf5", group.timestamp, sb));
         let data = model.subband(sb);
-        write::write_subband(&path, &group, &model, sb, &data).map_err(|source| SimError::Write {
-            path: path.clone(),
-            source,
+        write::write_subband(&path, &group, &model, sb, &data).map_err(|source| {
+            SimError::Write {
+                path: path.clone(),
+                source,
+            }
         })?;
         paths.push(path);
     }

@@ -113,7 +113,9 @@ impl Model {
     pub fn subband(&self, sb: usize) -> Vec<Complex32> {
         const N_POL: usize = 2;
         let n_chan = self.chans_per_subband;
-        let freqs: Vec<f64> = (0..n_chan).map(|c| channel_freq_hz(sb, c, n_chan)).collect();
+        let freqs: Vec<f64> = (0..n_chan)
+            .map(|c| channel_freq_hz(sb, c, n_chan))
+            .collect();
         let n_src = self.fluxes_jy.len();
         let mut vis = vec![Complex32::new(0.0, 0.0); self.n_rows() * n_chan * N_POL];
         let noise = Normal::new(0.0, self.noise_jy.max(0.0)).expect("finite noise level");

@@ -26,7 +26,12 @@ fn scalar<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, v: T) -> hdf5::Result<()
 }
 
 /// A dataset of `shape` holding `v` (row-major).
-fn array<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, shape: &[usize], v: &[T]) -> hdf5::Result<()> {
+fn array<T: hdf5::H5Type>(
+    g: &hdf5::Group,
+    name: &str,
+    shape: &[usize],
+    v: &[T],
+) -> hdf5::Result<()> {
     g.new_dataset::<T>().shape(shape).create(name)?.write_raw(v)
 }
 
@@ -84,7 +89,11 @@ pub(super) fn write_subband(
     scalar(&h, "Ntimes", cfg.n_times as i64)?;
     scalar(&h, "Nspws", 1i64)?;
     scalar(&h, "channel_width", telescope::CHANNEL_WIDTH_HZ)?;
-    array1(&h, "antenna_diameters", vec![telescope::DISH_DIAMETER_M; n_ants_tel])?;
+    array1(
+        &h,
+        "antenna_diameters",
+        vec![telescope::DISH_DIAMETER_M; n_ants_tel],
+    )?;
     let rows = || (0..cfg.n_times).flat_map(|_| model.baselines.iter());
     array1(&h, "ant_1_array", rows().map(|&(a, _)| a as i64).collect())?;
     array1(&h, "ant_2_array", rows().map(|&(_, b)| b as i64).collect())?;
@@ -93,15 +102,29 @@ pub(super) fn write_subband(
         .collect();
     array1(&h, "antenna_names", names)?;
     array1(&h, "antenna_numbers", (0..n_ants_tel as i64).collect())?;
-    let uvw: Vec<f32> = model.uvw_m.iter().flat_map(|u| u.map(|x| x as f32)).collect();
+    let uvw: Vec<f32> = model
+        .uvw_m
+        .iter()
+        .flat_map(|u| u.map(|x| x as f32))
+        .collect();
     array(&h, "uvw_array", &[n_blts, 3], &uvw)?;
     array1(
         &h,
         "time_array",
-        group.time_jd.iter().flat_map(|&t| std::iter::repeat_n(t, n_bls)).collect(),
+        group
+            .time_jd
+            .iter()
+            .flat_map(|&t| std::iter::repeat_n(t, n_bls))
+            .collect(),
     )?;
-    array1(&h, "integration_time", vec![telescope::INTEGRATION_TIME_S; n_blts])?;
-    let freqs: Vec<f64> = (0..n_chan).map(|c| channel_freq_hz(sb, c, n_chan)).collect();
+    array1(
+        &h,
+        "integration_time",
+        vec![telescope::INTEGRATION_TIME_S; n_blts],
+    )?;
+    let freqs: Vec<f64> = (0..n_chan)
+        .map(|c| channel_freq_hz(sb, c, n_chan))
+        .collect();
     array(&h, "freq_array", &[1, n_chan], &freqs)?;
     array1(&h, "spw_array", vec![0i64])?;
     array1(&h, "polarization_array", vec![-5i64, -6])?;
@@ -116,10 +139,27 @@ pub(super) fn write_subband(
     let shape = [n_blts, 1, n_chan, n_pol];
     // One integration per chunk, as the correlator writes.
     let chunk = [n_bls.min(n_blts).max(1), 1, n_chan, n_pol];
-    let visdata: Vec<CorrComplex> = vis.iter().map(|v| CorrComplex { r: v.re, i: v.im }).collect();
+    let visdata: Vec<CorrComplex> = vis
+        .iter()
+        .map(|v| CorrComplex { r: v.re, i: v.im })
+        .collect();
     chunked(&d, "visdata", shape, chunk, cfg.gzip_level, &visdata)?;
-    chunked(&d, "flags", shape, chunk, cfg.gzip_level, &vec![false; vis.len()])?;
-    chunked(&d, "nsamples", shape, chunk, cfg.gzip_level, &vec![1.0f32; vis.len()])?;
+    chunked(
+        &d,
+        "flags",
+        shape,
+        chunk,
+        cfg.gzip_level,
+        &vec![false; vis.len()],
+    )?;
+    chunked(
+        &d,
+        "nsamples",
+        shape,
+        chunk,
+        cfg.gzip_level,
+        &vec![1.0f32; vis.len()],
+    )?;
     file.flush()?;
     Ok(())
 }

@@ -61,7 +61,10 @@ struct Piece {
 #[derive(Clone, Debug)]
 enum Plan {
     /// Positioned reads of whole-row pieces of `rows_per_piece` rows.
-    Raw { pieces: Vec<Piece>, rows_per_piece: usize },
+    Raw {
+        pieces: Vec<Piece>,
+        rows_per_piece: usize,
+    },
     /// Through the HDF5 library.
     Library,
 }
@@ -156,19 +159,33 @@ impl Uvh5File {
                 what: name.to_string(),
             })
         };
-        let (vis, flags, nsamples) = (get("Data/visdata")?, get("Data/flags")?, get("Data/nsamples")?);
+        let (vis, flags, nsamples) = (
+            get("Data/visdata")?,
+            get("Data/flags")?,
+            get("Data/nsamples")?,
+        );
         for ds in [&flags, &nsamples] {
             if ds.shape() != vis.shape() {
                 return Err(Uvh5Error::Malformed {
                     path: path.to_path_buf(),
-                    what: format!("{} has shape {:?}, Data/visdata {:?}", ds.name(), ds.shape(), vis.shape()),
+                    what: format!(
+                        "{} has shape {:?}, Data/visdata {:?}",
+                        ds.name(),
+                        ds.shape(),
+                        vis.shape()
+                    ),
                 });
             }
         }
         let native = |r: hdf5::Result<hdf5::Datatype>| r.expect("native HDF5 types exist");
         let n = header.n_blts;
         let file = Uvh5File {
-            vis: plan(&vis, native(hdf5::Datatype::from_type::<ComplexF32>()), 8, n),
+            vis: plan(
+                &vis,
+                native(hdf5::Datatype::from_type::<ComplexF32>()),
+                8,
+                n,
+            ),
             flags: plan(&flags, native(hdf5::Datatype::from_type::<bool>()), 1, n),
             nsamples: plan(&nsamples, native(hdf5::Datatype::from_type::<f32>()), 4, n),
             header,
@@ -222,8 +239,23 @@ impl Uvh5File {
     ) -> Result<(), Uvh5Error> {
         let per_row = self.header.per_row();
         let n = (r1.saturating_sub(r0)) * per_row;
-        if r1 < r0 || r1 > self.header.n_blts || vis.len() != n || flags.len() != n || nsamples.len() != n {
-            return Err(self.read_error(r0, r1, format!("buffers of {}/{}/{} values for {} rows x {per_row}", vis.len(), flags.len(), nsamples.len(), r1.saturating_sub(r0))));
+        if r1 < r0
+            || r1 > self.header.n_blts
+            || vis.len() != n
+            || flags.len() != n
+            || nsamples.len() != n
+        {
+            return Err(self.read_error(
+                r0,
+                r1,
+                format!(
+                    "buffers of {}/{}/{} values for {} rows x {per_row}",
+                    vis.len(),
+                    flags.len(),
+                    nsamples.len(),
+                    r1.saturating_sub(r0)
+                ),
+            ));
         }
         if n == 0 {
             return Ok(());
@@ -245,14 +277,18 @@ impl Uvh5File {
             library_vis(&self.h5, r0, r1, vis).map_err(|e| lib(e, "Data/visdata"))?;
         }
         let plan = self.plan_for(&self.flags);
-        if !self.read_raw(&plan, "Data/flags", r0, r1, 1, |bytes, k| flags[k] = bytes[0] != 0)? {
-            library_copy(&self.h5, "Data/flags", r0, r1, flags).map_err(|e| lib(e, "Data/flags"))?;
+        if !self.read_raw(&plan, "Data/flags", r0, r1, 1, |bytes, k| {
+            flags[k] = bytes[0] != 0
+        })? {
+            library_copy(&self.h5, "Data/flags", r0, r1, flags)
+                .map_err(|e| lib(e, "Data/flags"))?;
         }
         let plan = self.plan_for(&self.nsamples);
         if !self.read_raw(&plan, "Data/nsamples", r0, r1, 4, |bytes, k| {
             nsamples[k] = f32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"))
         })? {
-            library_copy(&self.h5, "Data/nsamples", r0, r1, nsamples).map_err(|e| lib(e, "Data/nsamples"))?;
+            library_copy(&self.h5, "Data/nsamples", r0, r1, nsamples)
+                .map_err(|e| lib(e, "Data/nsamples"))?;
         }
         Ok(())
     }
@@ -286,7 +322,11 @@ impl Uvh5File {
         elem_bytes: usize,
         mut put: impl FnMut(&[u8], usize),
     ) -> Result<bool, Uvh5Error> {
-        let Plan::Raw { pieces, rows_per_piece } = plan else {
+        let Plan::Raw {
+            pieces,
+            rows_per_piece,
+        } = plan
+        else {
             return Ok(false);
         };
         let row_bytes = self.header.per_row() * elem_bytes;
@@ -297,19 +337,47 @@ impl Uvh5File {
             self.scratch.resize(piece.size as usize, 0);
             self.raw
                 .read_exact_at(&mut self.scratch, piece.addr)
-                .map_err(|e| self.read_error(r0, r1, format!("{name}: reading {} bytes at offset {}: {e} (file truncated?)", piece.size, piece.addr)))?;
+                .map_err(|e| {
+                    self.read_error(
+                        r0,
+                        r1,
+                        format!(
+                            "{name}: reading {} bytes at offset {}: {e} (file truncated?)",
+                            piece.size, piece.addr
+                        ),
+                    )
+                })?;
             let bytes: &[u8] = if piece.deflated {
                 self.inflated.clear();
                 self.inflated.reserve(rows_per_piece * row_bytes);
                 let mut z = flate2::Decompress::new(true);
-                z.decompress_vec(&self.scratch, &mut self.inflated, flate2::FlushDecompress::Finish)
-                    .map_err(|e| self.read_error(r0, r1, format!("{name}: corrupt gzip chunk at offset {}: {e}", piece.addr)))?;
+                z.decompress_vec(
+                    &self.scratch,
+                    &mut self.inflated,
+                    flate2::FlushDecompress::Finish,
+                )
+                .map_err(|e| {
+                    self.read_error(
+                        r0,
+                        r1,
+                        format!("{name}: corrupt gzip chunk at offset {}: {e}", piece.addr),
+                    )
+                })?;
                 &self.inflated
             } else {
                 &self.scratch
             };
             if bytes.len() < piece_rows * row_bytes {
-                return Err(self.read_error(r0, r1, format!("{name}: chunk at offset {} holds {} bytes, expected {}", piece.addr, bytes.len(), piece_rows * row_bytes)));
+                return Err(self.read_error(
+                    r0,
+                    r1,
+                    format!(
+                        "{name}: chunk at offset {} holds {} bytes, expected {}",
+                        piece.addr,
+                        bytes.len(),
+                        piece_rows * row_bytes
+                    ),
+                ));
             }
             let lo = r0.max(piece.row0);
             let hi = r1.min(piece.row0 + piece_rows);
@@ -324,7 +392,12 @@ impl Uvh5File {
 }
 
 /// Rows through the library: whatever the stored type, as `T`.
-fn library_rows<T: hdf5::H5Type>(f: &hdf5::File, name: &str, r0: usize, r1: usize) -> hdf5::Result<Vec<T>> {
+fn library_rows<T: hdf5::H5Type>(
+    f: &hdf5::File,
+    name: &str,
+    r0: usize,
+    r1: usize,
+) -> hdf5::Result<Vec<T>> {
     let ds = f.dataset(name)?;
     let arr: ndarray::ArrayD<T> = match ds.ndim() {
         3 => ds.read_slice((r0..r1, .., ..))?,
@@ -334,7 +407,13 @@ fn library_rows<T: hdf5::H5Type>(f: &hdf5::File, name: &str, r0: usize, r1: usiz
     Ok(arr.into_raw_vec_and_offset().0)
 }
 
-fn library_copy<T: hdf5::H5Type + Copy>(f: &hdf5::File, name: &str, r0: usize, r1: usize, out: &mut [T]) -> hdf5::Result<()> {
+fn library_copy<T: hdf5::H5Type + Copy>(
+    f: &hdf5::File,
+    name: &str,
+    r0: usize,
+    r1: usize,
+    out: &mut [T],
+) -> hdf5::Result<()> {
     out.copy_from_slice(&library_rows::<T>(f, name, r0, r1)?);
     Ok(())
 }

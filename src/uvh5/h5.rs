@@ -7,7 +7,11 @@ use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
 
 use super::Uvh5Error;
 
-pub(super) fn dataset(group: &hdf5::Group, name: &str, path: &Path) -> Result<hdf5::Dataset, Uvh5Error> {
+pub(super) fn dataset(
+    group: &hdf5::Group,
+    name: &str,
+    path: &Path,
+) -> Result<hdf5::Dataset, Uvh5Error> {
     group.dataset(name).map_err(|_| Uvh5Error::Missing {
         path: path.to_path_buf(),
         what: format!("{}/{}", group.name().trim_start_matches('/'), name),
@@ -27,16 +31,28 @@ pub(super) fn f64_scalar(group: &hdf5::Group, name: &str, path: &Path) -> Result
     let v: Vec<f64> = ds.read_raw().map_err(|e| bad(path, &ds, e))?;
     match v[..] {
         [x] => Ok(x),
-        _ => Err(bad(path, &ds, format!("expected a scalar, found {} values", v.len()))),
+        _ => Err(bad(
+            path,
+            &ds,
+            format!("expected a scalar, found {} values", v.len()),
+        )),
     }
 }
 
-pub(super) fn usize_scalar(group: &hdf5::Group, name: &str, path: &Path) -> Result<usize, Uvh5Error> {
+pub(super) fn usize_scalar(
+    group: &hdf5::Group,
+    name: &str,
+    path: &Path,
+) -> Result<usize, Uvh5Error> {
     let ds = dataset(group, name, path)?;
     let v: Vec<i64> = ds.read_raw().map_err(|e| bad(path, &ds, e))?;
     match v[..] {
         [x] if x >= 0 => Ok(x as usize),
-        _ => Err(bad(path, &ds, format!("expected a non-negative scalar, found {v:?}"))),
+        _ => Err(bad(
+            path,
+            &ds,
+            format!("expected a non-negative scalar, found {v:?}"),
+        )),
     }
 }
 
@@ -107,7 +123,11 @@ pub(super) fn strings(ds: &hdf5::Dataset, path: &Path) -> Result<Vec<String>, Uv
 }
 
 /// A string scalar; `None` when the dataset is absent.
-pub(super) fn opt_string(group: &hdf5::Group, name: &str, path: &Path) -> Result<Option<String>, Uvh5Error> {
+pub(super) fn opt_string(
+    group: &hdf5::Group,
+    name: &str,
+    path: &Path,
+) -> Result<Option<String>, Uvh5Error> {
     match group.dataset(name) {
         Ok(ds) => Ok(strings(&ds, path)?.into_iter().next()),
         Err(_) => Ok(None),

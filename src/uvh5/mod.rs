@@ -31,7 +31,11 @@ pub enum PhaseCenter {
     /// meridian (hour angle 0) at this declination, radians.
     DsaMeridian { dec_rad: f64 },
     /// A fixed ICRS (or FK5 J2000) position, radians.
-    Sidereal { name: String, ra_rad: f64, dec_rad: f64 },
+    Sidereal {
+        name: String,
+        ra_rad: f64,
+        dec_rad: f64,
+    },
     /// Truly unphased (zenith drift) data.
     Drift,
 }
@@ -93,7 +97,12 @@ pub enum Uvh5Error {
     #[error("{path}: unsupported {what}")]
     Unsupported { path: PathBuf, what: String },
     #[error("{path}: reading rows {r0}..{r1}: {reason}")]
-    Read { path: PathBuf, r0: usize, r1: usize, reason: String },
+    Read {
+        path: PathBuf,
+        r0: usize,
+        r1: usize,
+        reason: String,
+    },
 }
 
 impl Header {
@@ -142,7 +151,11 @@ pub(crate) fn header_of(file: &hdf5::File, path: &Path) -> Result<Header, Uvh5Er
     let n_freqs = h5::usize_scalar(&h, "Nfreqs", path)?;
     let n_pols = h5::usize_scalar(&h, "Npols", path)?;
     let freq_ds = h5::dataset(&h, "freq_array", path)?;
-    let layout = if freq_ds.ndim() == 2 { Layout::Legacy } else { Layout::Current };
+    let layout = if freq_ds.ndim() == 2 {
+        Layout::Legacy
+    } else {
+        Layout::Current
+    };
     let freq_hz = h5::f64_vec(&h, "freq_array", path)?;
     let channel_width_hz = match h5::f64_vec(&h, "channel_width", path)?[..] {
         [w] => vec![w; n_freqs],
@@ -152,7 +165,11 @@ pub(crate) fn header_of(file: &hdf5::File, path: &Path) -> Result<Header, Uvh5Er
     let pos = h5::f64_vec(&h, "antenna_positions", path)?;
     let names = h5::strings(&h5::dataset(&h, "antenna_names", path)?, path)?;
     let extra = h.group("extra_keywords").ok();
-    let extra_f64 = |name: &str| extra.as_ref().and_then(|g| h5::f64_scalar(g, name, path).ok());
+    let extra_f64 = |name: &str| {
+        extra
+            .as_ref()
+            .and_then(|g| h5::f64_scalar(g, name, path).ok())
+    };
     let extra_str = |name: &str| {
         extra
             .as_ref()
@@ -160,19 +177,26 @@ pub(crate) fn header_of(file: &hdf5::File, path: &Path) -> Result<Header, Uvh5Er
     };
     let phase_type = h5::opt_string(&h, "phase_type", path)?;
     let instrument = h5::opt_string(&h, "instrument", path)?.unwrap_or_default();
-    let dsa_dec = match (extra_str("phase_center_epoch"), extra_f64("phase_center_dec")) {
+    let dsa_dec = match (
+        extra_str("phase_center_epoch"),
+        extra_f64("phase_center_dec"),
+    ) {
         (Some(epoch), Some(dec)) if epoch.eq_ignore_ascii_case("HADEC") => Some(dec),
-        (_, Some(dec)) if instrument == "DSA" && phase_type.as_deref() == Some("drift") => Some(dec),
+        (_, Some(dec)) if instrument == "DSA" && phase_type.as_deref() == Some("drift") => {
+            Some(dec)
+        }
         _ => None,
     };
     let phase_center = match dsa_dec {
         Some(dec_rad) => PhaseCenter::DsaMeridian { dec_rad },
         None => catalog_phase_center(&h, path)?,
     };
-    let vis = file.dataset("Data/visdata").map_err(|_| Uvh5Error::Missing {
-        path: path.to_path_buf(),
-        what: "Data/visdata".into(),
-    })?;
+    let vis = file
+        .dataset("Data/visdata")
+        .map_err(|_| Uvh5Error::Missing {
+            path: path.to_path_buf(),
+            what: "Data/visdata".into(),
+        })?;
     let header = Header {
         path: path.to_path_buf(),
         layout,
@@ -196,13 +220,19 @@ pub(crate) fn header_of(file: &hdf5::File, path: &Path) -> Result<Header, Uvh5Er
         antenna_numbers: h5::i64_vec(&h, "antenna_numbers", path)?,
         antenna_names: names,
         antenna_positions_m: pos.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect(),
-        antenna_diameters_m: h.dataset("antenna_diameters").ok().and_then(|d| d.read_raw::<f64>().ok()),
+        antenna_diameters_m: h
+            .dataset("antenna_diameters")
+            .ok()
+            .and_then(|d| d.read_raw::<f64>().ok()),
         uvw_m: uvw.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect(),
         time_jd: h5::f64_vec(&h, "time_array", path)?,
         integration_time_s: h5::f64_vec(&h, "integration_time", path)?,
         freq_hz,
         channel_width_hz,
-        polarizations: h5::i64_vec(&h, "polarization_array", path)?.iter().map(|&p| p as i32).collect(),
+        polarizations: h5::i64_vec(&h, "polarization_array", path)?
+            .iter()
+            .map(|&p| p as i32)
+            .collect(),
         phase_center,
         vis_dtype: vis
             .dtype()
@@ -225,7 +255,11 @@ fn catalog_phase_center(h: &hdf5::Group, path: &Path) -> Result<PhaseCenter, Uvh
         return Ok(PhaseCenter::Drift);
     };
     if ids.len() > 1 {
-        tracing::warn!("{}: {} phase centres in the catalog; using the first", path.display(), ids.len());
+        tracing::warn!(
+            "{}: {} phase centres in the catalog; using the first",
+            path.display(),
+            ids.len()
+        );
     }
     let kind = h5::opt_string(&first, "cat_type", path)?.unwrap_or_default();
     if kind != "sidereal" {
@@ -242,10 +276,16 @@ fn catalog_phase_center(h: &hdf5::Group, path: &Path) -> Result<PhaseCenter, Uvh
 fn check_shapes(hd: &Header, vis: &hdf5::Dataset) -> Result<(), Uvh5Error> {
     let p = &hd.path;
     if hd.n_blts == 0 || hd.time_jd.is_empty() {
-        return Err(malformed(p, "no rows (Nblts = 0 or empty time_array)".into()));
+        return Err(malformed(
+            p,
+            "no rows (Nblts = 0 or empty time_array)".into(),
+        ));
     }
     if hd.n_freqs == 0 || hd.n_pols == 0 {
-        return Err(malformed(p, format!("Nfreqs = {}, Npols = {}: no data", hd.n_freqs, hd.n_pols)));
+        return Err(malformed(
+            p,
+            format!("Nfreqs = {}, Npols = {}: no data", hd.n_freqs, hd.n_pols),
+        ));
     }
     let per_row = [
         ("time_array", hd.time_jd.len()),
@@ -256,20 +296,40 @@ fn check_shapes(hd: &Header, vis: &hdf5::Dataset) -> Result<(), Uvh5Error> {
     ];
     for (name, len) in per_row {
         if len != hd.n_blts {
-            return Err(malformed(p, format!("{name} has {len} entries, Nblts is {}", hd.n_blts)));
+            return Err(malformed(
+                p,
+                format!("{name} has {len} entries, Nblts is {}", hd.n_blts),
+            ));
         }
     }
     if hd.freq_hz.len() != hd.n_freqs || hd.channel_width_hz.len() != hd.n_freqs {
         return Err(malformed(
             p,
-            format!("freq_array/channel_width have {}/{} entries, Nfreqs is {}", hd.freq_hz.len(), hd.channel_width_hz.len(), hd.n_freqs),
+            format!(
+                "freq_array/channel_width have {}/{} entries, Nfreqs is {}",
+                hd.freq_hz.len(),
+                hd.channel_width_hz.len(),
+                hd.n_freqs
+            ),
         ));
     }
     if hd.polarizations.len() != hd.n_pols {
-        return Err(malformed(p, format!("polarization_array has {} entries, Npols is {}", hd.polarizations.len(), hd.n_pols)));
+        return Err(malformed(
+            p,
+            format!(
+                "polarization_array has {} entries, Npols is {}",
+                hd.polarizations.len(),
+                hd.n_pols
+            ),
+        ));
     }
-    if hd.antenna_names.len() != hd.antenna_numbers.len() || hd.antenna_positions_m.len() != hd.antenna_numbers.len() {
-        return Err(malformed(p, "antenna_names, antenna_numbers and antenna_positions differ in length".into()));
+    if hd.antenna_names.len() != hd.antenna_numbers.len()
+        || hd.antenna_positions_m.len() != hd.antenna_numbers.len()
+    {
+        return Err(malformed(
+            p,
+            "antenna_names, antenna_numbers and antenna_positions differ in length".into(),
+        ));
     }
     let shape = vis.shape();
     let expected: Vec<usize> = match hd.layout {
@@ -277,11 +337,17 @@ fn check_shapes(hd: &Header, vis: &hdf5::Dataset) -> Result<(), Uvh5Error> {
         Layout::Current => vec![hd.n_blts, hd.n_freqs, hd.n_pols],
     };
     if shape != expected {
-        return Err(malformed(p, format!("Data/visdata has shape {shape:?}, expected {expected:?}")));
+        return Err(malformed(
+            p,
+            format!("Data/visdata has shape {shape:?}, expected {expected:?}"),
+        ));
     }
     let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
     if !finite(&hd.time_jd) || !finite(&hd.freq_hz) || !hd.uvw_m.iter().all(|u| finite(u)) {
-        return Err(malformed(p, "NaN or infinite values in time_array, freq_array or uvw_array".into()));
+        return Err(malformed(
+            p,
+            "NaN or infinite values in time_array, freq_array or uvw_array".into(),
+        ));
     }
     Ok(())
 }

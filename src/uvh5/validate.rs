@@ -16,11 +16,22 @@ pub fn validate(path: &Path) -> Vec<String> {
     let h = file.header().clone();
     let mut problems = Vec::new();
     if h.n_times == 0 || h.n_bls == 0 {
-        problems.push(format!("{}: Ntimes = {}, Nbls = {}", path.display(), h.n_times, h.n_bls));
+        problems.push(format!(
+            "{}: Ntimes = {}, Nbls = {}",
+            path.display(),
+            h.n_times,
+            h.n_bls
+        ));
     }
     let mut buf = RowBuffers::new(1, h.per_row());
     for row in [0, h.n_blts - 1] {
-        if let Err(e) = file.read_rows(row, row + 1, &mut buf.vis, &mut buf.flags, &mut buf.nsamples) {
+        if let Err(e) = file.read_rows(
+            row,
+            row + 1,
+            &mut buf.vis,
+            &mut buf.flags,
+            &mut buf.nsamples,
+        ) {
             problems.push(e.to_string());
             break;
         }

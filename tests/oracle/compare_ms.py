@@ -49,8 +49,9 @@ out["field_names"] = [a["FIELD_NAME"], b["FIELD_NAME"]]
 if len(a["FIELD_NAME"]) == len(b["FIELD_NAME"]):
     ra1, de1 = a["PHASE_DIR"][:, 0], a["PHASE_DIR"][:, 1]
     ra2, de2 = b["PHASE_DIR"][:, 0], b["PHASE_DIR"][:, 1]
-    cos = np.sin(de1) * np.sin(de2) + np.cos(de1) * np.cos(de2) * np.cos(ra1 - ra2)
-    out["phase_dir_max_arcsec"] = float(np.max(np.degrees(np.arccos(np.clip(cos, -1, 1)))) * 3600)
+    # Haversine: accurate for the tiny separations compared here.
+    h = np.sin((de2 - de1) / 2) ** 2 + np.cos(de1) * np.cos(de2) * np.sin((ra2 - ra1) / 2) ** 2
+    out["phase_dir_max_arcsec"] = float(np.max(np.degrees(2 * np.arcsin(np.sqrt(h)))) * 3600)
 out["chan_freq_max_abs_hz"] = float(np.max(np.abs(a["CHAN_FREQ"] - b["CHAN_FREQ"]))) if len(a["CHAN_FREQ"]) == len(b["CHAN_FREQ"]) else None
 out["corr_type"] = [a["CORR_TYPE"].tolist(), b["CORR_TYPE"].tolist()]
 print(json.dumps(out))

@@ -63,7 +63,7 @@ if is_dsa:
                 rows[int(r[1][4:])] = (lat, lon, el)
     names = uvd.telescope.antenna_names
     pos = []
-    ref = np.array(loc.to_value("m") if hasattr(loc, "to_value") else [loc.x.to_value("m"), loc.y.to_value("m"), loc.z.to_value("m")]).ravel()
+    ref = np.array([loc.x.to_value("m"), loc.y.to_value("m"), loc.z.to_value("m")])
     for n in names:
         lat, lon, el = rows[int(n)]
         e = EarthLocation.from_geodetic(lon * u.deg, lat * u.deg, el * u.m)
