@@ -31,13 +31,23 @@ fn every_header_field_and_all_data_match_h5py() {
         let path = shared_data(rel);
         let want = oracle("uvh5_dump.py", &[&path]);
         let h = read_header(&path).unwrap();
-        assert_eq!(h.telescope_name, want["telescope_name"].as_str().unwrap(), "{rel}");
+        assert_eq!(
+            h.telescope_name,
+            want["telescope_name"].as_str().unwrap(),
+            "{rel}"
+        );
         assert_eq!(h.instrument, want["instrument"].as_str().unwrap(), "{rel}");
-        close(&[h.latitude_deg, h.longitude_deg, h.altitude_m], &[
-            want["latitude"].as_f64().unwrap(),
-            want["longitude"].as_f64().unwrap(),
-            want["altitude"].as_f64().unwrap(),
-        ], 0.0, "location", rel);
+        close(
+            &[h.latitude_deg, h.longitude_deg, h.altitude_m],
+            &[
+                want["latitude"].as_f64().unwrap(),
+                want["longitude"].as_f64().unwrap(),
+                want["altitude"].as_f64().unwrap(),
+            ],
+            0.0,
+            "location",
+            rel,
+        );
         for (ours, key) in [
             (h.n_blts, "Nblts"),
             (h.n_bls, "Nbls"),
@@ -53,25 +63,79 @@ fn every_header_field_and_all_data_match_h5py() {
         assert_eq!(h.ant_1_array, ints("ant_1_array"), "{rel}");
         assert_eq!(h.ant_2_array, ints("ant_2_array"), "{rel}");
         assert_eq!(h.antenna_numbers, ints("antenna_numbers"), "{rel}");
-        assert_eq!(h.polarizations.iter().map(|&p| p as i64).collect::<Vec<_>>(), ints("polarization_array"), "{rel}");
-        let names: Vec<String> = want["antenna_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().trim().to_string()).collect();
+        assert_eq!(
+            h.polarizations
+                .iter()
+                .map(|&p| p as i64)
+                .collect::<Vec<_>>(),
+            ints("polarization_array"),
+            "{rel}"
+        );
+        let names: Vec<String> = want["antenna_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().trim().to_string())
+            .collect();
         assert_eq!(h.antenna_names, names, "{rel}");
         let flat = |v: &[[f64; 3]]| v.iter().flatten().copied().collect::<Vec<_>>();
-        close(&flat(&h.antenna_positions_m), &f64s(&want["antenna_positions"]), 0.0, "antenna_positions", rel);
-        close(&flat(&h.uvw_m), &f64s(&want["uvw_array"]), 0.0, "uvw_array", rel);
-        close(&h.time_jd, &f64s(&want["time_array"]), 0.0, "time_array", rel);
-        close(&h.integration_time_s, &f64s(&want["integration_time"]), 0.0, "integration_time", rel);
-        close(&h.freq_hz, &f64s(&want["freq_array"]), 0.0, "freq_array", rel);
-        close(&h.channel_width_hz, &f64s(&want["channel_width"]), 0.0, "channel_width", rel);
+        close(
+            &flat(&h.antenna_positions_m),
+            &f64s(&want["antenna_positions"]),
+            0.0,
+            "antenna_positions",
+            rel,
+        );
+        close(
+            &flat(&h.uvw_m),
+            &f64s(&want["uvw_array"]),
+            0.0,
+            "uvw_array",
+            rel,
+        );
+        close(
+            &h.time_jd,
+            &f64s(&want["time_array"]),
+            0.0,
+            "time_array",
+            rel,
+        );
+        close(
+            &h.integration_time_s,
+            &f64s(&want["integration_time"]),
+            0.0,
+            "integration_time",
+            rel,
+        );
+        close(
+            &h.freq_hz,
+            &f64s(&want["freq_array"]),
+            0.0,
+            "freq_array",
+            rel,
+        );
+        close(
+            &h.channel_width_hz,
+            &f64s(&want["channel_width"]),
+            0.0,
+            "channel_width",
+            rel,
+        );
 
         let mut file = Uvh5File::open(&path, DEFAULT_CHUNK_CACHE_BYTES).unwrap();
         let mut buf = RowBuffers::new(h.n_blts, h.per_row());
-        file.read_rows(0, h.n_blts, &mut buf.vis, &mut buf.flags, &mut buf.nsamples).unwrap();
+        file.read_rows(0, h.n_blts, &mut buf.vis, &mut buf.flags, &mut buf.nsamples)
+            .unwrap();
         let re: Vec<f64> = buf.vis.iter().map(|v| v.re as f64).collect();
         let im: Vec<f64> = buf.vis.iter().map(|v| v.im as f64).collect();
         close(&re, &f64s(&want["vis_re"]), 1e-6, "visdata.re", rel);
         close(&im, &f64s(&want["vis_im"]), 1e-6, "visdata.im", rel);
-        let flags: Vec<bool> = want["flags"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
+        let flags: Vec<bool> = want["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_bool().unwrap())
+            .collect();
         assert_eq!(buf.flags, flags, "{rel}: flags");
         let ns: Vec<f64> = buf.nsamples.iter().map(|&x| x as f64).collect();
         close(&ns, &f64s(&want["nsamples"]), 0.0, "nsamples", rel);
@@ -84,10 +148,12 @@ fn reading_a_row_range_equals_the_same_rows_of_a_full_read() {
     let h = read_header(&path).unwrap();
     let mut file = Uvh5File::open(&path, DEFAULT_CHUNK_CACHE_BYTES).unwrap();
     let mut all = RowBuffers::new(h.n_blts, h.per_row());
-    file.read_rows(0, h.n_blts, &mut all.vis, &mut all.flags, &mut all.nsamples).unwrap();
+    file.read_rows(0, h.n_blts, &mut all.vis, &mut all.flags, &mut all.nsamples)
+        .unwrap();
     let (r0, r1) = (17, 53);
     let mut part = RowBuffers::new(r1 - r0, h.per_row());
-    file.read_rows(r0, r1, &mut part.vis, &mut part.flags, &mut part.nsamples).unwrap();
+    file.read_rows(r0, r1, &mut part.vis, &mut part.flags, &mut part.nsamples)
+        .unwrap();
     let span = r0 * h.per_row()..r1 * h.per_row();
     assert_eq!(part.vis, all.vis[span.clone()]);
     assert_eq!(part.flags, all.flags[span.clone()]);
@@ -98,13 +164,24 @@ fn reading_a_row_range_equals_the_same_rows_of_a_full_read() {
 fn phase_centres_are_read_from_the_catalog() {
     use dsa110_convert::uvh5::PhaseCenter;
     let h = read_header(&shared_data(FILES[0])).unwrap();
-    let PhaseCenter::Sidereal { name, ra_rad, dec_rad } = h.phase_center else {
+    let PhaseCenter::Sidereal {
+        name,
+        ra_rad,
+        dec_rad,
+    } = h.phase_center
+    else {
         panic!("ATA file not sidereal: {:?}", h.phase_center)
     };
     assert_eq!(name, "3c286");
     assert!((ra_rad - 3.539257703155924).abs() < 1e-15);
     assert!((dec_rad - 0.5324852119872784).abs() < 1e-15);
     // HERA: unprojected (zenith), MWA: old "drift" label without DSA keywords.
-    assert_eq!(read_header(&shared_data(FILES[2])).unwrap().phase_center, PhaseCenter::Drift);
-    assert_eq!(read_header(&shared_data(FILES[4])).unwrap().phase_center, PhaseCenter::Drift);
+    assert_eq!(
+        read_header(&shared_data(FILES[2])).unwrap().phase_center,
+        PhaseCenter::Drift
+    );
+    assert_eq!(
+        read_header(&shared_data(FILES[4])).unwrap().phase_center,
+        PhaseCenter::Drift
+    );
 }

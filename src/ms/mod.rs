@@ -4,7 +4,8 @@
 //! Rows arrive in pyuvdata's internal convention (uvw = x2 - x1, UVH5
 //! conjugation). The MS convention is the opposite, and we write it exactly
 //! as pyuvdata's `write_ms` does: baselines normalised to ANTENNA1 <=
-//! ANTENNA2 (conjugating and negating the swapped rows), then DATA
+//! ANTENNA2 (conjugating and negating the swapped rows, and exchanging
+//! their XY and YX), then DATA
 //! conjugated and UVW negated; polarizations in CASA order (XX, XY, YX,
 //! YY); WEIGHT the median of nsamples over channels and SIGMA = WEIGHT^-1/2
 //! (0 where the weight is 0); ANTENNA rows indexed by antenna number.
@@ -182,6 +183,9 @@ pub struct MsWriter {
     n_chan: usize,
     /// Input polarization index of each output (CASA-ordered) correlation.
     pol_order: Vec<usize>,
+    /// Input polarization index holding the same correlation of the swapped
+    /// baseline (XY <-> YX, RL <-> LR; itself for parallel hands).
+    pol_partner: Vec<usize>,
     imaging_columns: bool,
 }
 
@@ -227,6 +231,21 @@ impl MsWriter {
             .collect::<Result<_, _>>()?;
         order.sort();
         let pol_order: Vec<usize> = order.iter().map(|&(_, i)| i).collect();
+        let receptors: Vec<[i32; 2]> = spec
+            .polarizations
+            .iter()
+            .map(|&p| casa_pol(p).map(|(_, r)| r))
+            .collect::<Result<_, _>>()?;
+        let pol_partner = receptors
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                receptors
+                    .iter()
+                    .position(|q| *q == [r[1], r[0]])
+                    .unwrap_or(i)
+            })
+            .collect();
         let n_chan = spec.freq_hz.len();
         let n_pol = spec.polarizations.len();
 
@@ -261,6 +280,7 @@ impl MsWriter {
             n_rows,
             n_chan,
             pol_order,
+            pol_partner,
             imaging_columns: spec.imaging_columns,
         })
     }
@@ -309,8 +329,12 @@ impl MsWriter {
                 -block.uvw_m[r][k]
             }
         });
-        let pol = &self.pol_order;
-        let at = |r: usize, c: usize, p: usize| (r * self.n_chan + c) * n_pol + pol[p];
+        let (pol, partner) = (&self.pol_order, &self.pol_partner);
+        // A swapped baseline reads XY where YX was and vice versa.
+        let at = |r: usize, c: usize, p: usize| {
+            let i = if swap[r] { partner[pol[p]] } else { pol[p] };
+            (r * self.n_chan + c) * n_pol + i
+        };
         let data = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| {
             let v = block.vis[at(r, c, p)];
             if swap[r] {

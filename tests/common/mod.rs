@@ -73,10 +73,43 @@ pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
 /// True under CI (the CI sets CI=true): GPU tests must then fail, not skip,
 /// when no adapter exists.
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| !v.is_empty() && v != "false").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| !v.is_empty() && v != "false")
+        .unwrap_or(false)
 }
 
 /// Path of the built command-line binary.
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_dsa110-convert"))
+}
+
+/// Simulate a small DSA-110 group into `dir`; returns its files.
+pub fn small_group(dir: &Path, cfg: dsa110_convert::sim::SimConfig) -> Vec<PathBuf> {
+    dsa110_convert::sim::simulate_group(&cfg, dir)
+        .expect("simulating")
+        .1
+}
+
+/// A small, quick configuration: 12 antennas, 4 integrations, 16 x 8 channels.
+pub fn small_config() -> dsa110_convert::sim::SimConfig {
+    dsa110_convert::sim::SimConfig {
+        n_ants: 12,
+        n_times: 4,
+        chans_per_subband: 8,
+        ..Default::default()
+    }
+}
+
+/// Run the CLI with `args`; returns (exit code, stdout, stderr).
+pub fn run_cli(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
+    let mut cmd = Command::new(bin());
+    for a in args {
+        cmd.arg(a);
+    }
+    let out = cmd.output().expect("running dsa110-convert");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -102,6 +102,11 @@ elif mode.startswith("radec:"):
     uvd.phase(ra=ra, dec=de, epoch="J2000", phase_frame="icrs", cat_name="target", use_ant_pos=True)
     fields.append([ra, de])
 elif mode == "keep":
+    # Recompute LSTs and apparent coordinates first, as the converter does
+    # (some writers, ATA's among them, store the ICRS position as
+    # "apparent", and the stored LSTs use another UT1-UTC).
+    uvd.set_lsts_from_time_array()
+    uvd._set_app_coords_helper()
     uvd.set_uvws_from_antenna_positions(update_vis=True)
     for cat in uvd.phase_center_catalog.values():
         fields.append([cat["cat_lon"], cat["cat_lat"]])

@@ -1,0 +1,171 @@
+//! `convert` end to end against pyuvdata 3.2.8 doing the same phasing and
+//! writing its own MS, compared with python-casacore.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{oracle, run_cli, shared_data, small_config, small_group};
+
+/// Convert `files` with the CLI into `out_dir`; returns the MS path.
+fn convert(files: &[PathBuf], out_dir: &Path, extra: &[&str]) -> PathBuf {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &out_dir];
+    for e in extra {
+        args.push(e);
+    }
+    for f in files {
+        args.push(f);
+    }
+    let (code, _, err) = run_cli(&args);
+    assert_eq!(code, 0, "convert failed: {err}");
+    let ms: Vec<PathBuf> = std::fs::read_dir(out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ms"))
+        .collect();
+    assert_eq!(ms.len(), 1, "{ms:?}");
+    ms[0].clone()
+}
+
+/// Compare our MS with pyuvdata's for `mode`, with the issue's tolerances.
+fn compare_with_pyuvdata(
+    files: &[PathBuf],
+    ours: &Path,
+    mode: &str,
+    dir: &Path,
+) -> serde_json::Value {
+    let reference = dir.join("pyuvdata.ms");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&mode, &reference];
+    for f in files {
+        args.push(f);
+    }
+    oracle("pyuvdata_convert.py", &args);
+    let cmp = oracle("compare_ms.py", &[&ours, &reference]);
+    let rows = cmp["rows"].as_array().unwrap();
+    assert_eq!(rows[0], rows[1], "{cmp}");
+    assert_eq!(cmp["ant_mismatch"], 0, "{cmp}");
+    assert_eq!(cmp["flag_mismatch"], 0, "{cmp}");
+    assert_eq!(cmp["field_id_mismatch"], 0, "{cmp}");
+    assert_eq!(cmp["data_nan_mismatch"], 0, "{cmp}");
+    assert!(cmp["time_max_abs_s"].as_f64().unwrap() < 1e-3, "{cmp}");
+    assert!(
+        cmp["uvw_max_abs_m"].as_f64().unwrap() < 1e-3,
+        "UVW beyond 1 mm: {cmp}"
+    );
+    assert!(
+        cmp["data_max_rel"].as_f64().unwrap() < 1e-5,
+        "DATA beyond 1e-5: {cmp}"
+    );
+    assert!(cmp["weight_max_abs"].as_f64().unwrap() < 1e-6, "{cmp}");
+    assert!(
+        cmp["phase_dir_max_arcsec"].as_f64().unwrap() < 0.05,
+        "PHASE_DIR beyond 0.05\": {cmp}"
+    );
+    assert_eq!(cmp["chan_freq_max_abs_hz"].as_f64().unwrap(), 0.0, "{cmp}");
+    let corr = &cmp["corr_type"];
+    assert_eq!(corr[0], corr[1], "{cmp}");
+    cmp
+}
+
+#[test]
+fn meridian_mode_matches_pyuvdata() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config();
+    cfg.noise_jy = 0.5;
+    let files = small_group(&dir.path().join("in"), cfg);
+    let ms = convert(
+        &files,
+        &dir.path().join("out"),
+        &[
+            "--phase-center",
+            "meridian",
+            "--no-rename-calibrator-fields",
+        ],
+    );
+    let cmp = compare_with_pyuvdata(&files, &ms, "meridian", dir.path());
+    assert_eq!(cmp["n_fields"][0], 4);
+    assert_eq!(cmp["field_names"][0][3], "meridian_icrs_t3");
+    // pyuvdata's read_ms opens our MS and sees the same rows.
+    let seen = oracle("read_ms.py", &[&ms]);
+    assert_eq!(seen["Nblts"], 4 * 78);
+    assert_eq!(seen["Nfreqs"], 128);
+    assert_eq!(seen["Npols"], 2);
+}
+
+#[test]
+fn midpoint_mode_matches_pyuvdata() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(&dir.path().join("in"), small_config());
+    let ms = convert(
+        &files,
+        &dir.path().join("out"),
+        &["--phase-center", "midpoint"],
+    );
+    let cmp = compare_with_pyuvdata(&files, &ms, "midpoint", dir.path());
+    assert_eq!(cmp["n_fields"][0], 1);
+}
+
+#[test]
+fn fixed_position_matches_pyuvdata() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(&dir.path().join("in"), small_config());
+    let ms = convert(
+        &files,
+        &dir.path().join("out"),
+        &["--phase-center", "203.1,30.2"],
+    );
+    compare_with_pyuvdata(&files, &ms, "radec:203.1:30.2", dir.path());
+}
+
+#[test]
+fn ata_pair_keeps_its_3c286_phase_centre_like_pyuvdata() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![
+        shared_data("uvh5-real/ata.LoA.C0544.uvh5_60647_62965_9760406_3c286_0001.uvh5"),
+        shared_data("uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5"),
+    ];
+    let ms = convert(&files, &dir.path().join("out"), &[]);
+    let cmp = compare_with_pyuvdata(&files, &ms, "keep", dir.path());
+    assert_eq!(cmp["field_names"][0][0], "3c286");
+    // 4 linear polarizations in CASA order XX, XY, YX, YY.
+    assert_eq!(cmp["corr_type"][0], serde_json::json!([9, 10, 11, 12]));
+    let seen = oracle("read_ms.py", &[&ms]);
+    assert_eq!(seen["Nfreqs"], 32);
+}
+
+#[test]
+fn calibrator_field_is_renamed_where_it_transits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config();
+    cfg.n_times = 6;
+    // 3C286 transits at integration 4 of 0..6: start 4 integrations earlier.
+    let astro = dsa110_convert::astro::Astrometer::new(
+        dsa110_convert::telescope::array_site(),
+        dsa110_convert::astro::Iers::embedded(),
+    );
+    let cal = dsa110_convert::sim::default_calibrator();
+    let transit = dsa110_convert::sim::transit_time_jd(&astro, cal.position, 2_460_690.5);
+    cfg.start_time_jd =
+        Some(transit - 4.0 * dsa110_convert::telescope::INTEGRATION_TIME_S / 86_400.0);
+    let files = small_group(&dir.path().join("in"), cfg);
+    let ms = convert(&files, &dir.path().join("out"), &[]);
+    let names = oracle("ms_field_names.py", &[&ms]);
+    let names: Vec<&str> = names
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "meridian_icrs_t0",
+            "meridian_icrs_t1",
+            "meridian_icrs_t2",
+            "meridian_icrs_t3",
+            "3C286_t4",
+            "meridian_icrs_t5"
+        ]
+    );
+}
