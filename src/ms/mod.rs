@@ -250,7 +250,11 @@ impl MsWriter {
         let n_pol = spec.polarizations.len();
 
         let pol_shape = [n_pol as u64];
-        let desc = schema::describe("MAIN", &schema::main_columns(&pol_shape))?;
+        let mut desc = schema::describe("MAIN", &schema::main_columns(&pol_shape))?;
+        // casacore's MeasurementSet insists on FLAG_CATEGORY's category names.
+        let categories: Vec<String> = ["FLAG_CMD", "ORIGINAL", "USER"].map(String::from).to_vec();
+        desc.put_column_keyword("FLAG_CATEGORY", "CATEGORY", &categories)
+            .map_err(casacore)?;
         let mut table = Table::new(&tmp, desc, 0, TableCreateMode::New).map_err(casacore)?;
         let cell = [n_chan as u64, n_pol as u64];
         // About 1 MiB tiles: rows x channels x pols.

@@ -190,7 +190,7 @@ pub(super) fn source() -> Vec<Col<'static>> {
         col("DIRECTION", T::TpDouble, Shape::Fixed(&[2]))
             .units(RAD2)
             .measure("direction", "ICRS"),
-        col("PROPER_MOTION", T::TpDouble, Shape::Fixed(&[2])).units(&["rad/s", "rad/s"]),
+        col("PROPER_MOTION", T::TpDouble, Shape::Fixed(&[2])).units(&["rad/s"]),
         col("CALIBRATION_GROUP", T::TpInt, Shape::Scalar),
         col("CODE", T::TpString, Shape::Scalar),
         col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
