@@ -1,5 +1,7 @@
-// Candidate pairs for a cross-match: every (point, target) closer than
-// params.radius (f32, radians, already widened by the host's margin).
+// Candidate pairs for a cross-match: every (point, target) closer than the
+// radius, tested as sin(sep) < tan(radius) cos(sep) with cos(sep) > 0 (no
+// inverse trig; the host passes tan of the radius widened by its margin,
+// and uses the CPU for radii near 90 degrees).
 // `separation` comes from sphere.wgsl. One thread per point, looping over all targets (targets are few: the
 // fields of a group). Pairs go to `pairs` through an atomic counter; when
 // more than `capacity` are found only the count is kept and the host runs
@@ -12,9 +14,9 @@ struct Params {
     capacity: u32,
     grid_width: u32,
     radius: f32,
+    tan_radius: f32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -36,7 +38,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (abs(f32(targets[2u * t + 1u] - dec)) > params.radius) {
             continue;
         }
-        if (separation(ra, dec, targets[2u * t], targets[2u * t + 1u]) < params.radius) {
+        let parts = separation_parts(ra, dec, targets[2u * t], targets[2u * t + 1u]);
+        if (parts.y > 0.0 && parts.x < params.tan_radius * parts.y) {
             let slot = atomicAdd(&count, 1u);
             if (slot < params.capacity) {
                 pairs[slot] = vec2<u32>(p, t);

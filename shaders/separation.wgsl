@@ -1,5 +1,5 @@
-// Angular separations, element-wise: out[i] = sep(a[i], b[i]), with
-// `separation` from sphere.wgsl.
+// Angular separations, element-wise: out[i] = (sin, cos) of sep(a[i], b[i])
+// from sphere.wgsl; the host takes atan2 in f64.
 
 struct Params {
     n: u32,
@@ -11,7 +11,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f64>;   // ra, dec pairs, radians
 @group(0) @binding(2) var<storage, read> b: array<f64>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec2<f32>>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -19,5 +19,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (i >= params.n) {
         return;
     }
-    out[i] = separation(a[2u * i], a[2u * i + 1u], b[2u * i], b[2u * i + 1u]);
+    out[i] = separation_parts(a[2u * i], a[2u * i + 1u], b[2u * i], b[2u * i + 1u]);
 }

@@ -21,6 +21,10 @@ const MAX_WORKGROUPS_PER_DIM: u32 = 65_535;
 /// above the f32 kernel's error (~1e-7 rad) so no true pair is missed.
 const MATCH_MARGIN_RAD: f64 = 1e-5;
 
+/// Largest radius the GPU cross-match handles (1 rad, 57 deg); larger
+/// radii run on the CPU.
+const MAX_GPU_MATCH_RADIUS_RAD: f64 = 1.0;
+
 /// Seconds spent in the last call's stages, for benchmarks.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct GpuTimings {
@@ -452,7 +456,7 @@ impl Backend for GpuBackend {
             let bb = self.storage("b", pairs_bytes(&b[start..end]));
             let result = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("separations"),
-                size: (n * 4) as u64,
+                size: (n * 8) as u64,
                 usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             });
@@ -466,9 +470,10 @@ impl Backend for GpuBackend {
                 &result,
                 &mut timings,
             )?;
-            let seps: &[f32] = bytemuck::cast_slice(&bytes);
-            for (o, &s) in out[start..end].iter_mut().zip(seps) {
-                *o = s as f64;
+            // (sin, cos) pairs: atan2 in f64 here, not on the GPU.
+            let parts: &[[f32; 2]] = bytemuck::cast_slice(&bytes);
+            for (o, p) in out[start..end].iter_mut().zip(parts) {
+                *o = (p[0] as f64).atan2(p[1] as f64);
             }
         }
         self.store_timings(timings);
@@ -486,6 +491,10 @@ impl Backend for GpuBackend {
         if points.is_empty() || targets.is_empty() || !(radius_rad > 0.0) {
             self.store_timings(timings);
             return Ok(out);
+        }
+        if radius_rad + MATCH_MARGIN_RAD >= MAX_GPU_MATCH_RADIUS_RAD {
+            // The kernel's tan(radius) test needs radii well below 90 deg.
+            return super::cpu::CpuBackend.match_within(points, targets, radius_rad);
         }
         let t = Instant::now();
         let tgt = self.storage("targets", pairs_bytes(targets));
@@ -506,10 +515,11 @@ impl Backend for GpuBackend {
                 mapped_at_creation: false,
             });
             let (_, _, width) = self.grid(n as u64, self.matcher.workgroup_size);
-            let radius = (radius_rad + MATCH_MARGIN_RAD) as f32;
+            let radius = radius_rad + MATCH_MARGIN_RAD;
             let mut params = [0u32; 8];
             params[..4].copy_from_slice(&[n as u32, targets.len() as u32, capacity, width]);
-            params[4] = radius.to_bits();
+            params[4] = (radius as f32).to_bits();
+            params[5] = (radius.tan() as f32).to_bits();
             let params = self.uniform(bytemuck::cast_slice(&params));
             timings.upload_s += t.elapsed().as_secs_f64();
             let bytes = self.run(
