@@ -12,7 +12,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use data::{RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
+pub use data::{ReadPath, RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 pub use validate::validate;
 
 /// Which on-disk layout a file uses.
