@@ -60,6 +60,19 @@ pub struct Args {
     /// Output directory; each group becomes `<timestamp>.ms` there.
     #[arg(long, short, default_value = ".")]
     pub output: PathBuf,
+    /// Replace existing outputs (otherwise they are skipped).
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How each group is converted (shared by `convert` and `stream run`).
+#[derive(clap::Args, Debug)]
+pub struct PipelineArgs {
     /// auto | meridian | midpoint | keep | RA,DEC | a calibrator name (see below).
     #[arg(long, default_value = "auto", allow_hyphen_values = true)]
     pub phase_center: String,
@@ -81,9 +94,6 @@ pub struct Args {
     /// Add MODEL_DATA, CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM for imaging.
     #[arg(long)]
     pub imaging_columns: bool,
-    /// Replace existing outputs (otherwise they are skipped).
-    #[arg(long)]
-    pub overwrite: bool,
     /// Threads reading the subband files (default: one per file, up to the
     /// cores available).
     #[arg(long)]
@@ -91,9 +101,6 @@ pub struct Args {
     /// HDF5 raw-data chunk cache per file (e.g. 16MiB).
     #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
     pub chunk_cache: usize,
-    /// Print the summary as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Parse a size such as `1GiB`, `512MiB`, `64M`, `1000000` into bytes.
@@ -216,7 +223,12 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
     Ok(out)
 }
 
-pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
+/// Conversion settings from the command line; `progress` draws a bar.
+pub fn pipeline_options(
+    args: &PipelineArgs,
+    overwrite: bool,
+    progress: bool,
+) -> anyhow::Result<ConvertOptions> {
     let catalog = match &args.catalog {
         Some(path) => Catalog::from_csv(path)?,
         None => Catalog::builtin(),
@@ -236,7 +248,7 @@ pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
         backend: Arc::from(backend),
         max_memory_bytes: args.max_memory,
         imaging_columns: args.imaging_columns,
-        overwrite: args.overwrite,
+        overwrite,
         read_workers: args.workers.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -245,7 +257,7 @@ pub fn options(args: &Args) -> anyhow::Result<ConvertOptions> {
                 .min(16)
         }),
         chunk_cache_bytes: args.chunk_cache,
-        progress: !args.json,
+        progress,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
         calibrators: (!args.no_rename_calibrator_fields).then(|| Arc::new(catalog)),
     })
@@ -278,7 +290,7 @@ pub fn print_summary(s: &ConvertSummary) {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let groups = groups_to_convert(&args)?;
-    let opts = options(&args)?;
+    let opts = pipeline_options(&args.pipeline, args.overwrite, !args.json)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
     let mut summaries = Vec::new();

@@ -61,27 +61,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     println!("2. converting (phase centres: meridian, one field per integration)");
-    let convert_args = super::convert::Args {
-        files: files.clone(),
-        input: None,
-        timestamp: None,
-        start: None,
-        end: None,
-        tolerance_s: 60.0,
-        subbands: 16,
-        output: output.clone(),
+    let pipeline = super::convert::PipelineArgs {
         phase_center: "meridian".into(),
         catalog: None,
         no_rename_calibrator_fields: false,
         backend: args.backend,
         max_memory: 1 << 30,
         imaging_columns: false,
-        overwrite: true,
         workers: None,
         chunk_cache: 16 << 20,
-        json: false,
     };
-    let opts = super::convert::options(&convert_args)?;
+    let opts = super::convert::pipeline_options(&pipeline, true, true)?;
     std::fs::create_dir_all(&output)?;
     let out = output.join(convert::output_name(&files));
     let summary = convert::convert_group(&files, &out, &opts)?;

@@ -1,8 +1,69 @@
+//! `groups`: which subband files belong together, and what is missing.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use crate::group::find_groups;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Files are named YYYY-MM-DDTHH:MM:SS_sbNN.hdf5. The live system may stamp the
+subbands of one group a few seconds apart, so files whose timestamps lie
+within --tolerance-s of a group's first file join that group.")]
+pub struct Args {
+    /// Directory holding the subband files.
+    pub dir: PathBuf,
+    /// Only groups starting at or after this UTC time (YYYY-MM-DDTHH:MM:SS).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Only groups starting at or before this UTC time (YYYY-MM-DDTHH:MM:SS).
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Seconds within which subband timestamps belong to one group.
+    #[arg(long, default_value_t = 60.0)]
+    pub tolerance_s: f64,
+    /// Subbands in a complete group (sb00 .. sbNN-1).
+    #[arg(long, default_value_t = 16)]
+    pub subbands: usize,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let groups = find_groups(
+        &args.dir,
+        args.start.as_deref(),
+        args.end.as_deref(),
+        args.tolerance_s,
+        args.subbands,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&groups)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let complete = groups.iter().filter(|g| g.is_complete()).count();
+    for g in &groups {
+        if g.is_complete() {
+            println!("{}  complete    {} files", g.timestamp, g.files.len());
+        } else {
+            let missing: Vec<String> = g.missing.iter().map(|s| format!("sb{s:02}")).collect();
+            println!(
+                "{}  INCOMPLETE  {} files, missing {}",
+                g.timestamp,
+                g.files.len(),
+                missing.join(" ")
+            );
+        }
+        for d in &g.duplicates {
+            println!("    duplicate subband ignored: {}", d.display());
+        }
+    }
+    println!(
+        "{} groups: {} complete, {} incomplete",
+        groups.len(),
+        complete,
+        groups.len() - complete
+    );
+    Ok(ExitCode::SUCCESS)
 }

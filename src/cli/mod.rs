@@ -7,6 +7,7 @@ mod demo;
 mod devices;
 mod groups;
 mod simulate;
+mod stream;
 mod validate;
 
 use std::process::ExitCode;
@@ -46,6 +47,8 @@ enum Command {
     Groups(groups::Args),
     /// List the GPU adapters wgpu can see, with their limits and features.
     Devices(devices::Args),
+    /// The streaming daemon for the live feed (`stream run`), and its `status`.
+    Stream(stream::Args),
     /// Write a synthetic DSA-110 group (16 UVH5 files) in the correlator's layout.
     Simulate(simulate::Args),
 }
@@ -63,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Groups(args) => groups::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Stream(args) => stream::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,178 @@
+//! `stream`: the daemon for the live feed, and its status.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::stream::{self, GroupState, IncompletePolicy, PipelineConverter, State, StreamConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Watch a directory and convert every group as soon as its 16 subbands are there.
+    Run(RunArgs),
+    /// Counts per state, the last groups with their latency, and errors.
+    Status(StatusArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+A file counts once its size has been stable for --stable-s and it opens as
+UVH5; one that never opens is moved to <input>/quarantine/ after
+--quarantine-after-s. Groups are assembled by file-name time within
+--tolerance-s. The state (files, groups, attempts, errors, timings) lives in
+an SQLite database; after a crash, interrupted groups are converted again and
+finished ones never are. SIGINT/SIGTERM: no new work, the groups in hand are
+finished, exit 0.")]
+struct RunArgs {
+    /// Directory the correlator writes `<timestamp>_sbNN.hdf5` files into.
+    #[arg(long)]
+    input: PathBuf,
+    /// Directory for the Measurement Sets (`<timestamp>.ms`).
+    #[arg(long)]
+    output: PathBuf,
+    /// State database (default: <output>/dsa110-stream.sqlite).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Seconds within which subband timestamps belong to one group.
+    #[arg(long, default_value_t = 60.0)]
+    tolerance_s: f64,
+    /// Subbands in a complete group.
+    #[arg(long, default_value_t = 16)]
+    subbands: usize,
+    /// Seconds after a group's first file before it counts as incomplete.
+    #[arg(long, default_value_t = 600.0)]
+    incomplete_timeout_s: f64,
+    /// What to do with an incomplete group: convert what is there, or wait.
+    #[arg(long, value_enum, default_value = "wait")]
+    incomplete: IncompletePolicy,
+    /// Attempts before a group that keeps failing is given up.
+    #[arg(long, default_value_t = 3)]
+    max_attempts: u32,
+    /// Conversions at once.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Groups queued for the converters beyond those running (backpressure).
+    #[arg(long, default_value_t = 2)]
+    queue: usize,
+    /// Seconds a file's size must stay unchanged before it is read.
+    #[arg(long, default_value_t = 2.0)]
+    stable_s: f64,
+    /// Seconds a stable file may stay unreadable before it is quarantined.
+    #[arg(long, default_value_t = 30.0)]
+    quarantine_after_s: f64,
+    /// Rescan interval, seconds (inotify usually wakes the daemon sooner).
+    #[arg(long, default_value_t = 1.0)]
+    rescan_s: f64,
+    #[command(flatten)]
+    convert: super::convert::PipelineArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct StatusArgs {
+    /// State database of a `stream run`.
+    #[arg(long)]
+    state: PathBuf,
+    /// Groups to list.
+    #[arg(long, default_value_t = 10)]
+    last: usize,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Run(a) => run_daemon(a),
+        Command::Status(a) => status(a),
+    }
+}
+
+fn run_daemon(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let opts = super::convert::pipeline_options(&a.convert, false, false)?;
+    let cfg = StreamConfig {
+        state: a
+            .state
+            .clone()
+            .unwrap_or_else(|| a.output.join("dsa110-stream.sqlite")),
+        input: a.input,
+        output: a.output,
+        tolerance_s: a.tolerance_s,
+        n_subbands: a.subbands,
+        incomplete_timeout_s: a.incomplete_timeout_s,
+        incomplete: a.incomplete,
+        max_attempts: a.max_attempts,
+        jobs: a.jobs,
+        queue: a.queue,
+        stable_s: a.stable_s,
+        quarantine_after_s: a.quarantine_after_s,
+        tick: Duration::from_secs_f64(a.rescan_s.max(0.05)),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    stream::run(&cfg, Arc::new(PipelineConverter(opts)), stop)?;
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.state.exists(),
+        "no state database at {}",
+        a.state.display()
+    );
+    let db = State::open(&a.state)?;
+    let counts = db.counts()?;
+    let recent = db.recent(a.last)?;
+    let quarantined = db.quarantined()?;
+    if a.json {
+        let counts: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|(s, n)| (s.as_str().to_string(), (*n).into()))
+            .collect();
+        let groups: Vec<serde_json::Value> = recent
+            .iter()
+            .map(|g| serde_json::json!({"timestamp": g.timestamp, "state": g.state, "attempts": g.attempts, "latency_s": g.latency_s(), "error": g.error, "ms": g.ms_path}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"counts": counts, "groups": groups, "quarantined": quarantined})
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let line: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{} {n}", s.as_str()))
+        .collect();
+    println!("{}", line.join(", "));
+    for g in &recent {
+        let latency = g
+            .latency_s()
+            .map(|l| format!("{l:.1} s"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{}  {:<10}  attempts {}  latency {latency}",
+            g.timestamp,
+            g.state.as_str(),
+            g.attempts
+        );
+        if let (Some(e), true) = (&g.error, g.state != GroupState::Done) {
+            println!("    error: {e}");
+        }
+    }
+    for q in &quarantined {
+        println!("quarantined {}: {}", q.path.display(), q.reason);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,317 @@
+//! The streaming daemon as a user runs it: a child process watching a
+//! directory that files land in over time, killed and restarted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use dsa110_convert::sim::SimConfig;
+
+/// Four tiny groups' worth of files: 4 subbands each, ~5 minutes apart.
+fn groups(dir: &Path, n: usize) -> Vec<Vec<PathBuf>> {
+    (0..n)
+        .map(|g| {
+            let cfg = SimConfig {
+                n_ants: 8,
+                n_times: 2,
+                n_subbands: 4,
+                chans_per_subband: 8,
+                start_time_jd: Some(2_460_690.5 + g as f64 * 300.0 / 86_400.0),
+                ..SimConfig::default()
+            };
+            common::small_group(&dir.join(format!("g{g}")), cfg)
+        })
+        .collect()
+}
+
+fn daemon(input: &Path, output: &Path, policy: &str) -> Child {
+    Command::new(common::bin())
+        .args([
+            "-q",
+            "stream",
+            "run",
+            "--subbands",
+            "4",
+            "--backend",
+            "cpu",
+            "--stable-s",
+            "0.3",
+            "--quarantine-after-s",
+            "1.5",
+        ])
+        .args([
+            "--incomplete-timeout-s",
+            "4",
+            "--incomplete",
+            policy,
+            "--rescan-s",
+            "0.1",
+            "--input",
+        ])
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .spawn()
+        .unwrap()
+}
+
+fn status(output: &Path) -> serde_json::Value {
+    let (code, out, err) = common::run_cli(&[
+        &"stream",
+        &"status",
+        &"--json",
+        &"--last",
+        &"50",
+        &"--state",
+        &output.join("dsa110-stream.sqlite"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Copy `src` to `dst` in three slow appends, as a file being written.
+fn land_slowly(src: &Path, dst: &Path) {
+    let bytes = std::fs::read(src).unwrap();
+    let third = bytes.len() / 3;
+    use std::io::Write;
+    let mut f = std::fs::File::create(dst).unwrap();
+    for part in [
+        &bytes[..third],
+        &bytes[third..2 * third],
+        &bytes[2 * third..],
+    ] {
+        f.write_all(part).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+fn sigterm(child: &mut Child) -> i32 {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap().code().unwrap_or(-1)
+}
+
+fn ms_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".ms") || n.ends_with(".partial"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn state_of(st: &serde_json::Value, ts: &str) -> String {
+    st["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["timestamp"] == ts)
+        .map(|g| g["state"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn timestamp(files: &[PathBuf]) -> String {
+    files[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .split("_sb")
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let src = groups(&dir.path().join("src"), 3);
+    let mut child = daemon(&input, &output, "wait");
+    // Group 0: subbands in shuffled order, landing slowly.
+    for i in [2, 0, 3, 1] {
+        land_slowly(&src[0][i], &input.join(src[0][i].file_name().unwrap()));
+    }
+    // A duplicate of group 0's sb01, stamped 5 s later (same group, same subband).
+    let t = chrono::NaiveDateTime::parse_from_str(&timestamp(&src[0]), "%Y-%m-%dT%H:%M:%S")
+        .unwrap()
+        + chrono::Duration::seconds(5);
+    let dup_name = format!("{}_sb01.hdf5", t.format("%Y-%m-%dT%H:%M:%S"));
+    assert_ne!(dup_name, src[0][1].file_name().unwrap().to_string_lossy());
+    std::fs::copy(&src[0][1], input.join(&dup_name)).unwrap();
+    // Group 1: complete, in reverse order.
+    for f in src[1].iter().rev() {
+        std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
+    }
+    // Group 2: sb02 truncated (never opens), so the group stays incomplete.
+    for (i, f) in src[2].iter().enumerate() {
+        let dst = input.join(f.file_name().unwrap());
+        if i == 2 {
+            let b = std::fs::read(f).unwrap();
+            std::fs::write(&dst, &b[..b.len() / 3]).unwrap();
+        } else {
+            std::fs::copy(f, &dst).unwrap();
+        }
+    }
+    let (t0, t1, t2) = (timestamp(&src[0]), timestamp(&src[1]), timestamp(&src[2]));
+    wait_for(
+        "groups 0 and 1 done, group 2 incomplete",
+        Duration::from_secs(60),
+        || {
+            let st = status(&output);
+            state_of(&st, &t0) == "done"
+                && state_of(&st, &t1) == "done"
+                && state_of(&st, &t2) == "incomplete"
+        },
+    );
+    assert_eq!(sigterm(&mut child), 0, "SIGTERM must exit 0");
+    let st = status(&output);
+    for g in st["groups"].as_array().unwrap() {
+        if g["state"] == "done" {
+            assert_eq!(g["attempts"], 1, "converted more than once: {g}");
+            assert!(g["latency_s"].as_f64().unwrap() < 30.0, "{g}");
+        }
+    }
+    let q = st["quarantined"].as_array().unwrap();
+    assert_eq!(q.len(), 1, "{st}");
+    assert!(q[0]["path"].as_str().unwrap().ends_with("_sb02.hdf5"));
+    assert!(input
+        .join("quarantine")
+        .join(src[2][2].file_name().unwrap())
+        .exists());
+    assert_eq!(
+        ms_names(&output),
+        vec![format!("{t0}.ms"), format!("{t1}.ms")]
+    );
+}
+
+#[test]
+fn incomplete_groups_are_converted_under_the_convert_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let src = groups(&dir.path().join("src"), 1);
+    for f in &src[0][..3] {
+        std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
+    }
+    let mut child = daemon(&input, &output, "convert");
+    let t0 = timestamp(&src[0]);
+    wait_for(
+        "the incomplete group converted",
+        Duration::from_secs(60),
+        || state_of(&status(&output), &t0) == "done",
+    );
+    assert_eq!(sigterm(&mut child), 0);
+    assert_eq!(ms_names(&output), vec![format!("{t0}.ms")]);
+}
+
+#[test]
+fn sigkill_at_any_point_loses_nothing_and_converts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let src = groups(&dir.path().join("src"), 4);
+    for f in src.iter().flatten() {
+        std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
+    }
+    let stamps: Vec<String> = src.iter().map(|g| timestamp(g)).collect();
+    let mut first_seen: std::collections::HashMap<String, SystemTimeKey> = Default::default();
+    let mut kills = 0;
+    // Kill points: while collecting (early), while converting (a .partial
+    // exists), right after an MS appears (around the rename).
+    for round in 0..12 {
+        let mut child = daemon(&input, &output, "wait");
+        let t = Instant::now();
+        loop {
+            let names = if output.exists() {
+                ms_names(&output)
+            } else {
+                vec![]
+            };
+            record(&output, &names, &mut first_seen);
+            let hit = match round % 3 {
+                0 => t.elapsed() > Duration::from_millis(200),
+                1 => names.iter().any(|n| n.ends_with(".partial")),
+                _ => {
+                    names.iter().filter(|n| n.ends_with(".ms")).count()
+                        > first_seen.len().saturating_sub(1)
+                        && !first_seen.is_empty()
+                }
+            };
+            if hit
+                || t.elapsed() > Duration::from_secs(20)
+                || names.iter().filter(|n| n.ends_with(".ms")).count() == 4
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        if output.exists()
+            && ms_names(&output)
+                .iter()
+                .filter(|n| n.ends_with(".ms"))
+                .count()
+                == 4
+        {
+            break;
+        }
+    }
+    // A last clean run finishes whatever is left.
+    let mut child = daemon(&input, &output, "wait");
+    wait_for("all four groups done", Duration::from_secs(60), || {
+        let st = status(&output);
+        stamps.iter().all(|t| state_of(&st, t) == "done")
+    });
+    assert_eq!(sigterm(&mut child), 0);
+    let names = ms_names(&output);
+    assert_eq!(
+        names,
+        stamps.iter().map(|t| format!("{t}.ms")).collect::<Vec<_>>(),
+        "after {kills} kills"
+    );
+    // Nothing converted twice: every MS is the one that first appeared.
+    record(&output, &names, &mut first_seen);
+    for n in &names {
+        assert_eq!(
+            first_seen[n],
+            key(&output.join(n)),
+            "{n} was rewritten after it was finished"
+        );
+    }
+}
+
+type SystemTimeKey = (u64, std::time::SystemTime);
+
+fn key(p: &Path) -> SystemTimeKey {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).unwrap();
+    (m.ino(), m.modified().unwrap())
+}
+
+fn record(
+    output: &Path,
+    names: &[String],
+    seen: &mut std::collections::HashMap<String, SystemTimeKey>,
+) {
+    for n in names.iter().filter(|n| n.ends_with(".ms")) {
+        if let Ok(k) = std::panic::catch_unwind(|| key(&output.join(n))) {
+            seen.entry(n.clone()).or_insert(k);
+        }
+    }
+}
