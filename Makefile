@@ -11,7 +11,8 @@ demo: setup
 # when no adapter is found and CI is set.
 test: setup
 	PATH="$(CURDIR)/.venv/bin:$$PATH" DSA110_PYTHON="$(CURDIR)/.venv/bin/python" \
-	cargo test --release --all-targets
+	cargo test --release
+	cargo bench --no-run
 
 bench: setup
 	cargo bench

@@ -1,6 +1,7 @@
 //! Command-line front end: one file per subcommand; the library does the work.
 //! Errors are typed in the library and rendered for humans here.
 
+mod bench;
 mod calibrators;
 mod convert;
 mod demo;
@@ -37,6 +38,8 @@ pub struct Cli {
 enum Command {
     /// Convert subband groups into Measurement Sets.
     Convert(convert::Args),
+    /// Measure conversion on this node: each backend, stages, peak memory, I/O floor.
+    Bench(bench::Args),
     /// List the catalog calibrators in the beam of a group or a declination strip.
     Calibrators(calibrators::Args),
     /// Simulate a full-size group, convert it and print what happened.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Calibrators(args) => calibrators::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Groups(args) => groups::run(args),
         Command::Devices(args) => devices::run(args),

@@ -114,4 +114,7 @@ else:
     raise SystemExit(f"unknown mode {mode}")
 
 uvd.write_ms(out_ms, clobber=True, run_check=False, run_check_acceptability=False)
-print(json.dumps({"seconds": time.time() - t0, "fields": fields}))
+import resource
+
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print(json.dumps({"seconds": time.time() - t0, "peak_rss_mib": peak_mib, "fields": fields}))

@@ -1,0 +1,149 @@
+//! Each kernel, CPU against GPU, over sizes. For the GPU two numbers: the
+//! whole call (upload + kernel + download, what the pipeline pays) and the
+//! kernel alone (`gpu_kernel`, from the backend's stage timings).
+//! Sizes: 1e3..1e7 elements; set DSA110_BENCH_1E8=1 for 1e8.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dsa110_convert::compute::cpu::CpuBackend;
+use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend};
+use dsa110_convert::compute::rotation::uvw_rotation;
+use dsa110_convert::compute::{Backend, SkyPos, UvwRequest};
+use num_complex::Complex32;
+
+fn sizes() -> Vec<usize> {
+    let mut s = vec![1_000, 100_000, 10_000_000];
+    if std::env::var("DSA110_BENCH_1E8").is_ok() {
+        s.push(100_000_000);
+    }
+    s
+}
+
+fn backends() -> Vec<(&'static str, Box<dyn Backend>)> {
+    let mut v: Vec<(&'static str, Box<dyn Backend>)> = vec![("cpu", Box::new(CpuBackend))];
+    match GpuBackend::new(AdapterPolicy::Any) {
+        Ok(g) => v.push(("gpu", Box::new(g))),
+        Err(e) => eprintln!("no GPU for the benches: {e}"),
+    }
+    v
+}
+
+/// For the GPU, also time the kernel alone via its stage timings.
+fn kernel_only(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    n: usize,
+    gpu: &GpuBackend,
+    mut f: impl FnMut(),
+) {
+    c.bench_function(BenchmarkId::new("gpu_kernel", n), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                f();
+                total += Duration::from_secs_f64(gpu.last_timings().kernel_s);
+            }
+            total
+        })
+    });
+}
+
+fn uvw(c: &mut Criterion) {
+    let gpu = GpuBackend::new(AdapterPolicy::Any).ok();
+    let mut g = c.benchmark_group("uvw");
+    g.sample_size(10);
+    let ants: Vec<[f64; 3]> = (0..117)
+        .map(|i| [i as f64 * 10.0, (i * i) as f64 % 2000.0, i as f64])
+        .collect();
+    let rots: Vec<[f64; 9]> = (0..24)
+        .map(|t| uvw_rotation(3.5 + t as f64 * 1e-3, 0.53, 1e-3, 3.5, -2.06))
+        .collect();
+    for n in sizes().into_iter().filter(|&n| n <= 10_000_000) {
+        let ant1: Vec<u32> = (0..n).map(|i| (i % 117) as u32).collect();
+        let ant2: Vec<u32> = (0..n).map(|i| ((i / 117) % 117) as u32).collect();
+        let rot: Vec<u32> = (0..n).map(|i| (i % 24) as u32).collect();
+        let req = UvwRequest {
+            antenna_xyz_m: &ants,
+            ant1: &ant1,
+            ant2: &ant2,
+            rotation_index: &rot,
+            rotations: &rots,
+        };
+        let mut out = vec![[0.0; 3]; n];
+        g.throughput(Throughput::Elements(n as u64));
+        for (name, b) in backends() {
+            g.bench_function(BenchmarkId::new(name, n), |bch| {
+                bch.iter(|| b.uvw(&req, &mut out).unwrap())
+            });
+        }
+        if let Some(gpu) = &gpu {
+            kernel_only(&mut g, n, gpu, || gpu.uvw(&req, &mut out).unwrap());
+        }
+    }
+}
+
+fn phase(c: &mut Criterion) {
+    let gpu = GpuBackend::new(AdapterPolicy::Any).ok();
+    let mut g = c.benchmark_group("phase");
+    g.sample_size(10);
+    for n in sizes() {
+        // Rows of 768 channels x 2 pols.
+        let rows = (n / 1536).max(1);
+        let dw: Vec<f64> = (0..rows).map(|r| (r % 1000) as f64 * 1.3).collect();
+        let freq: Vec<f64> = (0..768).map(|c| 1.311e9 + c as f64 * 244_140.625).collect();
+        let mut vis = vec![Complex32::new(1.0, 0.5); rows * 1536];
+        g.throughput(Throughput::Elements((rows * 1536) as u64));
+        for (name, b) in backends() {
+            g.bench_function(BenchmarkId::new(name, rows * 1536), |bch| {
+                bch.iter(|| b.phase_correct(&mut vis, 2, &dw, &freq).unwrap())
+            });
+        }
+        if let Some(gpu) = &gpu {
+            kernel_only(&mut g, rows * 1536, gpu, || {
+                gpu.phase_correct(&mut vis, 2, &dw, &freq).unwrap()
+            });
+        }
+    }
+}
+
+fn separation(c: &mut Criterion) {
+    let gpu = GpuBackend::new(AdapterPolicy::Any).ok();
+    let mut g = c.benchmark_group("separation");
+    g.sample_size(10);
+    for n in sizes() {
+        let a: Vec<SkyPos> = (0..n)
+            .map(|i| SkyPos {
+                ra_rad: (i as f64 * 0.37) % 6.28,
+                dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
+            })
+            .collect();
+        let b: Vec<SkyPos> = a.iter().rev().copied().collect();
+        let mut out = vec![0.0; n];
+        g.throughput(Throughput::Elements(n as u64));
+        for (name, be) in backends() {
+            g.bench_function(BenchmarkId::new(name, n), |bch| {
+                bch.iter(|| be.separations(&a, &b, &mut out).unwrap())
+            });
+        }
+        if let Some(gpu) = &gpu {
+            kernel_only(&mut g, n, gpu, || {
+                gpu.separations(&a, &b, &mut out).unwrap()
+            });
+        }
+        // Catalog cross-match: n sources against 24 meridian fields.
+        let fields: Vec<SkyPos> = (0..24)
+            .map(|i| SkyPos {
+                ra_rad: 3.5 + i as f64 * 9.4e-4,
+                dec_rad: 0.53,
+            })
+            .collect();
+        for (name, be) in backends() {
+            g.bench_function(BenchmarkId::new(format!("{name}_match24"), n), |bch| {
+                bch.iter(|| be.match_within(&a, &fields, 0.056).unwrap())
+            });
+        }
+    }
+}
+
+criterion_group!(benches, uvw, phase, separation);
+criterion_main!(benches);

@@ -1,0 +1,87 @@
+//! Loading a group: the HDF5 library path (serialised by the crate's global
+//! lock) against the parallel raw path, worker counts 1..16, and HDF5 chunk
+//! cache sizes. The group is simulated once into target/bench-load
+//! (DSA110_BENCH_ANTS antennas, default 48; 96 is full size).
+
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dsa110_convert::group::Group;
+use dsa110_convert::sim::{self, SimConfig};
+use dsa110_convert::uvh5::{RowBuffers, Uvh5File};
+
+fn group_files() -> Vec<PathBuf> {
+    let ants: usize = std::env::var("DSA110_BENCH_ANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-load/{ants}"));
+    if let Ok(found) = dsa110_convert::group::find_groups(&dir, None, None, 60.0, 16) {
+        if found.len() == 1 && found[0].is_complete() {
+            return found[0].files.clone();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    sim::simulate_group(
+        &SimConfig {
+            n_ants: ants,
+            ..SimConfig::default()
+        },
+        &dir,
+    )
+    .unwrap()
+    .1
+}
+
+fn load(c: &mut Criterion) {
+    let files = group_files();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    let group = Group::open(&files, 16 << 20).unwrap();
+    let h = group.header().clone();
+    let per_row = group.freq_hz().len() * h.n_pols;
+    let mut buf = RowBuffers::new(h.n_blts, per_row);
+    let mut g = c.benchmark_group("load_group");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("library_sequential", |b| {
+        b.iter(|| {
+            for f in &files {
+                let mut file = Uvh5File::open(f, 16 << 20).unwrap();
+                file.force_library();
+                let mut one = RowBuffers::new(h.n_blts, file.header().per_row());
+                file.read_rows(0, h.n_blts, &mut one.vis, &mut one.flags, &mut one.nsamples)
+                    .unwrap();
+            }
+        })
+    });
+    for workers in [1, 2, 4, 8, 16] {
+        let mut reader = group.reader(workers).unwrap();
+        g.bench_function(BenchmarkId::new("raw_parallel", workers), |b| {
+            b.iter(|| {
+                reader
+                    .read_rows(0, h.n_blts, &mut buf.vis, &mut buf.flags, &mut buf.nsamples)
+                    .unwrap()
+            })
+        });
+    }
+    for cache_mib in [1usize, 16, 64] {
+        g.bench_function(
+            BenchmarkId::new("library_chunk_cache_mib", cache_mib),
+            |b| {
+                b.iter(|| {
+                    let mut file = Uvh5File::open(&files[0], cache_mib << 20).unwrap();
+                    file.force_library();
+                    let mut one = RowBuffers::new(h.n_blts, file.header().per_row());
+                    file.read_rows(0, h.n_blts, &mut one.vis, &mut one.flags, &mut one.nsamples)
+                        .unwrap();
+                })
+            },
+        );
+    }
+}
+
+criterion_group!(benches, load);
+criterion_main!(benches);

@@ -1,0 +1,226 @@
+//! `bench`: measure conversion on this node — each backend, the stages, peak
+//! memory, and the raw I/O floor of the same disk, in one run.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::compute::gpu::{self, AdapterPolicy};
+use crate::sim::{self, SimConfig};
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Simulates a group (full size by default: 96 antennas, 24 integrations,
+16 x 48 channels, about 1.9 GB), converts it with the CPU and, when an
+adapter exists, the GPU backend, each in a child process whose peak RSS is
+measured, and times the raw I/O floor: reading the inputs plus writing (and
+syncing) as many bytes as the MS holds, on the same disk.")]
+pub struct Args {
+    /// Working directory (on the disk to measure).
+    #[arg(long, default_value = "target/bench")]
+    pub workdir: PathBuf,
+    /// Antennas of the simulated group.
+    #[arg(long, default_value_t = 96)]
+    pub n_ants: usize,
+    /// Reuse the simulated group if the working directory has one.
+    #[arg(long)]
+    pub reuse: bool,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    backend: String,
+    seconds_read: f64,
+    seconds_compute: f64,
+    seconds_write: f64,
+    seconds_total: f64,
+    gb_per_s: f64,
+    peak_rss_mib: f64,
+    over_io_floor: f64,
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| {
+                    let m = e
+                        .metadata()
+                        .map(|m| (m.is_dir(), m.len()))
+                        .unwrap_or((false, 0));
+                    if m.0 {
+                        dir_bytes(&e.path())
+                    } else {
+                        m.1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Seconds to read every input and write + fsync `write_bytes` beside them.
+fn io_floor(inputs: &[PathBuf], write_bytes: u64, dir: &Path) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let mut buf = vec![0u8; 8 << 20];
+    for p in inputs {
+        let mut f = std::fs::File::open(p)?;
+        while f.read(&mut buf)? > 0 {}
+    }
+    let out = dir.join("io-floor.tmp");
+    let mut f = std::fs::File::create(&out)?;
+    let mut left = write_bytes;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()?;
+    let s = t.elapsed().as_secs_f64();
+    std::fs::remove_file(&out)?;
+    Ok(s)
+}
+
+/// Run `convert` in a child; its JSON summary and peak RSS in MiB.
+fn convert_child(
+    files: &[PathBuf],
+    out: &Path,
+    backend: &str,
+) -> anyhow::Result<(serde_json::Value, f64)> {
+    let exe = std::env::current_exe()?;
+    let child = Command::new(exe)
+        .args([
+            "-q",
+            "convert",
+            "--json",
+            "--overwrite",
+            "--backend",
+            backend,
+            "--phase-center",
+            "meridian",
+            "-o",
+        ])
+        .arg(out)
+        .args(files)
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = String::new();
+    child
+        .stdout
+        .context("child stdout")?
+        .read_to_string(&mut stdout)?;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child with owned out-parameters.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    anyhow::ensure!(
+        r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "convert --backend {backend} failed"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout)?;
+    Ok((summary[0].clone(), usage.ru_maxrss as f64 / 1024.0))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let input = args.workdir.join("hdf5");
+    let output = args.workdir.join("ms");
+    let cfg = SimConfig {
+        n_ants: args.n_ants,
+        noise_jy: 0.1,
+        ..SimConfig::default()
+    };
+    let files: Vec<PathBuf> = match (
+        args.reuse,
+        crate::group::find_groups(&input, None, None, 60.0, cfg.n_subbands),
+    ) {
+        (true, Ok(g)) if g.len() == 1 && g[0].is_complete() => g[0].files.clone(),
+        _ => {
+            if input.exists() {
+                std::fs::remove_dir_all(&input)?;
+            }
+            eprintln!(
+                "simulating a group of {} antennas in {} ...",
+                cfg.n_ants,
+                input.display()
+            );
+            sim::simulate_group(&cfg, &input)?.1
+        }
+    };
+    std::fs::create_dir_all(&output)?;
+    let in_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut backends = vec!["cpu"];
+    if gpu::GpuBackend::new(AdapterPolicy::Any).is_ok() {
+        backends.push("gpu");
+    }
+    let mut rows = Vec::new();
+    let mut ms_bytes = 0;
+    for b in &backends {
+        let (s, rss) = convert_child(&files, &output, b)?;
+        ms_bytes = dir_bytes(Path::new(s["ms_path"].as_str().unwrap_or_default()));
+        let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+        rows.push(Row {
+            backend: b.to_string(),
+            seconds_read: f("seconds_read"),
+            seconds_compute: f("seconds_compute"),
+            seconds_write: f("seconds_write"),
+            seconds_total: f("seconds_total"),
+            gb_per_s: in_bytes as f64 / 1e9 / f("seconds_total"),
+            peak_rss_mib: rss,
+            over_io_floor: f64::NAN,
+        });
+    }
+    let floor = io_floor(&files, ms_bytes, &output)?;
+    for r in &mut rows {
+        r.over_io_floor = r.seconds_total / floor;
+    }
+    let ratio = (rows.len() == 2).then(|| rows[0].seconds_total / rows[1].seconds_total);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "input_bytes": in_bytes, "ms_bytes": ms_bytes, "io_floor_s": floor,
+                "gpu_speedup_over_cpu": ratio, "runs": rows,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("group: {:.2} GB in, MS {:.2} GB; raw I/O floor (read inputs + write MS bytes, synced): {floor:.2} s", in_bytes as f64 / 1e9, ms_bytes as f64 / 1e9);
+    println!(
+        "{:<8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>8}",
+        "backend", "read_s", "compute_s", "write_s", "total_s", "GB/s", "peak_MiB", "x_floor"
+    );
+    for r in &rows {
+        println!(
+            "{:<8} {:>8.2} {:>9.2} {:>8.2} {:>8.2} {:>7.2} {:>9.0} {:>8.2}",
+            r.backend,
+            r.seconds_read,
+            r.seconds_compute,
+            r.seconds_write,
+            r.seconds_total,
+            r.gb_per_s,
+            r.peak_rss_mib,
+            r.over_io_floor
+        );
+    }
+    if let Some(x) = ratio {
+        println!(
+            "GPU vs CPU end to end: {x:.2}x (the GPU backend here: {})",
+            gpu::list_adapters()
+                .first()
+                .map(|a| a.name.clone())
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
