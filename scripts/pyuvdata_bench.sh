@@ -8,10 +8,10 @@
 # (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=${1:-target/bench}
+work=$(realpath "${1:-target/bench}")
 files=("$work"/hdf5/*_sb*.hdf5)
 [ -e "${files[0]}" ] || { echo "no group in $work/hdf5: run 'dsa110-convert bench --workdir $work' first" >&2; exit 1; }
 out="$work/pyuvdata.ms"
 rm -rf "$out"
 cd tests/oracle
-../../.venv/bin/python pyuvdata_convert.py meridian "../../$out" "${files[@]/#/../../}" 2>/dev/null
+../../.venv/bin/python pyuvdata_convert.py meridian "$out" "${files[@]}" 2>/dev/null
