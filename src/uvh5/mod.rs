@@ -127,8 +127,14 @@ pub(crate) fn open_hdf5(path: &Path, chunk_cache_bytes: usize) -> Result<hdf5::F
             reason: e.to_string(),
         });
     }
+    // No file locks: we only read, the correlator may still hold the file,
+    // and a lock inherited by another process (a fork elsewhere in the
+    // caller) would otherwise make a healthy file unreadable.
     hdf5::File::with_options()
-        .with_fapl(|p| p.chunk_cache(521, chunk_cache_bytes, 0.75))
+        .with_fapl(|p| {
+            p.chunk_cache(521, chunk_cache_bytes, 0.75)
+                .file_locking(false)
+        })
         .open(path)
         .map_err(|e| Uvh5Error::Open {
             path: path.to_path_buf(),
