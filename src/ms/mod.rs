@@ -20,6 +20,7 @@ mod subtables;
 use std::path::{Path, PathBuf};
 
 use num_complex::Complex32;
+use rayon::prelude::*;
 use rubbl_casatables::{Array, GlueDataType, Table, TableCreateMode};
 
 use crate::compute::SkyPos;
@@ -187,6 +188,16 @@ pub struct MsWriter {
     /// baseline (XY <-> YX, RL <-> LR; itself for parallel hands).
     pol_partner: Vec<usize>,
     imaging_columns: bool,
+    /// Row buffers kept between blocks (fresh ones cost page faults).
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    data: Vec<Complex32>,
+    flags: Vec<bool>,
+    spectrum: Vec<f32>,
+    weight: Vec<f32>,
 }
 
 impl MsWriter {
@@ -286,6 +297,7 @@ impl MsWriter {
             pol_order,
             pol_partner,
             imaging_columns: spec.imaging_columns,
+            scratch: Scratch::default(),
         })
     }
 
@@ -333,29 +345,44 @@ impl MsWriter {
                 -block.uvw_m[r][k]
             }
         });
-        let (pol, partner) = (&self.pol_order, &self.pol_partner);
-        // A swapped baseline reads XY where YX was and vice versa.
-        let at = |r: usize, c: usize, p: usize| {
-            let i = if swap[r] { partner[pol[p]] } else { pol[p] };
-            (r * self.n_chan + c) * n_pol + i
-        };
-        let data = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| {
-            let v = block.vis[at(r, c, p)];
-            if swap[r] {
-                v
-            } else {
-                v.conj()
-            }
-        });
-        let flags = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| {
-            block.flags[at(r, c, p)]
-        });
-        let weight = Array::from_shape_fn((n, n_pol), |(r, p)| {
-            let mut w: Vec<f32> = (0..self.n_chan)
-                .map(|c| block.nsamples[at(r, c, p)])
-                .collect();
-            median(&mut w)
-        });
+        let (pol, partner, n_chan) = (&self.pol_order, &self.pol_partner, self.n_chan);
+        // Per output row: conjugated (unless swapped) visibilities, flags,
+        // nsamples in CASA polarization order (a swapped baseline reads XY
+        // where YX was), and WEIGHT as the median of nsamples over channels.
+        let Scratch {
+            mut data,
+            mut flags,
+            mut spectrum,
+            mut weight,
+        } = std::mem::take(&mut self.scratch);
+        data.resize(n * per_row, Complex32::new(0.0, 0.0));
+        flags.resize(n * per_row, false);
+        spectrum.resize(n * per_row, 0.0);
+        weight.resize(n * n_pol, 0.0);
+        data.par_chunks_mut(per_row)
+            .zip(flags.par_chunks_mut(per_row))
+            .zip(spectrum.par_chunks_mut(per_row))
+            .zip(weight.par_chunks_mut(n_pol))
+            .enumerate()
+            .for_each(|(r, (((d, f), w_spec), w))| {
+                let src = r * per_row;
+                for p in 0..n_pol {
+                    let i = if swap[r] { partner[pol[p]] } else { pol[p] };
+                    for c in 0..n_chan {
+                        let k = src + c * n_pol + i;
+                        let v = block.vis[k];
+                        d[c * n_pol + p] = if swap[r] { v } else { v.conj() };
+                        f[c * n_pol + p] = block.flags[k];
+                        w_spec[c * n_pol + p] = block.nsamples[k];
+                    }
+                    let mut column: Vec<f32> = (0..n_chan).map(|c| w_spec[c * n_pol + p]).collect();
+                    w[p] = median(&mut column);
+                }
+            });
+        let shape3 = (n, n_chan, n_pol);
+        let data = Array::from_shape_vec(shape3, data).expect("n x chan x pol");
+        let flags = Array::from_shape_vec(shape3, flags).expect("n x chan x pol");
+        let weight = Array::from_shape_vec((n, n_pol), weight).expect("n x pol");
         let sigma = weight.mapv(|w| if w > 0.0 { w.powf(-0.5) } else { 0.0 });
         let flag_row: Vec<bool> = (0..n)
             .map(|r| {
@@ -368,7 +395,7 @@ impl MsWriter {
         table
             .put_column_range_array("DATA", row0, &data)
             .map_err(casacore)?;
-        if self.imaging_columns {
+        let spectrum_back = if self.imaging_columns {
             table
                 .put_column_range_array("CORRECTED_DATA", row0, &data)
                 .map_err(casacore)?;
@@ -376,13 +403,14 @@ impl MsWriter {
             table
                 .put_column_range_array("MODEL_DATA", row0, &model)
                 .map_err(casacore)?;
-            let ws = Array::from_shape_fn((n, self.n_chan, n_pol), |(r, c, p)| {
-                block.nsamples[at(r, c, p)]
-            });
+            let spectrum = Array::from_shape_vec(shape3, spectrum).expect("n x chan x pol");
             table
-                .put_column_range_array("WEIGHT_SPECTRUM", row0, &ws)
+                .put_column_range_array("WEIGHT_SPECTRUM", row0, &spectrum)
                 .map_err(casacore)?;
-        }
+            spectrum.into_raw_vec_and_offset().0
+        } else {
+            spectrum
+        };
         table
             .put_column_range_array("FLAG", row0, &flags)
             .map_err(casacore)?;
@@ -439,6 +467,12 @@ impl MsWriter {
         table
             .put_column_range_scalar("STATE_ID", row0, &vec![-1i32; n])
             .map_err(casacore)?;
+        self.scratch = Scratch {
+            data: data.into_raw_vec_and_offset().0,
+            flags: flags.into_raw_vec_and_offset().0,
+            spectrum: spectrum_back,
+            weight: weight.into_raw_vec_and_offset().0,
+        };
         Ok(())
     }
 
@@ -486,17 +520,23 @@ fn sync_tree(dir: &Path) -> Result<(), MsError> {
         .map_err(io(dir))
 }
 
-/// Median as numpy computes it (mean of the middle two for even counts).
+/// Median as numpy computes it (mean of the middle two for even counts),
+/// by selection rather than a full sort.
 fn median(v: &mut [f32]) -> f32 {
-    if v.is_empty() {
+    let n = v.len();
+    if n == 0 {
         return 0.0;
     }
-    v.sort_by(f32::total_cmp);
-    let n = v.len();
+    let (below, &mut mid, _) = v.select_nth_unstable_by(n / 2, f32::total_cmp);
     if n % 2 == 1 {
-        v[n / 2]
+        mid
     } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
+        let lower = below
+            .iter()
+            .copied()
+            .max_by(f32::total_cmp)
+            .expect("n >= 2");
+        0.5 * (lower + mid)
     }
 }
 
