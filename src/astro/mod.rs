@@ -94,6 +94,17 @@ impl Astrometer {
         }
     }
 
+    /// Observed place of an ICRS position (`eraAtco13`, no refraction).
+    fn observed(&self, time_jd: f64, pos: SkyPos) -> erfa::Observed {
+        erfa::atco13(
+            pos.ra_rad,
+            pos.dec_rad,
+            Self::utc(time_jd),
+            self.eop(time_jd),
+            self.site.geodetic(),
+        )
+    }
+
     /// Local apparent sidereal time, radians in [0, 2 pi): GAST (IAU
     /// 2006/2000A) + s' + east longitude, as pyuvdata's `get_lst_for_time`.
     pub fn lst_rad(&self, time_jd: f64) -> f64 {
@@ -137,13 +148,7 @@ impl Astrometer {
     /// observed right ascension (`eraAtco13`, RA minus the equation of the
     /// origins), as `transform_icrs_to_app` with the erfa library.
     pub fn icrs_to_app(&self, time_jd: f64, pos: SkyPos) -> SkyPos {
-        let ob = erfa::atco13(
-            pos.ra_rad,
-            pos.dec_rad,
-            Self::utc(time_jd),
-            self.eop(time_jd),
-            self.site.geodetic(),
-        );
+        let ob = self.observed(time_jd, pos);
         SkyPos {
             ra_rad: wrap_2pi(ob.ra_cio - ob.eo),
             dec_rad: ob.dec,
@@ -205,13 +210,7 @@ impl Astrometer {
     /// Observed (topocentric, no refraction) hour angle and declination of
     /// an ICRS position, radians: astropy's `HADec` frame.
     pub fn icrs_to_hadec(&self, time_jd: f64, pos: SkyPos) -> (f64, f64) {
-        let ob = erfa::atco13(
-            pos.ra_rad,
-            pos.dec_rad,
-            Self::utc(time_jd),
-            self.eop(time_jd),
-            self.site.geodetic(),
-        );
+        let ob = self.observed(time_jd, pos);
         (ob.ha, ob.dec)
     }
 }

@@ -63,7 +63,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 2)]
     queue: usize,
     /// Seconds a file's size must stay unchanged before it is read.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 1.0)]
     stable_s: f64,
     /// Seconds a stable file may stay unreadable before it is quarantined.
     #[arg(long, default_value_t = 30.0)]

@@ -87,6 +87,23 @@ pub(super) fn check_phase(
     Ok(())
 }
 
+/// Check the shared preconditions of element-wise separations.
+pub(super) fn check_separations(
+    a: &[SkyPos],
+    b: &[SkyPos],
+    out: &[f64],
+) -> Result<(), ComputeError> {
+    if a.len() != b.len() || a.len() != out.len() {
+        return Err(ComputeError::Input(format!(
+            "separations: {} and {} positions, {} outputs",
+            a.len(),
+            b.len(),
+            out.len()
+        )));
+    }
+    Ok(())
+}
+
 impl Backend for CpuBackend {
     fn name(&self) -> &'static str {
         "cpu"
@@ -157,14 +174,7 @@ impl Backend for CpuBackend {
     }
 
     fn separations(&self, a: &[SkyPos], b: &[SkyPos], out: &mut [f64]) -> Result<(), ComputeError> {
-        if a.len() != b.len() || a.len() != out.len() {
-            return Err(ComputeError::Input(format!(
-                "separations: {} and {} positions, {} outputs",
-                a.len(),
-                b.len(),
-                out.len()
-            )));
-        }
+        check_separations(a, b, out)?;
         out.par_iter_mut()
             .zip(a.par_iter().zip(b))
             .for_each(|(o, (&p, &q))| *o = separation(p, q));

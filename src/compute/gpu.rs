@@ -12,7 +12,7 @@ use std::time::Instant;
 use num_complex::Complex32;
 use wgpu::util::DeviceExt;
 
-use super::cpu::{check_phase, check_uvw, separation};
+use super::cpu::{check_phase, check_separations, check_uvw, separation};
 use super::{Backend, ComputeError, Match, SkyPos, UvwRequest, SPEED_OF_LIGHT_M_S};
 
 const MAX_WORKGROUPS_PER_DIM: u32 = 65_535;
@@ -438,14 +438,7 @@ impl Backend for GpuBackend {
     }
 
     fn separations(&self, a: &[SkyPos], b: &[SkyPos], out: &mut [f64]) -> Result<(), ComputeError> {
-        if a.len() != b.len() || a.len() != out.len() {
-            return Err(ComputeError::Input(format!(
-                "separations: {} and {} positions, {} outputs",
-                a.len(),
-                b.len(),
-                out.len()
-            )));
-        }
+        check_separations(a, b, out)?;
         let mut timings = GpuTimings::default();
         let tile = self.tile_rows(16);
         for start in (0..a.len()).step_by(tile) {
