@@ -7,8 +7,8 @@
 //! backpressure). Inotify (through `notify`) wakes the scheduler early; a
 //! rescan every tick is the fallback.
 //!
-//! A file counts once its size and mtime have stayed the same for
-//! `stable_s` and it opens as UVH5. A file that stays unreadable for
+//! A file counts once it opens as UVH5 and either inotify saw it closed
+//! after writing or its size and mtime have stayed the same for `stable_s`. A file that stays unreadable for
 //! `quarantine_after_s` is moved to `<input>/quarantine/` and recorded with
 //! its reason. On restart, groups left `converting` have their partial MS
 //! removed and are converted again, unless their MS was already renamed
@@ -16,7 +16,7 @@
 
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -126,7 +126,7 @@ pub fn run(
     let db = State::open(&cfg.state)?;
     recover(&db, cfg)?;
 
-    let (wake_tx, wake_rx) = mpsc::channel::<()>();
+    let (wake_tx, wake_rx) = mpsc::channel::<Option<PathBuf>>();
     let watcher = watch(&cfg.input, wake_tx);
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(cfg.queue.max(1));
     let job_rx = Arc::new(std::sync::Mutex::new(job_rx));
@@ -156,6 +156,8 @@ pub fn run(
     drop(done_tx);
 
     let mut watching: HashMap<PathBuf, Watching> = HashMap::new();
+    // Files inotify saw closed after writing: complete, no need to wait.
+    let mut closed: HashSet<PathBuf> = HashSet::new();
     let mut in_flight = 0usize;
     tracing::info!(
         "watching {} (state {})",
@@ -176,7 +178,7 @@ pub fn run(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        scan(&db, cfg, &mut watching)?;
+        scan(&db, cfg, &mut watching, &closed)?;
         promote(&db, cfg)?;
         for g in db.groups_in(GroupState::Pending)? {
             let files: Vec<PathBuf> = db
@@ -198,7 +200,9 @@ pub fn run(
                 Err(_) => break, // queue full: stays pending
             }
         }
-        let _ = wake_rx.recv_timeout(cfg.tick);
+        if let Ok(first) = wake_rx.recv_timeout(cfg.tick) {
+            closed.extend(std::iter::once(first).chain(wake_rx.try_iter()).flatten());
+        }
     }
     tracing::info!("stopping: finishing {in_flight} conversion(s) in hand");
     drop(job_tx);
@@ -242,10 +246,20 @@ fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
     Ok(())
 }
 
-fn watch(dir: &Path, wake: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+/// Wake the scheduler on any change in `dir`, passing the paths of files
+/// closed after writing.
+fn watch(dir: &Path, wake: mpsc::Sender<Option<PathBuf>>) -> Option<notify::RecommendedWatcher> {
+    use notify::event::{AccessKind, AccessMode, EventKind};
     use notify::Watcher;
-    let mut w = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-        let _ = wake.send(());
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+        Ok(ev) if ev.kind == EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+            for p in ev.paths {
+                let _ = wake.send(Some(p));
+            }
+        }
+        _ => {
+            let _ = wake.send(None);
+        }
     })
     .map_err(|e| tracing::warn!("no inotify ({e}); rescanning periodically"))
     .ok()?;
@@ -261,12 +275,13 @@ fn watch(dir: &Path, wake: mpsc::Sender<()>) -> Option<notify::RecommendedWatche
     }
 }
 
-/// Look at the input directory: accept stable files that open, quarantine
-/// those that never do.
+/// Look at the input directory: accept files that were closed after
+/// writing or are stable, and open; quarantine those that never open.
 fn scan(
     db: &State,
     cfg: &StreamConfig,
     watching: &mut HashMap<PathBuf, Watching>,
+    closed: &HashSet<PathBuf>,
 ) -> Result<(), StreamError> {
     let entries = std::fs::read_dir(&cfg.input).map_err(|source| StreamError::Io {
         path: cfg.input.clone(),
@@ -296,7 +311,7 @@ fn scan(
             continue;
         }
         let stable_for = w.since.elapsed().as_secs_f64();
-        if stable_for < cfg.stable_s {
+        if stable_for < cfg.stable_s && !closed.contains(&path) {
             continue;
         }
         let group = db.group_for(&timestamp, time_s, cfg.tolerance_s, mtime)?;
