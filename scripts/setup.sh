@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 #   pkg-config cmake clang  build tools for the -sys crates
 #   python3-venv    for the oracle tests (pyuvdata, python-casacore, astropy)
 #   wsclean         the imaging test
-APT_PACKAGES=(libhdf5-dev liberfa-dev mesa-vulkan-drivers libvulkan1 pkg-config cmake python3-venv wsclean)
+#   valgrind        the instruction-count performance guard
+APT_PACKAGES=(libhdf5-dev liberfa-dev mesa-vulkan-drivers libvulkan1 pkg-config cmake python3-venv wsclean valgrind)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
