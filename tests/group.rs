@@ -156,3 +156,20 @@ fn joined_group_is_ascending_and_equals_the_files_reversed() {
         .unwrap();
     assert_eq!(part.vis, joined.vis[100 * per_row..140 * per_row]);
 }
+
+#[test]
+fn groups_subcommand_lists_complete_and_incomplete_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(dir.path(), small_config());
+    std::fs::remove_file(&files[7]).unwrap();
+    let (code, out, err) = common::run_cli(&[&"groups", &"--json", &dir.path()]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["missing"], serde_json::json!([7]));
+    let (_, text, _) = common::run_cli(&[&"groups", &dir.path()]);
+    assert!(
+        text.contains("INCOMPLETE") && text.contains("missing sb07"),
+        "{text}"
+    );
+}
