@@ -96,8 +96,6 @@ pub struct GpuBackend {
     separation: Kernel,
     matcher: Kernel,
     timings: Mutex<GpuTimings>,
-    /// Pipeline creation time, seconds.
-    pub warmup_s: f64,
 }
 
 /// Which adapters [`GpuBackend::new`] accepts.
@@ -233,7 +231,6 @@ impl GpuBackend {
             separation,
             matcher,
             timings: Mutex::new(GpuTimings::default()),
-            warmup_s,
         })
     }
 

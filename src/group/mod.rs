@@ -209,11 +209,6 @@ impl Group {
         &self.headers[0]
     }
 
-    /// Every file's header, in ascending frequency.
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
-    }
-
     /// The files, in ascending frequency.
     pub fn paths(&self) -> &[PathBuf] {
         &self.paths

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hdf5::filters::Filter;
 use num_complex::Complex32;
@@ -207,10 +207,6 @@ impl Uvh5File {
 
     pub fn header(&self) -> &Header {
         &self.header
-    }
-
-    pub fn path(&self) -> &PathBuf {
-        &self.header.path
     }
 
     /// The path each of visdata, flags, nsamples takes.
