@@ -214,6 +214,20 @@ fn incomplete_groups_are_converted_under_the_convert_policy() {
         Duration::from_secs(60),
         || state_of(&status(&output), &t0) == "done",
     );
+    // A second daemon on the same state database is refused.
+    let second = Command::new(common::bin())
+        .args(["-q", "stream", "run", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another stream daemon"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert_eq!(sigterm(&mut child), 0);
     assert_eq!(ms_names(&output), vec![format!("{t0}.ms")]);
 }

@@ -123,6 +123,7 @@ pub fn run(
         move |source| StreamError::Io { path, source }
     };
     std::fs::create_dir_all(&cfg.output).map_err(io(&cfg.output))?;
+    let _lock = lock_state(&cfg.state)?;
     let db = State::open(&cfg.state)?;
     recover(&db, cfg)?;
 
@@ -220,6 +221,26 @@ pub fn run(
         let _ = w.join();
     }
     Ok(())
+}
+
+/// One daemon per state database: an exclusive `flock` on `<state>.lock`,
+/// held until the returned file is dropped (the kernel drops it with a
+/// killed process, so a crash never leaves a stale lock).
+fn lock_state(state: &Path) -> Result<std::fs::File, StreamError> {
+    use std::os::unix::io::AsRawFd;
+    let path = state.with_extension("lock");
+    let file = std::fs::File::create(&path).map_err(|source| StreamError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(StreamError::State {
+            path: state.to_path_buf(),
+            reason: "another stream daemon is using this state database".into(),
+        });
+    }
+    Ok(file)
 }
 
 /// After a crash: partial outputs removed, interrupted groups redone.
