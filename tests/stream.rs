@@ -58,6 +58,11 @@ fn daemon(input: &Path, output: &Path, policy: &str) -> Child {
 }
 
 fn status(output: &Path) -> serde_json::Value {
+    let state = output.join("dsa110-stream.sqlite");
+    if !state.exists() {
+        // The daemon has not created its database yet.
+        return serde_json::json!({"groups": [], "quarantined": []});
+    }
     let (code, out, err) = common::run_cli(&[
         &"stream",
         &"status",
