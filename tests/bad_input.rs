@@ -208,7 +208,7 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
 fn a_run_killed_halfway_leaves_no_finished_ms_and_a_rerun_completes() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small_config();
-    cfg.n_ants = 64;
+    cfg.n_ants = 32;
     cfg.n_times = 24;
     cfg.chans_per_subband = 48;
     let files = small_group(&dir.path().join("in"), cfg);
@@ -221,7 +221,7 @@ fn a_run_killed_halfway_leaves_no_finished_ms_and_a_rerun_completes() {
             "--backend",
             "cpu",
             "--max-memory",
-            "64MiB",
+            "256MiB",
             "-o",
         ])
         .arg(&out)

@@ -242,6 +242,14 @@ pub fn convert_group(
     };
 
     let block = block_rows(opts.max_memory_bytes, per_row, n_rows);
+    if opts.max_memory_bytes < FIXED_OVERHEAD_BYTES + 64 * bytes_per_row(per_row) {
+        tracing::warn!(
+            "--max-memory {} MiB leaves room for only {block} rows per block: expect a slow conversion \
+             (the converter needs about {} MiB besides its row buffers)",
+            opts.max_memory_bytes >> 20,
+            FIXED_OVERHEAD_BYTES >> 20
+        );
+    }
     tracing::debug!("blocks of {block} rows");
 
     let mut writer = MsWriter::create(out_ms, &spec, n_rows)?;
