@@ -169,3 +169,49 @@ fn calibrator_field_is_renamed_where_it_transits() {
         ]
     );
 }
+
+#[test]
+fn a_calibrator_name_phases_the_group_to_its_catalog_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(&dir.path().join("in"), small_config());
+    let ms = convert(
+        &files,
+        &dir.path().join("out"),
+        &["--phase-center", "3C286"],
+    );
+    // The built-in catalog's 3C286: RA 202.784534, Dec 30.509155 (ICRS deg).
+    let cmp = compare_with_pyuvdata(&files, &ms, "radec:202.784534:30.509155", dir.path());
+    assert_eq!(cmp["field_names"][0][0], "3C286");
+}
+
+#[test]
+fn input_directory_and_timestamp_select_a_group_stamped_seconds_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let files = small_group(&input, small_config());
+    // The live system stamps subbands a few seconds apart: move sb03 by 4 s.
+    let name = files[3].file_name().unwrap().to_string_lossy().into_owned();
+    let ts = name.split("_sb").next().unwrap();
+    let later = chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S").unwrap()
+        + chrono::Duration::seconds(4);
+    let later = later.format("%Y-%m-%dT%H:%M:%S").to_string();
+    std::fs::rename(&files[3], input.join(format!("{later}_sb03.hdf5"))).unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, err) = run_cli(&[
+        &"convert",
+        &"--backend",
+        &"cpu",
+        &"--input",
+        &input,
+        &"--timestamp",
+        &later,
+        &"-o",
+        &out,
+        &"--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary[0]["inputs"].as_array().unwrap().len(), 16);
+    assert_eq!(summary[0]["channels"], 128);
+    assert!(out.join(format!("{ts}.ms")).exists());
+}

@@ -191,8 +191,15 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
         );
         return Ok(vec![args.files.clone()]);
     };
+    // A timestamp matches the group whose first file lies within the
+    // tolerance of it (subbands may be stamped a few seconds apart).
     let (start, end) = match &args.timestamp {
-        Some(ts) => (Some(ts.clone()), Some(ts.clone())),
+        Some(ts) => {
+            let t = crate::group::parse_time_s(ts)?;
+            let tol = args.tolerance_s.ceil() as i64;
+            let fmt = |s: i64| crate::sim::format_timestamp(s as f64 / 86_400.0 + 2_440_587.5);
+            (Some(fmt(t - tol)), Some(fmt(t + tol)))
+        }
         None => (args.start.clone(), args.end.clone()),
     };
     let found = group::find_groups(

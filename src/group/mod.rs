@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use crate::uvh5::{self, Header, Uvh5Error};
 
-pub use find::{find_groups, parse_file_name, FoundGroup};
+pub use find::{find_groups, parse_file_name, parse_time_s, FoundGroup};
 pub use reader::GroupReader;
 
 /// Errors of finding or loading a group; each names the file involved.
