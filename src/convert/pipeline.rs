@@ -17,14 +17,20 @@ use crate::ms::{Antenna, Field, MsSpec, MsWriter, RowBlock};
 use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
-/// Row buffers of one block, `[row][chan ascending][pol]`.
+/// Row buffers of one block, `[row][chan ascending][pol]`, with the new
+/// UVW (metres) and w change of each row.
 struct Block {
     r0: usize,
     r1: usize,
     vis: Vec<Complex32>,
     flags: Vec<bool>,
     nsamples: Vec<f32>,
+    uvw: Vec<[f64; 3]>,
+    dw: Vec<f64>,
 }
+
+/// Blocks circulating between the reader, compute and writer stages.
+const BLOCKS_IN_FLIGHT: usize = 3;
 
 impl Block {
     fn new(rows: usize, per_row: usize) -> Block {
@@ -34,6 +40,8 @@ impl Block {
             vis: vec![Complex32::new(0.0, 0.0); rows * per_row],
             flags: vec![false; rows * per_row],
             nsamples: vec![0.0; rows * per_row],
+            uvw: vec![[0.0; 3]; rows],
+            dw: vec![0.0; rows],
         }
     }
 }
@@ -254,92 +262,118 @@ pub fn convert_group(
 
     let mut writer = MsWriter::create(out_ms, &spec, n_rows)?;
     let progress = progress_bar(opts.progress, n_rows as u64);
-    let mut uvw_new = vec![[0.0f64; 3]; block];
-    let mut dw_m = vec![0.0f64; block];
-    let (mut seconds_compute, mut seconds_write) = (0.0, 0.0);
+    let mut seconds_write = 0.0;
 
+    // Three stages, one block each in flight: the reader thread fills a
+    // block, the compute thread applies UVW and phases to the previous one,
+    // and this thread writes the one before (casacore tables stay on the
+    // thread that opened them).
     let mut reader = group.reader(opts.read_workers)?;
-    let seconds_read = std::thread::scope(|s| -> Result<f64, ConvertError> {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Block, ConvertError>>(1);
-        let (empty_tx, empty_rx) = mpsc::sync_channel::<Block>(2);
-        for _ in 0..2 {
-            empty_tx
-                .send(Block::new(block, per_row))
-                .expect("fresh channel");
-        }
-        let reading = s.spawn(move || {
-            let mut seconds = 0.0;
-            for r0 in (0..n_rows).step_by(block) {
-                let Ok(mut b) = empty_rx.recv() else { break };
-                let r1 = (r0 + block).min(n_rows);
-                let n = (r1 - r0) * per_row;
-                let t = Instant::now();
-                let res = reader
-                    .read_rows(
-                        r0,
-                        r1,
-                        &mut b.vis[..n],
-                        &mut b.flags[..n],
-                        &mut b.nsamples[..n],
-                    )
-                    .map_err(ConvertError::from);
-                seconds += t.elapsed().as_secs_f64();
-                b.r0 = r0;
-                b.r1 = r1;
-                let failed = res.is_err();
-                if full_tx.send(res.map(|()| b)).is_err() || failed {
-                    break;
+    let (seconds_read, seconds_compute) =
+        std::thread::scope(|s| -> Result<(f64, f64), ConvertError> {
+            let (full_tx, full_rx) = mpsc::sync_channel::<Result<Block, ConvertError>>(1);
+            let (done_tx, done_rx) = mpsc::sync_channel::<Result<Block, ConvertError>>(1);
+            let (empty_tx, empty_rx) = mpsc::sync_channel::<Block>(BLOCKS_IN_FLIGHT);
+            for _ in 0..BLOCKS_IN_FLIGHT {
+                empty_tx
+                    .send(Block::new(block, per_row))
+                    .expect("fresh channel");
+            }
+            let reading = s.spawn(move || {
+                let mut seconds = 0.0;
+                for r0 in (0..n_rows).step_by(block) {
+                    let Ok(mut b) = empty_rx.recv() else { break };
+                    let r1 = (r0 + block).min(n_rows);
+                    let n = (r1 - r0) * per_row;
+                    let t = Instant::now();
+                    let res = reader
+                        .read_rows(
+                            r0,
+                            r1,
+                            &mut b.vis[..n],
+                            &mut b.flags[..n],
+                            &mut b.nsamples[..n],
+                        )
+                        .map_err(ConvertError::from);
+                    seconds += t.elapsed().as_secs_f64();
+                    b.r0 = r0;
+                    b.r1 = r1;
+                    let failed = res.is_err();
+                    if full_tx.send(res.map(|()| b)).is_err() || failed {
+                        break;
+                    }
                 }
+                seconds
+            });
+            let (antenna_xyz_m, ant1, ant2, time_index) =
+                (&antenna_xyz_m, &ant1, &ant2, &time_index);
+            let (rotations, uvw_old, freq_hz) = (&plan.rotations, &header.uvw_m, &freq_hz);
+            let backend = opts.backend.as_ref();
+            let computing = s.spawn(move || {
+                let mut seconds = 0.0;
+                for received in full_rx.iter() {
+                    let t = Instant::now();
+                    let res = received.and_then(|mut b| {
+                        let (r0, r1) = (b.r0, b.r1);
+                        let rows = r1 - r0;
+                        let req = UvwRequest {
+                            antenna_xyz_m,
+                            ant1: &ant1[r0..r1],
+                            ant2: &ant2[r0..r1],
+                            rotation_index: &time_index[r0..r1],
+                            rotations,
+                        };
+                        backend.uvw(&req, &mut b.uvw[..rows])?;
+                        for (i, dw) in b.dw[..rows].iter_mut().enumerate() {
+                            *dw = b.uvw[i][2] - uvw_old[r0 + i][2];
+                        }
+                        backend.phase_correct(
+                            &mut b.vis[..rows * per_row],
+                            n_pol,
+                            &b.dw[..rows],
+                            freq_hz,
+                        )?;
+                        Ok(b)
+                    });
+                    seconds += t.elapsed().as_secs_f64();
+                    let failed = res.is_err();
+                    if done_tx.send(res).is_err() || failed {
+                        break;
+                    }
+                }
+                seconds
+            });
+
+            for received in done_rx.iter() {
+                let b = received?;
+                let (r0, r1) = (b.r0, b.r1);
+                let rows = r1 - r0;
+                let n = rows * per_row;
+                let t = Instant::now();
+                writer.write_rows(
+                    r0,
+                    &RowBlock {
+                        time_mjd_s: &time_mjd_s[r0..r1],
+                        interval_s: &header.integration_time_s[r0..r1],
+                        ant1: &ant1[r0..r1],
+                        ant2: &ant2[r0..r1],
+                        uvw_m: &b.uvw[..rows],
+                        field_id: &field_id[r0..r1],
+                        scan_number: &scan_number[r0..r1],
+                        vis: &b.vis[..n],
+                        flags: &b.flags[..n],
+                        nsamples: &b.nsamples[..n],
+                    },
+                )?;
+                seconds_write += t.elapsed().as_secs_f64();
+                progress.inc(rows as u64);
+                // The reader may have stopped after the last block: ignore a closed channel.
+                let _ = empty_tx.send(b);
             }
-            seconds
-        });
-
-        for received in full_rx.iter() {
-            let mut b = received?;
-            let (r0, r1) = (b.r0, b.r1);
-            let rows = r1 - r0;
-            let n = rows * per_row;
-
-            let t = Instant::now();
-            let req = UvwRequest {
-                antenna_xyz_m: &antenna_xyz_m,
-                ant1: &ant1[r0..r1],
-                ant2: &ant2[r0..r1],
-                rotation_index: &time_index[r0..r1],
-                rotations: &plan.rotations,
-            };
-            opts.backend.uvw(&req, &mut uvw_new[..rows])?;
-            for (i, dw) in dw_m[..rows].iter_mut().enumerate() {
-                *dw = uvw_new[i][2] - header.uvw_m[r0 + i][2];
-            }
-            opts.backend
-                .phase_correct(&mut b.vis[..n], n_pol, &dw_m[..rows], &freq_hz)?;
-            seconds_compute += t.elapsed().as_secs_f64();
-
-            let t = Instant::now();
-            let interval_s = &header.integration_time_s[r0..r1];
-            writer.write_rows(
-                r0,
-                &RowBlock {
-                    time_mjd_s: &time_mjd_s[r0..r1],
-                    interval_s,
-                    ant1: &ant1[r0..r1],
-                    ant2: &ant2[r0..r1],
-                    uvw_m: &uvw_new[..rows],
-                    field_id: &field_id[r0..r1],
-                    scan_number: &scan_number[r0..r1],
-                    vis: &b.vis[..n],
-                    flags: &b.flags[..n],
-                    nsamples: &b.nsamples[..n],
-                },
-            )?;
-            seconds_write += t.elapsed().as_secs_f64();
-            progress.inc(rows as u64);
-            // The reader may have stopped after the last block: ignore a closed channel.
-            let _ = empty_tx.send(b);
-        }
-        Ok(reading.join().expect("reader thread panicked"))
-    })?;
+            let read = reading.join().expect("reader thread panicked");
+            let compute = computing.join().expect("compute thread panicked");
+            Ok((read, compute))
+        })?;
 
     let t = Instant::now();
     if opts.overwrite && out_ms.exists() {
