@@ -278,6 +278,9 @@ fn watch(dir: &Path, wake: mpsc::Sender<Option<PathBuf>>) -> Option<notify::Reco
                 let _ = wake.send(Some(p));
             }
         }
+        // Reads (ours, while converting) are not news: waking on every one
+        // of them would steal the CPU from the conversion.
+        Ok(ev) if matches!(ev.kind, EventKind::Access(_)) => {}
         _ => {
             let _ = wake.send(None);
         }
