@@ -113,7 +113,7 @@ fn separation(c: &mut Criterion) {
     for n in sizes() {
         let a: Vec<SkyPos> = (0..n)
             .map(|i| SkyPos {
-                ra_rad: (i as f64 * 0.37) % 6.28,
+                ra_rad: (i as f64 * 0.37) % std::f64::consts::TAU,
                 dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
             })
             .collect();

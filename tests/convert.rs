@@ -215,3 +215,142 @@ fn input_directory_and_timestamp_select_a_group_stamped_seconds_apart() {
     assert_eq!(summary[0]["channels"], 128);
     assert!(out.join(format!("{ts}.ms")).exists());
 }
+
+/// Give a simulated group varied nsamples and flags: some rows with
+/// nsamples that differ between channels, others uniform at per-row
+/// values; some rows fully flagged, some single channels flagged.
+fn vary_nsamples_and_flags(files: &[PathBuf]) {
+    for (k, f) in files.iter().enumerate() {
+        let file = hdf5::File::open_rw(f).unwrap();
+        let ns = file.dataset("Data/nsamples").unwrap();
+        let shape = ns.shape();
+        let (n_rows, n_chan, n_pol) = (shape[0], shape[2], shape[3]);
+        let mut nsamples = Vec::with_capacity(n_rows * n_chan * n_pol);
+        let mut flags = Vec::with_capacity(n_rows * n_chan * n_pol);
+        for r in 0..n_rows {
+            for c in 0..n_chan {
+                for p in 0..n_pol {
+                    nsamples.push(if r % 3 == 0 {
+                        1.0 + ((r * 7 + (k * n_chan + c) * 3 + p) % 5) as f32 * 0.25
+                    } else {
+                        (1 + (r + k) % 4) as f32 * 0.5
+                    });
+                    flags.push(r % 5 == 0 || (r % 7 == 0 && c == 3));
+                }
+            }
+        }
+        ns.write_raw(&nsamples).unwrap();
+        file.dataset("Data/flags")
+            .unwrap()
+            .write_raw(&flags)
+            .unwrap();
+    }
+}
+
+#[test]
+fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
+    use dsa110_convert::compute::cpu::CpuBackend;
+    use dsa110_convert::convert::{ConvertOptions, IncrementalConversion, PhaseCenterMode};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config();
+    cfg.noise_jy = 0.5;
+    let files = small_group(&dir.path().join("in"), cfg);
+    vary_nsamples_and_flags(&files);
+    let batch = convert(
+        &files,
+        &dir.path().join("batch"),
+        &[
+            "--phase-center",
+            "meridian",
+            "--no-rename-calibrator-fields",
+        ],
+    );
+    let opts = ConvertOptions {
+        phase_center: PhaseCenterMode::Meridian,
+        backend: std::sync::Arc::new(CpuBackend),
+        max_memory_bytes: 1 << 30,
+        imaging_columns: false,
+        overwrite: false,
+        read_workers: 1,
+        chunk_cache_bytes: 1 << 20,
+        progress: false,
+        command_line: "test".into(),
+        calibrators: None,
+    };
+    // Subbands in a scrambled order, one of them twice (a re-sent file).
+    let order = [9, 2, 15, 0, 7, 7, 12, 4, 1, 14, 3, 11, 6, 13, 5, 10, 8];
+    let out = dir.path().join("incremental/group.ms");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let mut inc = IncrementalConversion::start(&files[order[0]], 16, &out, &opts).unwrap();
+    for &k in &order {
+        inc.add(&files[k]).unwrap();
+    }
+    assert!(
+        !out.exists(),
+        "the MS must not appear before the group is finished"
+    );
+    inc.finish(&files).unwrap();
+
+    let cmp = compare_with_pyuvdata(&files, &out, "meridian", dir.path());
+    assert!(cmp["weight_max_abs"].as_f64().unwrap() < 1e-6, "{cmp}");
+    let same = oracle("compare_ms.py", &[&out, &batch]);
+    assert_eq!(same["flag_mismatch"], 0, "{same}");
+    assert_eq!(same["flag_row_mismatch"], 0, "{same}");
+    assert_eq!(same["weight_max_abs"], 0.0, "{same}");
+    assert_eq!(same["sigma_max_abs"], 0.0, "{same}");
+    assert_eq!(same["uvw_max_abs_m"], 0.0, "{same}");
+    assert!(same["data_max_rel"].as_f64().unwrap() < 1e-6, "{same}");
+    assert_eq!(same["field_names"][0], same["field_names"][1], "{same}");
+
+    // With the imaging columns: CORRECTED_DATA = DATA, MODEL_DATA = 0,
+    // WEIGHT_SPECTRUM = nsamples (its median over channels is WEIGHT), the
+    // same as the block pipeline writes them.
+    let batch_img = convert(
+        &files,
+        &dir.path().join("batch_img"),
+        &[
+            "--phase-center",
+            "meridian",
+            "--no-rename-calibrator-fields",
+            "--imaging-columns",
+        ],
+    );
+    let out_img = dir.path().join("incremental/imaging.ms");
+    let opts_img = ConvertOptions {
+        imaging_columns: true,
+        ..opts.clone()
+    };
+    let mut inc = IncrementalConversion::start(&files[3], 16, &out_img, &opts_img).unwrap();
+    for f in files.iter().rev() {
+        inc.add(f).unwrap();
+    }
+    inc.finish(&files).unwrap();
+    for ms in [&batch_img, &out_img] {
+        let img = oracle("imaging_columns.py", &[ms]);
+        assert_eq!(img["corrected_minus_data_max_abs"], 0.0, "{img}");
+        assert_eq!(img["model_max_abs"], 0.0, "{img}");
+        assert_eq!(img["weight_vs_spectrum_median_max_abs"], 0.0, "{img}");
+        assert!(
+            img["spectrum_distinct_values"].as_u64().unwrap() > 4,
+            "{img}"
+        );
+    }
+    let img = oracle("imaging_columns.py", &[&out_img, &batch_img]);
+    assert_eq!(img["spectrum_max_abs_diff"], 0.0, "{img}");
+    assert!(
+        img["corrected_max_rel_diff"].as_f64().unwrap() < 1e-6,
+        "{img}"
+    );
+
+    // A group missing a subband is not the layout written: refused, and
+    // nothing is left behind.
+    let out2 = dir.path().join("incremental/missing.ms");
+    let mut inc = IncrementalConversion::start(&files[0], 16, &out2, &opts).unwrap();
+    for f in &files[1..] {
+        inc.add(f).unwrap();
+    }
+    let err = inc.finish(&files[1..]).unwrap_err().to_string();
+    assert!(err.contains("subbands of 8 channels were written"), "{err}");
+    assert!(!out2.exists());
+    assert!(!dsa110_convert::ms::partial_path(&out2).exists());
+}

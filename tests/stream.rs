@@ -53,8 +53,21 @@ fn daemon(input: &Path, output: &Path, policy: &str) -> Child {
         .arg(input)
         .arg("--output")
         .arg(output)
+        .env("DSA110_LOG", "warn")
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path(output))
+                .unwrap(),
+        )
         .spawn()
         .unwrap()
+}
+
+/// Where the daemons of a test log their warnings.
+fn log_path(output: &Path) -> PathBuf {
+    output.with_extension("log")
 }
 
 fn status(output: &Path) -> serde_json::Value {
@@ -201,6 +214,38 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
         ms_names(&output),
         vec![format!("{t0}.ms"), format!("{t1}.ms")]
     );
+    // Stopping abandoned group 2's subbands: no partial MS is left.
+    let left: Vec<String> = std::fs::read_dir(&output)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Groups 0 and 1 were converted subband by subband as they landed (no
+    // fallback to a whole-group conversion), into the MS `convert` writes.
+    let log = std::fs::read_to_string(log_path(&output)).unwrap();
+    assert!(log.contains("quarantined"), "{log}");
+    assert!(!log.contains("converting the group whole"), "{log}");
+    for (k, t) in [(0, &t0), (1, &t1)] {
+        let batch = dir.path().join(format!("batch{k}"));
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &batch];
+        for f in &src[k] {
+            args.push(f);
+        }
+        let (code, _, err) = common::run_cli(&args);
+        assert_eq!(code, 0, "{err}");
+        let ours = output.join(format!("{t}.ms"));
+        let theirs = batch.join(format!("{t}.ms"));
+        let cmp = common::oracle("compare_ms.py", &[&ours, &theirs]);
+        assert_eq!(cmp["flag_mismatch"], 0, "{cmp}");
+        assert_eq!(cmp["flag_row_mismatch"], 0, "{cmp}");
+        assert_eq!(cmp["weight_max_abs"], 0.0, "{cmp}");
+        assert_eq!(cmp["uvw_max_abs_m"], 0.0, "{cmp}");
+        assert!(cmp["data_max_rel"].as_f64().unwrap() < 1e-6, "{cmp}");
+        assert_eq!(cmp["field_names"][0], cmp["field_names"][1], "{cmp}");
+        assert_eq!(cmp["chan_freq_max_abs_hz"], 0.0, "{cmp}");
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -17,7 +17,13 @@ Simulates a group (full size by default: 96 antennas, 24 integrations,
 16 x 48 channels, about 1.9 GB), converts it with the CPU and, when an
 adapter exists, the GPU backend, each in a child process whose peak RSS is
 measured, and times the raw I/O floor: reading the inputs plus writing (and
-syncing) as many bytes as the MS holds, on the same disk.")]
+syncing) as many bytes as the MS holds, on the same disk.
+
+With --latency it measures the streaming daemon instead: it starts
+`stream run` on an empty directory, copies the group's subbands in, one
+every --spread-s / 15 seconds, then the last one, and times the last copy's
+close to the MS appearing (the daemon's own figure, from its state
+database, is printed too).")]
 pub struct Args {
     /// Working directory (on the disk to measure).
     #[arg(long, default_value = "target/bench")]
@@ -31,6 +37,14 @@ pub struct Args {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Measure the streaming daemon instead: the latency from the last
+    /// subband landing in its input directory to the finished MS.
+    #[arg(long)]
+    pub latency: bool,
+    /// With --latency: seconds over which the other subbands land, evenly
+    /// spaced, before the last one (0: all at once).
+    #[arg(long, default_value_t = 20.0)]
+    pub spread_s: f64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -153,6 +167,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             sim::simulate_group(&cfg, &input)?.1
         }
     };
+    if args.latency {
+        return latency(
+            &files,
+            &args.workdir.join("stream"),
+            args.spread_s,
+            args.json,
+        );
+    }
     std::fs::create_dir_all(&output)?;
     let in_bytes: u64 = files
         .iter()
@@ -223,4 +245,80 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stream `files` into a fresh daemon's input directory and time the last
+/// one's landing to its group's MS being in place.
+fn latency(files: &[PathBuf], dir: &Path, spread_s: f64, json: bool) -> anyhow::Result<ExitCode> {
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(&input)?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["stream", "run", "--backend", "cpu", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .spawn()?;
+    let result = (|| -> anyhow::Result<(f64, Option<f64>)> {
+        let state = output.join("dsa110-stream.sqlite");
+        wait_until(Duration::from_secs(30), || state.exists())
+            .context("the daemon did not start")?;
+        let (last, rest) = files.split_last().context("no files")?;
+        let gap = Duration::from_secs_f64(spread_s / rest.len().max(1) as f64);
+        for f in rest {
+            std::fs::copy(f, input.join(f.file_name().context("file name")?))?;
+            std::thread::sleep(gap);
+        }
+        std::fs::copy(last, input.join(last.file_name().context("file name")?))?;
+        let landed = Instant::now();
+        tracing::debug!("{} landed", last.display());
+        let ms = output.join(crate::convert::output_name(files));
+        wait_until(Duration::from_secs(600), || ms.exists())
+            .context("the MS did not appear within 10 minutes")?;
+        let seen = landed.elapsed().as_secs_f64();
+        let db = crate::stream::State::open(&state)?;
+        let mut recorded = None;
+        wait_until(Duration::from_secs(30), || {
+            recorded = db
+                .recent(1)
+                .ok()
+                .and_then(|g| g.first().and_then(|g| g.latency_s()));
+            recorded.is_some()
+        })
+        .context("the daemon did not record the group as done")?;
+        Ok((seen, recorded))
+    })();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = child.wait()?;
+    let (seen, recorded) = result?;
+    anyhow::ensure!(status.success(), "the daemon exited with {status}");
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "spread_s": spread_s, "latency_s": seen, "daemon_latency_s": recorded,
+            }))?
+        );
+    } else {
+        println!(
+            "last subband landed -> MS in place: {seen:.2} s (the daemon recorded {}); \
+             the other {} subbands landed over {spread_s:.0} s before it",
+            recorded.map_or("nothing".into(), |r| format!("{r:.2} s")),
+            files.len() - 1
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Poll `ok` every 5 ms until it holds; an error after `timeout`.
+fn wait_until(timeout: Duration, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let t = Instant::now();
+    while !ok() {
+        anyhow::ensure!(t.elapsed() < timeout, "timed out after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
 }

@@ -260,8 +260,7 @@ pub fn pipeline_options(
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
-                .max(2)
-                .min(16)
+                .clamp(2, 16)
         }),
         chunk_cache_bytes: args.chunk_cache,
         progress,

@@ -24,13 +24,22 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-A file counts once its size has been stable for --stable-s and it opens as
-UVH5; one that never opens is moved to <input>/quarantine/ after
---quarantine-after-s. Groups are assembled by file-name time within
---tolerance-s. The state (files, groups, attempts, errors, timings) lives in
-an SQLite database; after a crash, interrupted groups are converted again and
-finished ones never are. SIGINT/SIGTERM: no new work, the groups in hand are
-finished, exit 0.")]
+A file counts once inotify saw it closed after writing, or its size has been
+stable for --stable-s, and it opens as UVH5; one that never opens is moved to
+<input>/quarantine/ after --quarantine-after-s. Groups are assembled by
+file-name time within --tolerance-s.
+
+Each subband is converted as it lands, into its own channel slice of the
+group's (hidden, partial) MS: when the last one lands only that subband, the
+weights and the subtables are left, and the MS appears within about a second
+of it. A group whose files do not fit the layout sbNN names (a missing
+subband converted under --incomplete convert, say) is converted whole instead.
+
+The state (files, groups, attempts, errors, timings) lives in an SQLite
+database; after a crash, interrupted groups are converted again and finished
+ones never are. SIGINT/SIGTERM: no new work, the conversions in hand are
+finished, groups still collecting are abandoned (their partial MS removed),
+exit 0.")]
 struct RunArgs {
     /// Directory the correlator writes `<timestamp>_sbNN.hdf5` files into.
     #[arg(long)]

@@ -69,7 +69,7 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
                     .trim()
                     .to_string(),
                 shader_f64: a.features().contains(wgpu::Features::SHADER_F64),
-                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
                 max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
                 max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
@@ -170,7 +170,7 @@ impl GpuBackend {
         }))
         .map_err(|e| ComputeError::Device(format!("{}: {e}", info.name)))?;
         let max_tile_bytes = max_tile_bytes
-            .min(limits.max_storage_buffer_binding_size as u64)
+            .min(limits.max_storage_buffer_binding_size)
             .min(limits.max_buffer_size);
         let max_workgroups = limits
             .max_compute_workgroups_per_dimension
@@ -478,7 +478,7 @@ impl Backend for GpuBackend {
     ) -> Result<Vec<Match>, ComputeError> {
         let mut timings = GpuTimings::default();
         let mut out = Vec::new();
-        if points.is_empty() || targets.is_empty() || !(radius_rad > 0.0) {
+        if points.is_empty() || targets.is_empty() || radius_rad.is_nan() || radius_rad <= 0.0 {
             self.store_timings(timings);
             return Ok(out);
         }

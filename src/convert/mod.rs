@@ -11,8 +11,10 @@
 //! stored in the file — the w the correlator fringe-stopped with (the
 //! DSA-110 files say "drift", but their data and uvw are for the meridian).
 
+mod incremental;
 mod pipeline;
 pub mod plan;
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use crate::calibrators::Catalog;
 use crate::compute::{Backend, ComputeError, SkyPos};
 
+pub use incremental::IncrementalConversion;
 pub use pipeline::convert_group;
 pub use plan::{FieldPlan, Plan};
 

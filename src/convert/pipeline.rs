@@ -7,15 +7,10 @@ use std::time::Instant;
 
 use num_complex::Complex32;
 
-use super::plan::Plan;
+use super::setup::Setup;
 use super::{ConvertError, ConvertOptions, ConvertSummary};
-use crate::astro::{Astrometer, Iers, Site};
-use crate::calibrators::{self, Catalog};
-use crate::compute::UvwRequest;
 use crate::group::Group;
-use crate::ms::{Antenna, Field, MsSpec, MsWriter, RowBlock};
-use crate::telescope;
-use crate::uvh5::{Header, PhaseCenter};
+use crate::ms::{Channels, MsWriter, RowBlock};
 
 /// Row buffers of one block, `[row][chan ascending][pol]`, with the new
 /// UVW (metres) and w change of each row.
@@ -72,85 +67,6 @@ fn block_rows(max_memory_bytes: usize, per_row: usize, n_rows: usize) -> usize {
     fit.min(target).clamp(1, n_rows.max(1))
 }
 
-/// Antennas of the MS and their ECEF offsets from the array position,
-/// both indexed by antenna number (the MS uses the number as the ANTENNA
-/// row; numbers missing from the file get empty, flagged rows).
-///
-/// DSA-110 files get their positions from the station table (the files'
-/// own table is the correlator's and may be stale); other files keep theirs.
-fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>), ConvertError> {
-    let origin = site.ecef_m();
-    let stations = telescope::stations();
-    let dsa = matches!(header.phase_center, PhaseCenter::DsaMeridian { .. });
-    if let Some(&bad) = header
-        .antenna_numbers
-        .iter()
-        .find(|&&n| !(0..=MAX_ANTENNA_NUMBER).contains(&n))
-    {
-        return Err(ConvertError::Input {
-            path: header.path.clone(),
-            what: format!("antenna number {bad} outside 0..={MAX_ANTENNA_NUMBER}"),
-        });
-    }
-    let size = header
-        .antenna_numbers
-        .iter()
-        .max()
-        .map_or(0, |&n| n as usize + 1);
-    let blank = Antenna {
-        name: String::new(),
-        station: String::new(),
-        position_itrf_m: origin,
-        diameter_m: 0.0,
-    };
-    let mut ms = vec![blank; size];
-    let mut rel = vec![[0.0; 3]; size];
-    for (i, (&number, name)) in header
-        .antenna_numbers
-        .iter()
-        .zip(&header.antenna_names)
-        .enumerate()
-    {
-        let station = dsa
-            .then(|| telescope::station_for_antenna_name(&stations, name))
-            .flatten();
-        let offset = match station {
-            Some(s) => {
-                let p = s.ecef_m();
-                [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]]
-            }
-            None => header.antenna_positions_m[i],
-        };
-        let diameter_m = match (dsa, &header.antenna_diameters_m) {
-            (true, _) => telescope::DISH_DIAMETER_M,
-            (false, Some(d)) => d[i],
-            (false, None) => 0.0,
-        };
-        let n = number as usize;
-        ms[n] = Antenna {
-            name: name.clone(),
-            station: station
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| name.clone()),
-            position_itrf_m: [
-                origin[0] + offset[0],
-                origin[1] + offset[1],
-                origin[2] + offset[2],
-            ],
-            diameter_m,
-        };
-        rel[n] = offset;
-    }
-    Ok((ms, rel))
-}
-
-/// Largest antenna number accepted (the ANTENNA table has one row per number).
-const MAX_ANTENNA_NUMBER: i64 = 65_535;
-
-fn jd_to_mjd_s(time_jd: f64) -> f64 {
-    (time_jd - 2_400_000.5) * 86_400.0
-}
-
 /// Convert one group (`files`, any order) into the Measurement Set `out_ms`.
 /// The MS appears at `out_ms` only when complete.
 pub fn convert_group(
@@ -163,91 +79,14 @@ pub fn convert_group(
         return Err(ConvertError::OutputExists(out_ms.to_path_buf()));
     }
     let group = Group::open(files, opts.chunk_cache_bytes)?;
-    let header = group.header().clone();
-    let site = Site::from_degrees(header.latitude_deg, header.longitude_deg, header.altitude_m);
-    let astro = Astrometer::new(site.clone(), Iers::embedded());
-    let mut plan = Plan::new(&header, &opts.phase_center, &astro)?;
-    tracing::info!(
-        "phase centres: {} ({} field{})",
-        plan.mode_name,
-        plan.fields.len(),
-        if plan.fields.len() == 1 { "" } else { "s" }
-    );
-
-    let (ms_antennas, antenna_xyz_m) = antennas(&header, &site)?;
-    let known = |number: &i64| -> Result<u32, ConvertError> {
-        header
-            .antenna_numbers
-            .contains(number)
-            .then_some(*number as u32)
-            .ok_or_else(|| ConvertError::UnknownAntenna {
-                path: header.path.clone(),
-                number: *number,
-            })
-    };
-    let n_rows = header.n_blts;
-    let ant1: Vec<u32> = header
-        .ant_1_array
-        .iter()
-        .map(known)
-        .collect::<Result<_, _>>()?;
-    let ant2: Vec<u32> = header
-        .ant_2_array
-        .iter()
-        .map(known)
-        .collect::<Result<_, _>>()?;
-    let time_index: Vec<u32> = header
-        .time_jd
-        .iter()
-        .map(|&t| plan.time_index(t) as u32)
-        .collect();
-    let field_id: Vec<u32> = time_index
-        .iter()
-        .map(|&t| plan.field_of_time[t as usize])
-        .collect();
-    // A new scan with every field, as CASA expects.
-    let scan_number: Vec<i32> = field_id.iter().map(|&f| f as i32 + 1).collect();
-    let time_mjd_s: Vec<f64> = header.time_jd.iter().map(|&t| jd_to_mjd_s(t)).collect();
-
+    let mut setup = Setup::new(group.header(), opts)?;
+    let n_rows = setup.n_rows();
     let freq_hz = group.freq_hz().to_vec();
-    if let (Some(catalog), "meridian") = (&opts.calibrators, plan.mode_name.as_str()) {
-        rename_calibrator_fields(&mut plan, catalog, &freq_hz, opts)?;
-    }
     let n_chan = freq_hz.len();
-    let n_pol = header.n_pols;
+    let n_pol = setup.header.n_pols;
     let per_row = n_chan * n_pol;
-    let spec = MsSpec {
-        telescope_name: if header.telescope_name.is_empty() {
-            "DSA_110".into()
-        } else {
-            header.telescope_name.clone()
-        },
-        telescope_location_itrf_m: site.ecef_m(),
-        observer: String::new(),
-        project: header.object_name.clone(),
-        antennas: ms_antennas,
-        freq_hz: freq_hz.clone(),
-        channel_width_hz: group.channel_width_hz().to_vec(),
-        polarizations: header.polarizations.clone(),
-        fields: plan
-            .fields
-            .iter()
-            .map(|f| Field {
-                name: f.name.clone(),
-                phase_dir: f.position,
-                time_mjd_s: jd_to_mjd_s(f.time_jd),
-            })
-            .collect(),
-        time_range_mjd_s: (
-            jd_to_mjd_s(plan.times_jd[0]),
-            jd_to_mjd_s(*plan.times_jd.last().expect("at least one time")),
-        ),
-        history: vec![
-            format!("dsa110-convert {}", env!("CARGO_PKG_VERSION")),
-            opts.command_line.clone(),
-        ],
-        imaging_columns: opts.imaging_columns,
-    };
+    let spec = setup.spec(&freq_hz, group.channel_width_hz(), opts)?;
+    let layout = setup.layout(n_chan, group.subband_width(), opts);
 
     let block = block_rows(opts.max_memory_bytes, per_row, n_rows);
     if opts.max_memory_bytes < FIXED_OVERHEAD_BYTES + 64 * bytes_per_row(per_row) {
@@ -260,7 +99,7 @@ pub fn convert_group(
     }
     tracing::debug!("blocks of {block} rows");
 
-    let mut writer = MsWriter::create(out_ms, &spec, n_rows)?;
+    let mut writer = MsWriter::create(out_ms, &layout, n_rows)?;
     let progress = progress_bar(opts.progress, n_rows as u64);
     let mut seconds_write = 0.0;
 
@@ -305,28 +144,16 @@ pub fn convert_group(
                 }
                 seconds
             });
-            let (antenna_xyz_m, ant1, ant2, time_index) =
-                (&antenna_xyz_m, &ant1, &ant2, &time_index);
-            let (rotations, uvw_old, freq_hz) = (&plan.rotations, &header.uvw_m, &freq_hz);
+            let (setup, freq_hz) = (&setup, &freq_hz);
             let backend = opts.backend.as_ref();
             let computing = s.spawn(move || {
                 let mut seconds = 0.0;
                 for received in full_rx.iter() {
                     let t = Instant::now();
                     let res = received.and_then(|mut b| {
-                        let (r0, r1) = (b.r0, b.r1);
-                        let rows = r1 - r0;
-                        let req = UvwRequest {
-                            antenna_xyz_m,
-                            ant1: &ant1[r0..r1],
-                            ant2: &ant2[r0..r1],
-                            rotation_index: &time_index[r0..r1],
-                            rotations,
-                        };
-                        backend.uvw(&req, &mut b.uvw[..rows])?;
-                        for (i, dw) in b.dw[..rows].iter_mut().enumerate() {
-                            *dw = b.uvw[i][2] - uvw_old[r0 + i][2];
-                        }
+                        let rows = b.r1 - b.r0;
+                        setup.uvw(backend, b.r0, &mut b.uvw[..rows])?;
+                        setup.dw_m(b.r0, &b.uvw[..rows], &mut b.dw[..rows]);
                         backend.phase_correct(
                             &mut b.vis[..rows * per_row],
                             n_pol,
@@ -353,16 +180,14 @@ pub fn convert_group(
                 writer.write_rows(
                     r0,
                     &RowBlock {
-                        time_mjd_s: &time_mjd_s[r0..r1],
-                        interval_s: &header.integration_time_s[r0..r1],
-                        ant1: &ant1[r0..r1],
-                        ant2: &ant2[r0..r1],
-                        uvw_m: &b.uvw[..rows],
-                        field_id: &field_id[r0..r1],
-                        scan_number: &scan_number[r0..r1],
-                        vis: &b.vis[..n],
-                        flags: &b.flags[..n],
-                        nsamples: &b.nsamples[..n],
+                        meta: setup.meta(r0, &b.uvw[..rows]),
+                        channels: Channels {
+                            ant1: &setup.ant1[r0..r1],
+                            ant2: &setup.ant2[r0..r1],
+                            vis: &b.vis[..n],
+                            flags: &b.flags[..n],
+                            nsamples: &b.nsamples[..n],
+                        },
                     },
                 )?;
                 seconds_write += t.elapsed().as_secs_f64();
@@ -382,7 +207,7 @@ pub fn convert_group(
             source,
         })?;
     }
-    let ms_path = writer.finish()?;
+    let ms_path = writer.finish(&spec)?;
     seconds_write += t.elapsed().as_secs_f64();
     progress.finish_and_clear();
 
@@ -392,9 +217,9 @@ pub fn convert_group(
         rows: n_rows,
         channels: n_chan,
         polarizations: n_pol,
-        fields: plan.fields.clone(),
+        fields: setup.plan.fields.clone(),
         backend: opts.backend.name().to_string(),
-        phase_center_mode: plan.mode_name.clone(),
+        phase_center_mode: setup.plan.mode_name.clone(),
         block_rows: block,
         seconds_read,
         seconds_compute,
@@ -407,36 +232,6 @@ pub fn convert_group(
             .map(|m| m.len())
             .sum(),
     })
-}
-
-/// Name the field where each catalog calibrator peaks `<name>_t<idx>`.
-fn rename_calibrator_fields(
-    plan: &mut Plan,
-    catalog: &Catalog,
-    freq_hz: &[f64],
-    opts: &ConvertOptions,
-) -> Result<(), ConvertError> {
-    let centre_hz = 0.5 * (freq_hz[0] + freq_hz[freq_hz.len() - 1]);
-    let positions: Vec<_> = plan.fields.iter().map(|f| f.position).collect();
-    let report = calibrators::beam_report(
-        opts.backend.as_ref(),
-        &positions,
-        catalog,
-        telescope::DISH_DIAMETER_M,
-        centre_hz,
-    )?;
-    let names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
-    for (field, name) in plan
-        .fields
-        .iter_mut()
-        .zip(calibrators::renamed_fields(&names, &report))
-    {
-        if field.name != name {
-            tracing::info!("calibrator field: {} -> {}", field.name, name);
-            field.name = name;
-        }
-    }
-    Ok(())
 }
 
 fn progress_bar(enabled: bool, rows: u64) -> indicatif::ProgressBar {

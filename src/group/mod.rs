@@ -78,7 +78,7 @@ fn mismatch(h: &Header, reference: &Header, what: String) -> GroupError {
 }
 
 /// Check that `h` can be joined with `reference` along frequency.
-fn check_same_rows(h: &Header, reference: &Header) -> Result<(), GroupError> {
+pub(crate) fn check_same_rows(h: &Header, reference: &Header) -> Result<(), GroupError> {
     if h.n_blts != reference.n_blts {
         return Err(mismatch(
             h,
@@ -127,7 +127,7 @@ fn check_same_rows(h: &Header, reference: &Header) -> Result<(), GroupError> {
 }
 
 /// Channel direction of a file: ascending (false) or descending (true).
-fn direction(h: &Header) -> Result<bool, GroupError> {
+pub(crate) fn direction(h: &Header) -> Result<bool, GroupError> {
     let f = &h.freq_hz;
     if f.windows(2).all(|w| w[1] > w[0]) {
         Ok(false)
@@ -222,6 +222,17 @@ impl Group {
     /// Joined channel widths (positive), Hz.
     pub fn channel_width_hz(&self) -> &[f64] {
         &self.channel_width_hz
+    }
+
+    /// Channels of every file when all files have as many, else all
+    /// channels: the MS tiles DATA by this width.
+    pub fn subband_width(&self) -> usize {
+        let first = self.maps[0].n_freqs;
+        if self.maps.iter().all(|m| m.n_freqs == first) {
+            first
+        } else {
+            self.freq_hz.len()
+        }
     }
 
     /// Per file (ascending frequency), where its channels go.

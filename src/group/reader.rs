@@ -89,8 +89,7 @@ impl GroupReader {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().expect("reader thread panicked"))
-                .collect::<Result<(), GroupError>>()
+                .try_for_each(|h| h.join().expect("reader thread panicked"))
         })?;
 
         let (n_chan, n_pol) = (self.n_chan, self.n_pol);

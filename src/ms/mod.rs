@@ -15,13 +15,17 @@
 //! an interrupted run never leaves something that looks finished.
 
 mod schema;
+mod slice;
 mod subtables;
+mod weights;
+
+pub use weights::WeightStats;
 
 use std::path::{Path, PathBuf};
 
 use num_complex::Complex32;
 use rayon::prelude::*;
-use rubbl_casatables::{Array, GlueDataType, Table, TableCreateMode};
+use rubbl_casatables::{Array, CasaScalarData, GlueDataType, Table, TableCreateMode};
 
 use crate::compute::SkyPos;
 
@@ -45,7 +49,7 @@ pub struct Field {
     pub time_mjd_s: f64,
 }
 
-/// Everything but the rows.
+/// Everything but the rows: what the subtables hold.
 #[derive(Clone, Debug)]
 pub struct MsSpec {
     pub telescope_name: String,
@@ -66,12 +70,25 @@ pub struct MsSpec {
     pub time_range_mjd_s: (f64, f64),
     /// Lines for the HISTORY table (tool, version, command line).
     pub history: Vec<String>,
+}
+
+/// What the main table needs before its first row: the cell shape, the
+/// tiling and the optional columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MsLayout {
+    pub n_chan: usize,
+    /// Channels per tile of DATA and FLAG: a subband's width, so that
+    /// writing one subband touches only its own tiles.
+    pub channels_per_tile: usize,
+    /// AIPS codes, as [`MsSpec::polarizations`].
+    pub polarizations: Vec<i32>,
     /// Add MODEL_DATA, CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM.
     pub imaging_columns: bool,
 }
 
-/// Rows in pyuvdata's internal convention.
-pub struct RowBlock<'a> {
+/// The per-row columns other than the channel data and the weights, in
+/// pyuvdata's internal convention.
+pub struct RowMeta<'a> {
     pub time_mjd_s: &'a [f64],
     pub interval_s: &'a [f64],
     /// Antenna numbers (rows of the ANTENNA table).
@@ -81,10 +98,24 @@ pub struct RowBlock<'a> {
     pub uvw_m: &'a [[f64; 3]],
     pub field_id: &'a [u32],
     pub scan_number: &'a [i32],
-    /// `[row][chan ascending][pol]`.
+}
+
+/// Channel data of rows, `[row][chan ascending][pol]` in the input
+/// polarization order and pyuvdata's conjugation.
+pub struct Channels<'a> {
+    /// Antenna numbers of the rows (they decide the conjugation).
+    pub ant1: &'a [u32],
+    pub ant2: &'a [u32],
     pub vis: &'a [Complex32],
     pub flags: &'a [bool],
     pub nsamples: &'a [f32],
+}
+
+/// Whole rows: every column.
+pub struct RowBlock<'a> {
+    pub meta: RowMeta<'a>,
+    /// Every channel of the MS.
+    pub channels: Channels<'a>,
 }
 
 /// Errors of writing a Measurement Set; each names the path.
@@ -159,11 +190,11 @@ pub fn remove_partial(final_path: &Path) -> Result<bool, MsError> {
 }
 
 /// Bytes an MS of these dimensions takes, roughly.
-fn estimated_bytes(spec: &MsSpec, n_rows: usize) -> u64 {
-    let per_row_vis = (spec.freq_hz.len() * spec.polarizations.len()) as u64;
-    let data_cols = if spec.imaging_columns { 3 } else { 1 };
+fn estimated_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
+    let per_row_vis = (layout.n_chan * layout.polarizations.len()) as u64;
+    let data_cols = if layout.imaging_columns { 3 } else { 1 };
     let per_row =
-        per_row_vis * (8 * data_cols + 1 + if spec.imaging_columns { 4 } else { 0 }) + 200;
+        per_row_vis * (8 * data_cols + 1 + if layout.imaging_columns { 4 } else { 0 }) + 200;
     per_row * n_rows as u64 + (1 << 20)
 }
 
@@ -175,19 +206,20 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         .then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
 
-/// A Measurement Set being written.
+/// A Measurement Set being written: rows first (whole, or channel slices
+/// plus [`MsWriter::write_row_meta`] and [`MsWriter::write_weights`]), the
+/// subtables at [`MsWriter::finish`].
 pub struct MsWriter {
     final_path: PathBuf,
     tmp: PathBuf,
     table: Option<Table>,
     n_rows: usize,
-    n_chan: usize,
+    layout: MsLayout,
     /// Input polarization index of each output (CASA-ordered) correlation.
     pol_order: Vec<usize>,
     /// Input polarization index holding the same correlation of the swapped
     /// baseline (XY <-> YX, RL <-> LR; itself for parallel hands).
     pol_partner: Vec<usize>,
-    imaging_columns: bool,
     /// Row buffers kept between blocks (fresh ones cost page faults).
     scratch: Scratch,
 }
@@ -201,9 +233,13 @@ struct Scratch {
 }
 
 impl MsWriter {
-    /// Create the MS for `n_rows` rows under a temporary name beside
-    /// `final_path`, with every subtable filled from `spec`.
-    pub fn create(final_path: &Path, spec: &MsSpec, n_rows: usize) -> Result<MsWriter, MsError> {
+    /// Create the main table for `n_rows` rows under a temporary name
+    /// beside `final_path`.
+    pub fn create(
+        final_path: &Path,
+        layout: &MsLayout,
+        n_rows: usize,
+    ) -> Result<MsWriter, MsError> {
         let dir = final_path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -215,7 +251,7 @@ impl MsWriter {
                 source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
-        let need = estimated_bytes(spec, n_rows);
+        let need = estimated_bytes(layout, n_rows);
         if let Some(free) = free_bytes(dir) {
             if free < need {
                 return Err(MsError::NoSpace {
@@ -234,7 +270,7 @@ impl MsWriter {
         std::fs::create_dir(&tmp).map_err(io(&tmp))?;
         std::fs::remove_dir(&tmp).map_err(io(&tmp))?;
 
-        let mut order: Vec<(i32, usize)> = spec
+        let mut order: Vec<(i32, usize)> = layout
             .polarizations
             .iter()
             .enumerate()
@@ -242,7 +278,7 @@ impl MsWriter {
             .collect::<Result<_, _>>()?;
         order.sort();
         let pol_order: Vec<usize> = order.iter().map(|&(_, i)| i).collect();
-        let receptors: Vec<[i32; 2]> = spec
+        let receptors: Vec<[i32; 2]> = layout
             .polarizations
             .iter()
             .map(|&p| casa_pol(p).map(|(_, r)| r))
@@ -257,8 +293,14 @@ impl MsWriter {
                     .unwrap_or(i)
             })
             .collect();
-        let n_chan = spec.freq_hz.len();
-        let n_pol = spec.polarizations.len();
+        let n_chan = layout.n_chan;
+        let n_pol = layout.polarizations.len();
+        if layout.channels_per_tile == 0 || n_chan % layout.channels_per_tile != 0 {
+            return Err(MsError::Rows(format!(
+                "tiles of {} channels do not divide {n_chan} channels",
+                layout.channels_per_tile
+            )));
+        }
 
         let pol_shape = [n_pol as u64];
         let mut desc = schema::describe("MAIN", &schema::main_columns(&pol_shape))?;
@@ -268,14 +310,15 @@ impl MsWriter {
             .map_err(casacore)?;
         let mut table = Table::new(&tmp, desc, 0, TableCreateMode::New).map_err(casacore)?;
         let cell = [n_chan as u64, n_pol as u64];
-        // About 1 MiB tiles: rows x channels x pols.
-        let tile_rows = ((1 << 20) / (n_chan * n_pol * 8).max(1)).clamp(1, 1024) as u64;
-        let tile = [tile_rows, n_chan as u64, n_pol as u64];
+        // About 1 MiB tiles: rows x (one subband's) channels x pols.
+        let tile_chan = layout.channels_per_tile;
+        let tile_rows = ((1 << 20) / (tile_chan * n_pol * 8).max(1)).clamp(1, 1024) as u64;
+        let tile = [tile_rows, tile_chan as u64, n_pol as u64];
         let mut big = vec![
             (GlueDataType::TpComplex, "DATA"),
             (GlueDataType::TpBool, "FLAG"),
         ];
-        if spec.imaging_columns {
+        if layout.imaging_columns {
             big.push((GlueDataType::TpComplex, "MODEL_DATA"));
             big.push((GlueDataType::TpComplex, "CORRECTED_DATA"));
             big.push((GlueDataType::TpFloat, "WEIGHT_SPECTRUM"));
@@ -287,141 +330,297 @@ impl MsWriter {
         }
         table.put_keyword("MS_VERSION", &2.0f32).map_err(casacore)?;
         table.add_rows(n_rows).map_err(casacore)?;
-        subtables::write_all(&mut table, &tmp, spec, &pol_order)?;
+        // The scalar and small array columns are written one column at a
+        // time: with casacore's default cache of a few buckets every bucket
+        // would be re-read and re-written once per column. Cache them all
+        // (about 200 bytes per row; slots are only filled when used).
+        let buckets = (n_rows as u64 * 200).div_ceil(4096).max(64);
+        table
+            .set_standard_stman_cache_size("StandardStMan", buckets)
+            .map_err(casacore)?;
         Ok(MsWriter {
             final_path: final_path.to_path_buf(),
             tmp,
             table: Some(table),
             n_rows,
-            n_chan,
+            layout: layout.clone(),
             pol_order,
             pol_partner,
-            imaging_columns: spec.imaging_columns,
             scratch: Scratch::default(),
         })
     }
 
-    /// Write `block` at rows `first_row..`.
+    fn table(&mut self) -> &mut Table {
+        self.table.as_mut().expect("table open until finish")
+    }
+
+    fn check_rows(&self, first_row: usize, n: usize, what: &str) -> Result<(), MsError> {
+        if first_row + n > self.n_rows {
+            return Err(MsError::Rows(format!(
+                "{what}: {n} rows at {first_row} of {}",
+                self.n_rows
+            )));
+        }
+        Ok(())
+    }
+
+    /// Write whole rows at `first_row..`: every column of the main table.
     pub fn write_rows(&mut self, first_row: usize, block: &RowBlock) -> Result<(), MsError> {
+        let n = block.meta.ant1.len();
+        let n_pol = self.pol_order.len();
+        self.prepare(&block.channels, self.layout.n_chan)?;
+        self.put_channels(first_row, 0, self.layout.n_chan)?;
+        // WEIGHT: the median of nsamples over channels; FLAG_ROW: all flagged.
+        let per_row = self.layout.n_chan * n_pol;
+        let mut weight = std::mem::take(&mut self.scratch.weight);
+        weight.resize(n * n_pol, 0.0);
+        let spectrum = &self.scratch.spectrum;
+        weight
+            .par_chunks_mut(n_pol)
+            .zip(spectrum.par_chunks(per_row))
+            .for_each(|(w, s)| {
+                let mut column = Vec::new();
+                for (p, w) in w.iter_mut().enumerate() {
+                    column.clear();
+                    column.extend(s.iter().skip(p).step_by(n_pol).copied());
+                    *w = median(&mut column);
+                }
+            });
+        let flag_row: Vec<bool> = self
+            .scratch
+            .flags
+            .chunks_exact(per_row)
+            .map(|f| f.iter().all(|&f| f))
+            .collect();
+        self.write_weights(first_row, &weight, &flag_row)?;
+        self.scratch.weight = weight;
+        self.write_row_meta(first_row, &block.meta)
+    }
+
+    /// Write a slice of `n_chan` channels from `chan0` for rows
+    /// `first_row..`, recording their nsamples and flags in `stats` for
+    /// WEIGHT and FLAG_ROW.
+    pub fn write_channels(
+        &mut self,
+        first_row: usize,
+        chan0: usize,
+        n_chan: usize,
+        block: &Channels,
+        stats: &mut WeightStats,
+    ) -> Result<(), MsError> {
+        if chan0 + n_chan > self.layout.n_chan {
+            return Err(MsError::Rows(format!(
+                "channels {chan0}..{} of {}",
+                chan0 + n_chan,
+                self.layout.n_chan
+            )));
+        }
+        self.prepare(block, n_chan)?;
+        self.put_channels(first_row, chan0, n_chan)?;
+        stats.add(
+            first_row,
+            chan0,
+            n_chan,
+            &self.scratch.spectrum,
+            &self.scratch.flags,
+        );
+        Ok(())
+    }
+
+    /// Fill the scratch buffers from `block` (`n_chan` channels per row):
+    /// conjugated (unless swapped) visibilities, flags and nsamples in CASA
+    /// polarization order (a swapped baseline reads XY where YX was).
+    fn prepare(&mut self, block: &Channels, n_chan: usize) -> Result<(), MsError> {
         let n = block.ant1.len();
         let n_pol = self.pol_order.len();
-        let per_row = self.n_chan * n_pol;
-        let lens = [
-            block.time_mjd_s.len(),
-            block.interval_s.len(),
-            block.ant2.len(),
-            block.uvw_m.len(),
-            block.field_id.len(),
-            block.scan_number.len(),
-        ];
-        if lens.iter().any(|&l| l != n)
+        let per_row = n_chan * n_pol;
+        if block.ant2.len() != n
             || block.vis.len() != n * per_row
             || block.flags.len() != n * per_row
             || block.nsamples.len() != n * per_row
-            || first_row + n > self.n_rows
         {
             return Err(MsError::Rows(format!(
-                "{n} rows at {first_row} of {} with per-row lengths {lens:?} and {}/{}/{} values",
-                self.n_rows,
+                "{n} rows of {n_chan} channels x {n_pol} pols with {} ant2 and {}/{}/{} values",
+                block.ant2.len(),
                 block.vis.len(),
                 block.flags.len(),
                 block.nsamples.len()
             )));
         }
-        let table = self.table.as_mut().expect("table open until finish");
-        let swap: Vec<bool> = (0..n).map(|r| block.ant1[r] > block.ant2[r]).collect();
-        let ant1: Vec<i32> = (0..n)
-            .map(|r| block.ant1[r].min(block.ant2[r]) as i32)
-            .collect();
-        let ant2: Vec<i32> = (0..n)
-            .map(|r| block.ant1[r].max(block.ant2[r]) as i32)
-            .collect();
-        // MS convention: UVW = -uvw, DATA = conj(vis); a swapped row is
-        // conjugated and negated once more.
-        let uvw = Array::from_shape_fn((n, 3), |(r, k)| {
-            if swap[r] {
-                block.uvw_m[r][k]
-            } else {
-                -block.uvw_m[r][k]
-            }
-        });
-        let (pol, partner, n_chan) = (&self.pol_order, &self.pol_partner, self.n_chan);
-        // Per output row: conjugated (unless swapped) visibilities, flags,
-        // nsamples in CASA polarization order (a swapped baseline reads XY
-        // where YX was), and WEIGHT as the median of nsamples over channels.
+        let (pol, partner) = (&self.pol_order, &self.pol_partner);
         let Scratch {
-            mut data,
-            mut flags,
-            mut spectrum,
-            mut weight,
-        } = std::mem::take(&mut self.scratch);
+            data,
+            flags,
+            spectrum,
+            ..
+        } = &mut self.scratch;
         data.resize(n * per_row, Complex32::new(0.0, 0.0));
         flags.resize(n * per_row, false);
         spectrum.resize(n * per_row, 0.0);
-        weight.resize(n * n_pol, 0.0);
         data.par_chunks_mut(per_row)
             .zip(flags.par_chunks_mut(per_row))
             .zip(spectrum.par_chunks_mut(per_row))
-            .zip(weight.par_chunks_mut(n_pol))
             .enumerate()
-            .for_each(|(r, (((d, f), w_spec), w))| {
+            .for_each(|(r, ((d, f), w_spec))| {
+                let swap = block.ant1[r] > block.ant2[r];
                 let src = r * per_row;
-                for p in 0..n_pol {
-                    let i = if swap[r] { partner[pol[p]] } else { pol[p] };
-                    for c in 0..n_chan {
+                for c in 0..n_chan {
+                    for p in 0..n_pol {
+                        let i = if swap { partner[pol[p]] } else { pol[p] };
                         let k = src + c * n_pol + i;
                         let v = block.vis[k];
-                        d[c * n_pol + p] = if swap[r] { v } else { v.conj() };
+                        d[c * n_pol + p] = if swap { v } else { v.conj() };
                         f[c * n_pol + p] = block.flags[k];
                         w_spec[c * n_pol + p] = block.nsamples[k];
                     }
-                    let mut column: Vec<f32> = (0..n_chan).map(|c| w_spec[c * n_pol + p]).collect();
-                    w[p] = median(&mut column);
                 }
             });
-        let shape3 = (n, n_chan, n_pol);
-        let data = Array::from_shape_vec(shape3, data).expect("n x chan x pol");
-        let flags = Array::from_shape_vec(shape3, flags).expect("n x chan x pol");
-        let weight = Array::from_shape_vec((n, n_pol), weight).expect("n x pol");
-        let sigma = weight.mapv(|w| if w > 0.0 { w.powf(-0.5) } else { 0.0 });
-        let flag_row: Vec<bool> = (0..n)
-            .map(|r| {
-                block.flags[r * per_row..(r + 1) * per_row]
-                    .iter()
-                    .all(|&f| f)
-            })
-            .collect();
-        let row0 = first_row as u64;
-        table
-            .put_column_range_array("DATA", row0, &data)
-            .map_err(casacore)?;
-        let spectrum_back = if self.imaging_columns {
-            table
-                .put_column_range_array("CORRECTED_DATA", row0, &data)
-                .map_err(casacore)?;
-            let model = Array::from_elem(data.dim(), Complex32::new(0.0, 0.0));
-            table
-                .put_column_range_array("MODEL_DATA", row0, &model)
-                .map_err(casacore)?;
-            let spectrum = Array::from_shape_vec(shape3, spectrum).expect("n x chan x pol");
-            table
-                .put_column_range_array("WEIGHT_SPECTRUM", row0, &spectrum)
-                .map_err(casacore)?;
-            spectrum.into_raw_vec_and_offset().0
+        Ok(())
+    }
+
+    /// Put the prepared scratch rows at `first_row..`, channels
+    /// `chan0..chan0 + n_chan`.
+    fn put_channels(
+        &mut self,
+        first_row: usize,
+        chan0: usize,
+        n_chan: usize,
+    ) -> Result<(), MsError> {
+        let n_pol = self.pol_order.len();
+        let n = self.scratch.data.len() / (n_chan * n_pol).max(1);
+        self.check_rows(first_row, n, "channel data")?;
+        let imaging = self.layout.imaging_columns;
+        let whole = chan0 == 0 && n_chan == self.layout.n_chan;
+        let (tmp, row0) = (self.tmp.clone(), first_row);
+        let Scratch {
+            data,
+            flags,
+            spectrum,
+            weight,
+        } = std::mem::take(&mut self.scratch);
+        let table = self.table();
+        let put = |table: &mut Table, name: &str, data| {
+            put_cube(
+                table,
+                &tmp,
+                name,
+                (row0, n),
+                (chan0, n_chan),
+                n_pol,
+                whole,
+                data,
+            )
+        };
+        let data = put(table, "DATA", data)?;
+        let flags = put_cube(
+            table,
+            &tmp,
+            "FLAG",
+            (row0, n),
+            (chan0, n_chan),
+            n_pol,
+            whole,
+            flags,
+        )?;
+        let spectrum = if imaging {
+            put(table, "CORRECTED_DATA", data.clone())?;
+            put(
+                table,
+                "MODEL_DATA",
+                vec![Complex32::new(0.0, 0.0); n * n_chan * n_pol],
+            )?;
+            put_cube(
+                table,
+                &tmp,
+                "WEIGHT_SPECTRUM",
+                (row0, n),
+                (chan0, n_chan),
+                n_pol,
+                whole,
+                spectrum,
+            )?
         } else {
             spectrum
         };
-        table
-            .put_column_range_array("FLAG", row0, &flags)
-            .map_err(casacore)?;
-        table
-            .put_column_range_array("UVW", row0, &uvw)
-            .map_err(casacore)?;
+        self.scratch = Scratch {
+            data,
+            flags,
+            spectrum,
+            weight,
+        };
+        Ok(())
+    }
+
+    /// Write WEIGHT (`[row][pol]`, MS polarization order), SIGMA =
+    /// WEIGHT^-1/2 (0 where the weight is 0) and FLAG_ROW of rows
+    /// `first_row..`.
+    pub fn write_weights(
+        &mut self,
+        first_row: usize,
+        weight: &[f32],
+        flag_row: &[bool],
+    ) -> Result<(), MsError> {
+        let n_pol = self.pol_order.len();
+        let n = flag_row.len();
+        if weight.len() != n * n_pol {
+            return Err(MsError::Rows(format!(
+                "{} weights for {n} rows x {n_pol} pols",
+                weight.len()
+            )));
+        }
+        self.check_rows(first_row, n, "weights")?;
+        let weight = Array::from_shape_vec((n, n_pol), weight.to_vec()).expect("n x pol");
+        let sigma = weight.mapv(|w| if w > 0.0 { w.powf(-0.5) } else { 0.0 });
+        let row0 = first_row as u64;
+        let table = self.table();
         table
             .put_column_range_array("WEIGHT", row0, &weight)
             .map_err(casacore)?;
         table
             .put_column_range_array("SIGMA", row0, &sigma)
+            .map_err(casacore)?;
+        table
+            .put_column_range_scalar("FLAG_ROW", row0, flag_row)
+            .map_err(casacore)
+    }
+
+    /// Write the per-row columns other than channel data and weights:
+    /// antennas (ANTENNA1 <= ANTENNA2), times, UVW (MS sign), ids.
+    pub fn write_row_meta(&mut self, first_row: usize, meta: &RowMeta) -> Result<(), MsError> {
+        let n = meta.ant1.len();
+        let lens = [
+            meta.time_mjd_s.len(),
+            meta.interval_s.len(),
+            meta.ant2.len(),
+            meta.uvw_m.len(),
+            meta.field_id.len(),
+            meta.scan_number.len(),
+        ];
+        if lens.iter().any(|&l| l != n) {
+            return Err(MsError::Rows(format!(
+                "{n} rows at {first_row} with per-row lengths {lens:?}"
+            )));
+        }
+        self.check_rows(first_row, n, "rows")?;
+        let swap: Vec<bool> = (0..n).map(|r| meta.ant1[r] > meta.ant2[r]).collect();
+        let ant1: Vec<i32> = (0..n)
+            .map(|r| meta.ant1[r].min(meta.ant2[r]) as i32)
+            .collect();
+        let ant2: Vec<i32> = (0..n)
+            .map(|r| meta.ant1[r].max(meta.ant2[r]) as i32)
+            .collect();
+        // MS convention: UVW = -uvw; a swapped row is negated once more.
+        let uvw = Array::from_shape_fn((n, 3), |(r, k)| {
+            if swap[r] {
+                meta.uvw_m[r][k]
+            } else {
+                -meta.uvw_m[r][k]
+            }
+        });
+        let row0 = first_row as u64;
+        let table = self.table();
+        table
+            .put_column_range_array("UVW", row0, &uvw)
             .map_err(casacore)?;
         table
             .put_column_range_scalar("ANTENNA1", row0, &ant1)
@@ -430,26 +629,23 @@ impl MsWriter {
             .put_column_range_scalar("ANTENNA2", row0, &ant2)
             .map_err(casacore)?;
         table
-            .put_column_range_scalar("TIME", row0, block.time_mjd_s)
+            .put_column_range_scalar("TIME", row0, meta.time_mjd_s)
             .map_err(casacore)?;
         table
-            .put_column_range_scalar("TIME_CENTROID", row0, block.time_mjd_s)
+            .put_column_range_scalar("TIME_CENTROID", row0, meta.time_mjd_s)
             .map_err(casacore)?;
         table
-            .put_column_range_scalar("INTERVAL", row0, block.interval_s)
+            .put_column_range_scalar("INTERVAL", row0, meta.interval_s)
             .map_err(casacore)?;
         table
-            .put_column_range_scalar("EXPOSURE", row0, block.interval_s)
+            .put_column_range_scalar("EXPOSURE", row0, meta.interval_s)
             .map_err(casacore)?;
-        let field: Vec<i32> = block.field_id.iter().map(|&f| f as i32).collect();
+        let field: Vec<i32> = meta.field_id.iter().map(|&f| f as i32).collect();
         table
             .put_column_range_scalar("FIELD_ID", row0, &field)
             .map_err(casacore)?;
         table
-            .put_column_range_scalar("SCAN_NUMBER", row0, block.scan_number)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("FLAG_ROW", row0, &flag_row)
+            .put_column_range_scalar("SCAN_NUMBER", row0, meta.scan_number)
             .map_err(casacore)?;
         let zeros = vec![0i32; n];
         for name in [
@@ -466,20 +662,50 @@ impl MsWriter {
         }
         table
             .put_column_range_scalar("STATE_ID", row0, &vec![-1i32; n])
-            .map_err(casacore)?;
-        self.scratch = Scratch {
-            data: data.into_raw_vec_and_offset().0,
-            flags: flags.into_raw_vec_and_offset().0,
-            spectrum: spectrum_back,
-            weight: weight.into_raw_vec_and_offset().0,
-        };
-        Ok(())
+            .map_err(casacore)
     }
 
-    /// Close the tables, sync every file and rename the MS into place.
-    pub fn finish(mut self) -> Result<PathBuf, MsError> {
+    /// Start writing to disk what casacore has handed the kernel so far,
+    /// without waiting: the sync in [`MsWriter::finish`] then has little
+    /// left to wait for. Best effort (a hint to the kernel).
+    pub fn start_writeback(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.tmp) else {
+            return;
+        };
+        for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+            if let Ok(f) = std::fs::File::open(&path) {
+                use std::os::unix::io::AsRawFd;
+                // SAFETY: a descriptor we own; the range 0..0 means the whole file.
+                unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+            }
+        }
+    }
+
+    /// Write the subtables from `spec`, close the tables, sync every file
+    /// and rename the MS into place.
+    pub fn finish(mut self, spec: &MsSpec) -> Result<PathBuf, MsError> {
+        if spec.freq_hz.len() != self.layout.n_chan
+            || spec.polarizations != self.layout.polarizations
+        {
+            return Err(MsError::Rows(format!(
+                "subtables for {} channels and polarizations {:?}, rows of {} channels and {:?}",
+                spec.freq_hz.len(),
+                spec.polarizations,
+                self.layout.n_chan,
+                self.layout.polarizations
+            )));
+        }
+        let (tmp, pol_order) = (self.tmp.clone(), self.pol_order.clone());
+        let t = std::time::Instant::now();
+        subtables::write_all(self.table(), &tmp, spec, &pol_order)?;
         drop(self.table.take());
+        let closed_s = t.elapsed().as_secs_f64();
         sync_tree(&self.tmp)?;
+        tracing::debug!(
+            "{}: subtables written and tables closed in {closed_s:.2} s, synced in {:.2} s",
+            self.final_path.display(),
+            t.elapsed().as_secs_f64() - closed_s
+        );
         std::fs::rename(&self.tmp, &self.final_path).map_err(io(&self.final_path))?;
         if let Some(dir) = self
             .final_path
@@ -492,6 +718,31 @@ impl MsWriter {
         }
         Ok(self.final_path.clone())
     }
+}
+
+/// Put `values` (`[row][chan][pol]`, rows `(first, count)`, channels
+/// `(first, count)`) into a tiled column: whole cells through rubbl, channel
+/// slices through `slice.cc`. Hands the buffer back for reuse.
+#[allow(clippy::too_many_arguments)]
+fn put_cube<T: slice::SliceValue + CasaScalarData>(
+    table: &mut Table,
+    tmp: &Path,
+    column: &str,
+    (row0, n_rows): (usize, usize),
+    (chan0, n_chan): (usize, usize),
+    n_pol: usize,
+    whole: bool,
+    values: Vec<T>,
+) -> Result<Vec<T>, MsError> {
+    if !whole {
+        slice::put(tmp, column, row0, chan0, n_chan, n_pol, &values)?;
+        return Ok(values);
+    }
+    let cube = Array::from_shape_vec((n_rows, n_chan, n_pol), values).expect("row x chan x pol");
+    table
+        .put_column_range_array(column, row0 as u64, &cube)
+        .map_err(casacore)?;
+    Ok(cube.into_raw_vec_and_offset().0)
 }
 
 impl Drop for MsWriter {
@@ -526,6 +777,10 @@ fn median(v: &mut [f32]) -> f32 {
     let n = v.len();
     if n == 0 {
         return 0.0;
+    }
+    // Correlators usually integrate every channel alike.
+    if v.iter().all(|&x| x == v[0]) {
+        return v[0];
     }
     let (below, &mut mid, _) = v.select_nth_unstable_by(n / 2, f32::total_cmp);
     if n % 2 == 1 {

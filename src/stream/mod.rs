@@ -7,6 +7,13 @@
 //! backpressure). Inotify (through `notify`) wakes the scheduler early; a
 //! rescan every tick is the fallback.
 //!
+//! While a group is collecting, a stager thread converts each accepted
+//! subband into its channel slice of the group's partial MS
+//! ([`convert::IncrementalConversion`]); the worker that takes the complete
+//! group only finishes it, so the latency is about one subband's work, not
+//! the group's. If the subbands converted are not the group's layout, the
+//! worker converts the group whole.
+//!
 //! A file counts once it opens as UVH5 and either inotify saw it closed
 //! after writing or its size and mtime have stayed the same for `stable_s`. A file that stays unreadable for
 //! `quarantine_after_s` is moved to `<input>/quarantine/` and recorded with
@@ -17,12 +24,13 @@
 pub mod state;
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::convert::{self, ConvertOptions};
+use crate::convert::{self, ConvertOptions, IncrementalConversion};
 use crate::group::parse_file_name;
 use crate::ms;
 use crate::uvh5;
@@ -41,9 +49,27 @@ pub enum StreamError {
     },
 }
 
-/// Converts one group; the daemon's only dependency on the pipeline.
+/// Converts groups; the daemon's only dependency on the pipeline.
 pub trait GroupConverter: Send + Sync {
+    /// Convert a whole group.
     fn convert(&self, files: &[PathBuf], out_ms: &Path) -> Result<(), String>;
+    /// Start converting the group of `first` subband by subband, on the
+    /// calling thread.
+    fn start_subbands(
+        &self,
+        first: &Path,
+        n_subbands: usize,
+        out_ms: &Path,
+    ) -> Result<Box<dyn SubbandConversion>, String>;
+}
+
+/// A group being converted subband by subband, on one thread (casacore
+/// tables stay on the thread that opened them). Dropping it unfinished
+/// removes its partial MS.
+pub trait SubbandConversion {
+    fn add(&mut self, file: &Path) -> Result<(), String>;
+    /// Finish with the complete group's `files`.
+    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), String>;
 }
 
 /// The real pipeline.
@@ -54,6 +80,119 @@ impl GroupConverter for PipelineConverter {
         convert::convert_group(files, out_ms, &self.0)
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+
+    fn start_subbands(
+        &self,
+        first: &Path,
+        n_subbands: usize,
+        out_ms: &Path,
+    ) -> Result<Box<dyn SubbandConversion>, String> {
+        IncrementalConversion::start(first, n_subbands, out_ms, &self.0)
+            .map(|c| Box::new(c) as Box<dyn SubbandConversion>)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl SubbandConversion for IncrementalConversion {
+    fn add(&mut self, file: &Path) -> Result<(), String> {
+        IncrementalConversion::add(self, file).map_err(|e| e.to_string())
+    }
+
+    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), String> {
+        IncrementalConversion::finish(*self, files)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+enum StageMsg {
+    Add(PathBuf),
+    Finish(Vec<PathBuf>, mpsc::Sender<Result<(), String>>),
+}
+
+/// A thread converting one collecting group subband by subband as its
+/// files are accepted, so that little is left to do when the last lands.
+/// Dropped unfinished (daemon stopping), it abandons the group and removes
+/// its partial MS.
+struct Stager {
+    tx: Option<mpsc::Sender<StageMsg>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Stager {
+    fn spawn(
+        conv: Arc<dyn GroupConverter>,
+        group: String,
+        n_subbands: usize,
+        out: PathBuf,
+    ) -> Stager {
+        let (tx, rx) = mpsc::channel::<StageMsg>();
+        let thread = std::thread::spawn(move || {
+            let mut staged: Option<Box<dyn SubbandConversion>> = None;
+            let mut failed: Option<String> = None;
+            for msg in rx {
+                match msg {
+                    StageMsg::Add(path) if failed.is_none() => {
+                        let res = match staged.as_mut() {
+                            Some(s) => s.add(&path),
+                            None => conv
+                                .start_subbands(&path, n_subbands, &out)
+                                .and_then(|s| staged.insert(s).add(&path)),
+                        };
+                        if let Err(e) = res {
+                            tracing::warn!(
+                                "group {group}: converting {} as it landed failed: {e}",
+                                path.display()
+                            );
+                            staged = None;
+                            failed = Some(e);
+                        }
+                    }
+                    StageMsg::Add(_) => {}
+                    StageMsg::Finish(files, reply) => {
+                        let res = match (staged.take(), failed.take()) {
+                            (Some(s), None) => s.finish(&files),
+                            (_, Some(e)) => Err(e),
+                            (None, None) => Err("no subband was converted".into()),
+                        };
+                        let _ = reply.send(res);
+                        return;
+                    }
+                }
+            }
+        });
+        Stager {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn add(&self, path: PathBuf) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(StageMsg::Add(path));
+        }
+    }
+
+    /// Finish the group with its `files`; the error when the subbands
+    /// converted so far are not that group.
+    fn finish(mut self, files: Vec<PathBuf>) -> Result<(), String> {
+        let (reply_tx, reply_rx) = mpsc::channel();
+        let tx = self.tx.take().expect("stager not finished yet");
+        tx.send(StageMsg::Finish(files, reply_tx))
+            .map_err(|_| "the subband thread stopped".to_string())?;
+        reply_rx
+            .recv()
+            .unwrap_or_else(|_| Err("the subband thread stopped".into()))
+    }
+}
+
+impl Drop for Stager {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -110,6 +249,8 @@ struct Job {
     group: String,
     files: Vec<PathBuf>,
     out: PathBuf,
+    /// The group's subbands converted so far, if any.
+    stager: Option<Stager>,
 }
 
 /// Run until `stop` is set (SIGINT/SIGTERM), then finish the groups in hand.
@@ -128,38 +269,50 @@ pub fn run(
     recover(&db, cfg)?;
 
     let (wake_tx, wake_rx) = mpsc::channel::<Option<PathBuf>>();
-    let watcher = watch(&cfg.input, wake_tx);
+    let watcher = watch(&cfg.input, wake_tx.clone());
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(cfg.queue.max(1));
     let job_rx = Arc::new(std::sync::Mutex::new(job_rx));
-    let (done_tx, done_rx) = mpsc::channel::<(String, Result<(), String>)>();
+    // (group, the time its MS was in place or the error).
+    let (done_tx, done_rx) = mpsc::channel::<(String, Result<f64, String>)>();
     let workers: Vec<_> = (0..cfg.jobs.max(1))
         .map(|_| {
             let (rx, tx, conv) = (job_rx.clone(), done_tx.clone(), converter.clone());
+            let wake = wake_tx.clone();
             std::thread::spawn(move || loop {
                 let job = match rx.lock().expect("job queue").recv() {
                     Ok(j) => j,
                     Err(_) => break,
                 };
                 let t = Instant::now();
-                let res = conv.convert(&job.files, &job.out);
+                let res = match job.stager.map(|st| st.finish(job.files.clone())) {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => {
+                        tracing::warn!("group {}: {e}; converting the group whole", job.group);
+                        conv.convert(&job.files, &job.out)
+                    }
+                    None => conv.convert(&job.files, &job.out),
+                };
                 tracing::info!(
                     "group {} converted in {:.2} s: {}",
                     job.group,
                     t.elapsed().as_secs_f64(),
                     if res.is_ok() { "ok" } else { "failed" }
                 );
-                if tx.send((job.group, res)).is_err() {
+                if tx.send((job.group, res.map(|()| now_s()))).is_err() {
                     break;
                 }
+                let _ = wake.send(None);
             })
         })
         .collect();
     drop(done_tx);
 
     let mut watching: HashMap<PathBuf, Watching> = HashMap::new();
-    // Files inotify saw closed after writing: complete, no need to wait.
-    let mut closed: HashSet<PathBuf> = HashSet::new();
+    // Names of files inotify saw closed after writing: complete, no need
+    // to wait.
+    let mut closed: HashSet<OsString> = HashSet::new();
     let mut in_flight = 0usize;
+    let mut stagers: HashMap<String, Stager> = HashMap::new();
     tracing::info!(
         "watching {} (state {})",
         cfg.input.display(),
@@ -169,7 +322,7 @@ pub fn run(
         for (group, res) in done_rx.try_iter() {
             in_flight -= 1;
             match res {
-                Ok(()) => db.finish_conversion(&group, now_s())?,
+                Ok(finished_s) => db.finish_conversion(&group, finished_s)?,
                 Err(e) => {
                     let state = db.fail_conversion(&group, &e, cfg.max_attempts)?;
                     tracing::error!("group {group}: {e} ({})", state.as_str());
@@ -179,7 +332,32 @@ pub fn run(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        scan(&db, cfg, &mut watching, &closed)?;
+        let accepted = scan(&db, cfg, &mut watching, &closed)?;
+        if !accepted.is_empty() {
+            let collecting: HashSet<String> = db
+                .groups_in(GroupState::Collecting)?
+                .into_iter()
+                .map(|g| g.timestamp)
+                .collect();
+            for (group, path) in accepted {
+                if !collecting.contains(&group) {
+                    continue;
+                }
+                match stagers.get(&group) {
+                    Some(st) => st.add(path),
+                    None => {
+                        let out = cfg.output.join(format!("{group}.ms"));
+                        let st =
+                            Stager::spawn(converter.clone(), group.clone(), cfg.n_subbands, out);
+                        // After a restart, files accepted before it come first.
+                        for (_, p) in db.ready_files(&group)? {
+                            st.add(p);
+                        }
+                        stagers.insert(group, st);
+                    }
+                }
+            }
+        }
         promote(&db, cfg)?;
         for g in db.groups_in(GroupState::Pending)? {
             let files: Vec<PathBuf> = db
@@ -192,26 +370,42 @@ pub fn run(
                 group: g.timestamp.clone(),
                 files,
                 out: out.clone(),
+                stager: stagers.remove(&g.timestamp),
             };
             match job_tx.try_send(job) {
                 Ok(()) => {
                     db.start_conversion(&g.timestamp, now_s(), &out)?;
                     in_flight += 1;
                 }
-                Err(_) => break, // queue full: stays pending
+                Err(mpsc::TrySendError::Full(job) | mpsc::TrySendError::Disconnected(job)) => {
+                    // Queue full: the group stays pending, its stager kept.
+                    if let Some(st) = job.stager {
+                        stagers.insert(job.group, st);
+                    }
+                    break;
+                }
             }
         }
         if let Ok(first) = wake_rx.recv_timeout(cfg.tick) {
-            closed.extend(std::iter::once(first).chain(wake_rx.try_iter()).flatten());
+            // By name: inotify reports the watched directory as the kernel
+            // resolved it, not as it was given.
+            closed.extend(
+                std::iter::once(first)
+                    .chain(wake_rx.try_iter())
+                    .flatten()
+                    .filter_map(|p| p.file_name().map(|n| n.to_os_string())),
+            );
         }
     }
     tracing::info!("stopping: finishing {in_flight} conversion(s) in hand");
+    // Groups still collecting are abandoned (their partial MS removed).
+    drop(stagers);
     drop(job_tx);
     drop(watcher);
     // Workers finish the jobs already queued (the queue is short), then exit.
     for (group, res) in done_rx.iter() {
         match res {
-            Ok(()) => db.finish_conversion(&group, now_s())?,
+            Ok(finished_s) => db.finish_conversion(&group, finished_s)?,
             Err(e) => {
                 db.fail_conversion(&group, &e, cfg.max_attempts)?;
             }
@@ -245,7 +439,17 @@ fn lock_state(state: &Path) -> Result<std::fs::File, StreamError> {
 
 /// After a crash: partial outputs removed, interrupted groups redone.
 fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
-    for g in db.groups_in(GroupState::Converting)? {
+    // Groups converted subband by subband while collecting start over.
+    for state in [GroupState::Collecting, GroupState::Incomplete] {
+        for g in db.groups_in(state)? {
+            let _ = ms::remove_partial(&cfg.output.join(format!("{}.ms", g.timestamp)));
+        }
+    }
+    // A pending group with its MS in place finished before a power cut
+    // took the database's last commits.
+    let mut interrupted = db.groups_in(GroupState::Converting)?;
+    interrupted.extend(db.groups_in(GroupState::Pending)?);
+    for g in interrupted {
         let out = cfg.output.join(format!("{}.ms", g.timestamp));
         if ms::remove_partial(&out).unwrap_or(false) {
             tracing::warn!(
@@ -259,7 +463,7 @@ fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
                 g.timestamp
             );
             db.finish_conversion(&g.timestamp, now_s())?;
-        } else {
+        } else if g.state == GroupState::Converting {
             tracing::warn!("group {} was interrupted: converting it again", g.timestamp);
             db.set_state(&g.timestamp, GroupState::Pending)?;
         }
@@ -305,8 +509,9 @@ fn scan(
     db: &State,
     cfg: &StreamConfig,
     watching: &mut HashMap<PathBuf, Watching>,
-    closed: &HashSet<PathBuf>,
-) -> Result<(), StreamError> {
+    closed: &HashSet<OsString>,
+) -> Result<Vec<(String, PathBuf)>, StreamError> {
+    let mut accepted = Vec::new();
     let entries = std::fs::read_dir(&cfg.input).map_err(|source| StreamError::Io {
         path: cfg.input.clone(),
         source,
@@ -332,10 +537,13 @@ fn scan(
                 mtime,
                 since: Instant::now(),
             };
-            continue;
+            // Seen growing, but closed since: complete now.
+            if !closed.contains(&entry.file_name()) {
+                continue;
+            }
         }
         let stable_for = w.since.elapsed().as_secs_f64();
-        if stable_for < cfg.stable_s && !closed.contains(&path) {
+        if stable_for < cfg.stable_s && !closed.contains(&entry.file_name()) {
             continue;
         }
         let group = db.group_for(&timestamp, time_s, cfg.tolerance_s, mtime)?;
@@ -358,6 +566,10 @@ fn scan(
                     mtime,
                 )?;
                 watching.remove(&path);
+                tracing::debug!("accepted {}", path.display());
+                if !dup {
+                    accepted.push((group, path));
+                }
             }
             Err(e) if stable_for >= cfg.quarantine_after_s => {
                 let dest = quarantine(&cfg.input, &path);
@@ -377,7 +589,7 @@ fn scan(
             Err(_) => {}
         }
     }
-    Ok(())
+    Ok(accepted)
 }
 
 /// Move a bad file to `<input>/quarantine/`; returns where it went.

@@ -14,7 +14,7 @@ ours, theirs = sys.argv[1], sys.argv[2]
 
 def load(path):
     t = table(path, ack=False)
-    cols = {c: t.getcol(c) for c in ["TIME", "ANTENNA1", "ANTENNA2", "UVW", "DATA", "FLAG", "WEIGHT", "FIELD_ID"]}
+    cols = {c: t.getcol(c) for c in ["TIME", "ANTENNA1", "ANTENNA2", "UVW", "DATA", "FLAG", "FLAG_ROW", "WEIGHT", "SIGMA", "FIELD_ID"]}
     t.close()
     order = np.lexsort((cols["ANTENNA2"], cols["ANTENNA1"], np.round(cols["TIME"], 3)))
     cols = {k: v[order] for k, v in cols.items()}
@@ -43,6 +43,10 @@ if same_rows:
     out["data_nan_mismatch"] = int(np.sum(np.isnan(a["DATA"]) != np.isnan(b["DATA"])))
     out["flag_mismatch"] = int(np.sum(a["FLAG"] != b["FLAG"]))
     out["weight_max_abs"] = float(np.max(np.abs(a["WEIGHT"] - b["WEIGHT"])))
+    # pyuvdata writes SIGMA = inf where WEIGHT is 0 (we write 0): compare the finite ones.
+    finite = np.isfinite(a["SIGMA"]) & np.isfinite(b["SIGMA"])
+    out["sigma_max_abs"] = float(np.max(np.abs(a["SIGMA"] - b["SIGMA"])[finite], initial=0.0))
+    out["flag_row_mismatch"] = int(np.sum(a["FLAG_ROW"] != b["FLAG_ROW"]))
     out["field_id_mismatch"] = int(np.sum(a["FIELD_ID"] != b["FIELD_ID"]))
 out["n_fields"] = [len(a["FIELD_NAME"]), len(b["FIELD_NAME"])]
 out["field_names"] = [a["FIELD_NAME"], b["FIELD_NAME"]]

@@ -1,0 +1,360 @@
+//! Converting a group subband by subband, as its files land: the streaming
+//! daemon's path.
+//!
+//! The block pipeline needs every subband before it can write a row. Here
+//! the main table is created from the first file to arrive (rows,
+//! baselines and times are the same in every subband), and each subband is
+//! read, phase-corrected and written into its own channel slice of DATA and
+//! FLAG (tiles one subband wide) as soon as it is in. When the last one
+//! lands, only that subband, WEIGHT, FLAG_ROW and the subtables are left to
+//! write: the latency no longer grows with the group.
+//!
+//! Where a subband goes follows DSA-110's naming: `sbNN` holds the
+//! `NN`-th highest band, so its channels are joined channels
+//! `(n_subbands - 1 - NN) * width ..` in ascending frequency.
+//! [`IncrementalConversion::finish`] checks that against the group's real
+//! frequency layout ([`Group::open`]); any difference is an error, and the
+//! caller converts the group whole instead.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use num_complex::Complex32;
+
+use super::setup::Setup;
+use super::{ConvertError, ConvertOptions, ConvertSummary};
+use crate::group::{self, parse_file_name, Group, GroupError};
+use crate::ms::{Channels, MsWriter, WeightStats};
+use crate::uvh5::{self, Uvh5File};
+
+/// Row buffers per read, bytes (as the block pipeline's blocks).
+const TARGET_BLOCK_BYTES: usize = 32 << 20;
+
+/// A group whose MS is being written subband by subband.
+pub struct IncrementalConversion {
+    out_ms: PathBuf,
+    opts: ConvertOptions,
+    n_subbands: usize,
+    /// Channels per subband.
+    width: usize,
+    setup: Setup,
+    writer: MsWriter,
+    stats: WeightStats,
+    /// w change of every row, metres.
+    dw_m: Vec<f64>,
+    /// The file written into each slice, by its first joined channel.
+    written: HashMap<usize, PathBuf>,
+    seconds_read: f64,
+    seconds_compute: f64,
+    seconds_write: f64,
+    started: Instant,
+}
+
+impl IncrementalConversion {
+    /// Create the MS of the group `first` belongs to, `n_subbands`
+    /// subbands as wide as `first`, and write every per-row column.
+    pub fn start(
+        first: &Path,
+        n_subbands: usize,
+        out_ms: &Path,
+        opts: &ConvertOptions,
+    ) -> Result<IncrementalConversion, ConvertError> {
+        let started = Instant::now();
+        if out_ms.exists() && !opts.overwrite {
+            return Err(ConvertError::OutputExists(out_ms.to_path_buf()));
+        }
+        let header = uvh5::read_header(first).map_err(GroupError::from)?;
+        let setup = Setup::new(&header, opts)?;
+        let width = header.n_freqs;
+        let n_rows = setup.n_rows();
+        let layout = setup.layout(width * n_subbands, width, opts);
+        let mut writer = MsWriter::create(out_ms, &layout, n_rows)?;
+        let t = Instant::now();
+        let mut uvw = vec![[0.0; 3]; n_rows];
+        setup.uvw(opts.backend.as_ref(), 0, &mut uvw)?;
+        let mut dw_m = vec![0.0; n_rows];
+        setup.dw_m(0, &uvw, &mut dw_m);
+        let seconds_compute = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        writer.write_row_meta(0, &setup.meta(0, &uvw))?;
+        Ok(IncrementalConversion {
+            out_ms: out_ms.to_path_buf(),
+            opts: opts.clone(),
+            n_subbands,
+            width,
+            stats: WeightStats::new(n_rows, header.n_pols),
+            setup,
+            writer,
+            dw_m,
+            written: HashMap::new(),
+            seconds_read: 0.0,
+            seconds_compute,
+            seconds_write: t.elapsed().as_secs_f64(),
+            started,
+        })
+    }
+
+    /// First joined channel of the subband file `path`.
+    fn slot(&self, path: &Path) -> Result<usize, ConvertError> {
+        let input = |what: String| ConvertError::Input {
+            path: path.to_path_buf(),
+            what,
+        };
+        let (_, _, sb) = parse_file_name(path)
+            .ok_or_else(|| input("not a subband file name (<timestamp>_sbNN.hdf5)".into()))?;
+        let sb = sb as usize;
+        if sb >= self.n_subbands {
+            return Err(input(format!(
+                "subband {sb} of a group of {} subbands",
+                self.n_subbands
+            )));
+        }
+        Ok((self.n_subbands - 1 - sb) * self.width)
+    }
+
+    /// Read, phase-correct and write one subband file (again, if its slice
+    /// was written before).
+    pub fn add(&mut self, path: &Path) -> Result<(), ConvertError> {
+        let t_add = Instant::now();
+        let chan0 = self.slot(path)?;
+        let mut file =
+            Uvh5File::open(path, self.opts.chunk_cache_bytes).map_err(GroupError::from)?;
+        let h = file.header();
+        group::check_same_rows(h, &self.setup.header)?;
+        if h.n_freqs != self.width {
+            return Err(ConvertError::Input {
+                path: path.to_path_buf(),
+                what: format!(
+                    "{} channels, the group's first file has {}",
+                    h.n_freqs, self.width
+                ),
+            });
+        }
+        let reversed = group::direction(h)?;
+        let mut freq_hz = h.freq_hz.clone();
+        if reversed {
+            freq_hz.reverse();
+        }
+        let n_pol = h.n_pols;
+        let n_rows = self.setup.n_rows();
+        let per_row = self.width * n_pol;
+        let block = (TARGET_BLOCK_BYTES / (per_row * 13).max(1)).clamp(1, n_rows.max(1));
+        // Two stages, as the block pipeline: a reader thread reads, puts the
+        // channels in ascending order and phase-corrects block k+1 while
+        // this thread (which owns the casacore table) writes block k.
+        let (dw_m, backend) = (&self.dw_m, self.opts.backend.as_ref());
+        let (writer, stats, setup) = (&mut self.writer, &mut self.stats, &self.setup);
+        let width = self.width;
+        let (read_s, compute_s, write_s) = std::thread::scope(|s| -> Result<_, ConvertError> {
+            let (full_tx, full_rx) = mpsc::sync_channel::<Result<SubBlock, ConvertError>>(1);
+            let (empty_tx, empty_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
+            for _ in 0..BLOCKS_IN_FLIGHT {
+                empty_tx
+                    .send(SubBlock::new(block * per_row))
+                    .expect("fresh channel");
+            }
+            let reading = s.spawn(move || {
+                let (mut read_s, mut compute_s) = (0.0, 0.0);
+                for r0 in (0..n_rows).step_by(block) {
+                    let Ok(mut b) = empty_rx.recv() else { break };
+                    b.r0 = r0;
+                    b.r1 = (r0 + block).min(n_rows);
+                    let n = (b.r1 - r0) * per_row;
+                    let t = Instant::now();
+                    let res = file
+                        .read_rows(
+                            r0,
+                            b.r1,
+                            &mut b.vis[..n],
+                            &mut b.flags[..n],
+                            &mut b.nsamples[..n],
+                        )
+                        .map_err(|e| ConvertError::from(GroupError::from(e)))
+                        .and_then(|()| {
+                            if reversed {
+                                reverse_channels(&mut b.vis[..n], per_row, n_pol);
+                                reverse_channels(&mut b.flags[..n], per_row, n_pol);
+                                reverse_channels(&mut b.nsamples[..n], per_row, n_pol);
+                            }
+                            read_s += t.elapsed().as_secs_f64();
+                            let t = Instant::now();
+                            let res = backend.phase_correct(
+                                &mut b.vis[..n],
+                                n_pol,
+                                &dw_m[r0..b.r1],
+                                &freq_hz,
+                            );
+                            compute_s += t.elapsed().as_secs_f64();
+                            Ok(res?)
+                        });
+                    let failed = res.is_err();
+                    if full_tx.send(res.map(|()| b)).is_err() || failed {
+                        break;
+                    }
+                }
+                (read_s, compute_s)
+            });
+            let mut write_s = 0.0;
+            for received in full_rx.iter() {
+                let b = received?;
+                let (r0, r1) = (b.r0, b.r1);
+                let n = (r1 - r0) * per_row;
+                let t = Instant::now();
+                writer.write_channels(
+                    r0,
+                    chan0,
+                    width,
+                    &Channels {
+                        ant1: &setup.ant1[r0..r1],
+                        ant2: &setup.ant2[r0..r1],
+                        vis: &b.vis[..n],
+                        flags: &b.flags[..n],
+                        nsamples: &b.nsamples[..n],
+                    },
+                    stats,
+                )?;
+                write_s += t.elapsed().as_secs_f64();
+                // The reader may have stopped after the last block.
+                let _ = empty_tx.send(b);
+            }
+            let (read_s, compute_s) = reading.join().expect("reader thread panicked");
+            Ok((read_s, compute_s, write_s))
+        })?;
+        self.seconds_read += read_s;
+        self.seconds_compute += compute_s;
+        self.seconds_write += write_s;
+        self.written.insert(chan0, path.to_path_buf());
+        self.writer.start_writeback();
+        tracing::debug!(
+            "{}: subband written in {:.2} s (so far: read {:.2} s, compute {:.2} s, write {:.2} s)",
+            path.display(),
+            t_add.elapsed().as_secs_f64(),
+            self.seconds_read,
+            self.seconds_compute,
+            self.seconds_write
+        );
+        Ok(())
+    }
+
+    /// Check that `files`, the complete group, are the subbands written,
+    /// where they belong; write WEIGHT, FLAG_ROW and the subtables; rename
+    /// the MS into place.
+    pub fn finish(mut self, files: &[PathBuf]) -> Result<ConvertSummary, ConvertError> {
+        let group = Group::open(files, self.opts.chunk_cache_bytes)?;
+        let n_chan = group.freq_hz().len();
+        if n_chan != self.width * self.n_subbands || self.written.len() != files.len() {
+            return Err(ConvertError::Input {
+                path: group.paths()[0].clone(),
+                what: format!(
+                    "the group has {} files and {n_chan} channels; {} subbands of {} channels were written",
+                    files.len(),
+                    self.written.len(),
+                    self.width
+                ),
+            });
+        }
+        for (path, map) in group.paths().iter().zip(group.channel_maps()) {
+            if self.written.get(&map.offset) != Some(path) {
+                return Err(ConvertError::Input {
+                    path: path.clone(),
+                    what: format!(
+                        "belongs at channel {} of the joined band, not where its subband number put it",
+                        map.offset
+                    ),
+                });
+            }
+        }
+        let t = Instant::now();
+        tracing::debug!(
+            "{}: {} subbands checked",
+            self.out_ms.display(),
+            files.len()
+        );
+        let spec = self
+            .setup
+            .spec(group.freq_hz(), group.channel_width_hz(), &self.opts)?;
+        let (weight, flag_row) = self.stats.finish(n_chan)?;
+        self.writer.write_weights(0, &weight, &flag_row)?;
+        tracing::debug!(
+            "{}: WEIGHT and FLAG_ROW written after {:.2} s",
+            self.out_ms.display(),
+            t.elapsed().as_secs_f64()
+        );
+        if self.opts.overwrite && self.out_ms.exists() {
+            std::fs::remove_dir_all(&self.out_ms).map_err(|source| ConvertError::Replace {
+                path: self.out_ms.clone(),
+                source,
+            })?;
+        }
+        let ms_path = self.writer.finish(&spec)?;
+        Ok(ConvertSummary {
+            ms_path,
+            inputs: group.paths().to_vec(),
+            rows: self.setup.n_rows(),
+            channels: n_chan,
+            polarizations: self.setup.header.n_pols,
+            fields: self.setup.plan.fields.clone(),
+            backend: self.opts.backend.name().to_string(),
+            phase_center_mode: self.setup.plan.mode_name.clone(),
+            block_rows: 0,
+            seconds_read: self.seconds_read,
+            seconds_compute: self.seconds_compute,
+            seconds_write: self.seconds_write + t.elapsed().as_secs_f64(),
+            seconds_total: self.started.elapsed().as_secs_f64(),
+            bytes_read: group
+                .paths()
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum(),
+        })
+    }
+}
+
+/// Rows of `per_row` values `[chan][pol]`: reverse the channel order.
+fn reverse_channels<T>(rows: &mut [T], per_row: usize, n_pol: usize) {
+    for row in rows.chunks_exact_mut(per_row) {
+        row.reverse();
+        for chan in row.chunks_exact_mut(n_pol) {
+            chan.reverse();
+        }
+    }
+}
+
+/// Rows `r0..r1` of one subband, `[row][chan ascending][pol]`.
+struct SubBlock {
+    r0: usize,
+    r1: usize,
+    vis: Vec<Complex32>,
+    flags: Vec<bool>,
+    nsamples: Vec<f32>,
+}
+
+impl SubBlock {
+    fn new(values: usize) -> SubBlock {
+        SubBlock {
+            r0: 0,
+            r1: 0,
+            vis: vec![Complex32::new(0.0, 0.0); values],
+            flags: vec![false; values],
+            nsamples: vec![0.0; values],
+        }
+    }
+}
+
+/// Blocks circulating between the reader thread and the writer.
+const BLOCKS_IN_FLIGHT: usize = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverses_channels_keeping_polarizations() {
+        let mut rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        reverse_channels(&mut rows, 6, 2);
+        assert_eq!(rows, [5, 6, 3, 4, 1, 2, 11, 12, 9, 10, 7, 8]);
+    }
+}

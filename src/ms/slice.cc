@@ -1,0 +1,88 @@
+// Channel-slice puts into a table's array column: the one casacore call
+// rubbl_casatables does not wrap (it puts whole cells only). The streaming
+// daemon writes each subband's channels as the subband lands; tiles one
+// subband wide make those puts touch only that subband's tiles.
+//
+// Compiled against the casacore that rubbl_casatables_impl builds (in its
+// `rubbl_casacore` namespace), so the table opened here is the very object
+// rubbl has open: casacore's table cache hands back the same PlainTable.
+
+#include <casacore/casa/Arrays/Array.h>
+#include <casacore/casa/Arrays/Slicer.h>
+#include <casacore/tables/Tables/ArrayColumn.h>
+#include <casacore/tables/Tables/Table.h>
+
+#include <complex>
+#include <cstring>
+#include <exception>
+
+namespace {
+
+template <typename T>
+void put_slice(const char *table_path, const char *column, unsigned long row0,
+               unsigned long n_rows, unsigned long chan0, unsigned long n_chan,
+               unsigned long n_pol, const T *values) {
+    using namespace casacore;
+    Table table(table_path, Table::Update);
+    ArrayColumn<T> col(table, column);
+    // casacore order: [pol, chan, row], the reverse of our [row][chan][pol].
+    IPosition shape(3, n_pol, n_chan, n_rows);
+    Array<T> arr(shape, const_cast<T *>(values), SHARE);
+    Slicer rows(IPosition(1, row0), IPosition(1, n_rows));
+    Slicer cells(IPosition(2, 0, chan0), IPosition(2, n_pol, n_chan));
+    col.putColumnRange(rows, cells, arr);
+}
+
+int fail(const char *what, char *err, unsigned long err_len) {
+    if (err_len > 0) {
+        std::strncpy(err, what, err_len - 1);
+        err[err_len - 1] = '\0';
+    }
+    return 1;
+}
+
+} // namespace
+
+extern "C" {
+
+// Each returns 0, or 1 with a message in `err`.
+int dsa110_put_slice_complex(const char *table_path, const char *column,
+                             unsigned long row0, unsigned long n_rows,
+                             unsigned long chan0, unsigned long n_chan,
+                             unsigned long n_pol, const float *values_re_im,
+                             char *err, unsigned long err_len) {
+    try {
+        put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
+                  reinterpret_cast<const casacore::Complex *>(values_re_im));
+        return 0;
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    }
+}
+
+int dsa110_put_slice_float(const char *table_path, const char *column,
+                           unsigned long row0, unsigned long n_rows,
+                           unsigned long chan0, unsigned long n_chan,
+                           unsigned long n_pol, const float *values, char *err,
+                           unsigned long err_len) {
+    try {
+        put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol, values);
+        return 0;
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    }
+}
+
+int dsa110_put_slice_bool(const char *table_path, const char *column,
+                          unsigned long row0, unsigned long n_rows,
+                          unsigned long chan0, unsigned long n_chan,
+                          unsigned long n_pol, const bool *values, char *err,
+                          unsigned long err_len) {
+    try {
+        put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol, values);
+        return 0;
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    }
+}
+}

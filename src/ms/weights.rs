@@ -1,0 +1,217 @@
+//! WEIGHT and FLAG_ROW of rows whose channels arrive slice by slice.
+//!
+//! WEIGHT is the median of nsamples over all channels of a row (per
+//! polarization) and FLAG_ROW says every channel is flagged, so neither can
+//! be written before the last subband is in. Keeping every nsamples value
+//! would cost as much memory as the data; instead each slice keeps one value
+//! per row and polarization when its channels agree (the usual case: a
+//! correlator integrates every channel alike) and all of them otherwise.
+//! The median of a row is then found from (value, count) pairs.
+
+use std::collections::HashMap;
+
+use super::MsError;
+
+/// The nsamples of one channel slice.
+struct Slice {
+    n_chan: usize,
+    /// Per row and polarization: the value every channel has, when `uniform`.
+    value: Vec<f32>,
+    uniform: Vec<bool>,
+    /// The channel values of the (row, pol) entries that are not uniform.
+    mixed: HashMap<usize, Vec<f32>>,
+    /// Per row: every channel of the slice flagged.
+    all_flagged: Vec<bool>,
+}
+
+/// Accumulates slices (keyed by their first channel) of rows
+/// `[row][chan][pol]`, already in MS polarization order.
+pub struct WeightStats {
+    n_rows: usize,
+    n_pol: usize,
+    slices: HashMap<usize, Slice>,
+}
+
+impl WeightStats {
+    pub fn new(n_rows: usize, n_pol: usize) -> WeightStats {
+        WeightStats {
+            n_rows,
+            n_pol,
+            slices: HashMap::new(),
+        }
+    }
+
+    /// Record rows `row0..` of the slice of `n_chan` channels from `chan0`
+    /// (a slice added again replaces what it had for those rows).
+    pub fn add(
+        &mut self,
+        row0: usize,
+        chan0: usize,
+        n_chan: usize,
+        nsamples: &[f32],
+        flags: &[bool],
+    ) {
+        let (n_rows, n_pol) = (self.n_rows, self.n_pol);
+        let per_row = n_chan * n_pol;
+        let slice = self.slices.entry(chan0).or_insert_with(|| Slice {
+            n_chan,
+            value: vec![0.0; n_rows * n_pol],
+            uniform: vec![true; n_rows * n_pol],
+            mixed: HashMap::new(),
+            all_flagged: vec![false; n_rows],
+        });
+        for (r, (ns, fl)) in nsamples
+            .chunks_exact(per_row)
+            .zip(flags.chunks_exact(per_row))
+            .enumerate()
+        {
+            let row = row0 + r;
+            slice.all_flagged[row] = fl.iter().all(|&f| f);
+            for p in 0..n_pol {
+                let k = row * n_pol + p;
+                let first = ns[p];
+                let uniform = (0..n_chan).all(|c| ns[c * n_pol + p] == first);
+                slice.value[k] = first;
+                slice.uniform[k] = uniform;
+                if uniform {
+                    slice.mixed.remove(&k);
+                } else {
+                    slice
+                        .mixed
+                        .insert(k, (0..n_chan).map(|c| ns[c * n_pol + p]).collect());
+                }
+            }
+        }
+    }
+
+    /// WEIGHT (`[row][pol]`) and FLAG_ROW of every row, once the slices
+    /// cover `n_chan` channels.
+    pub fn finish(&self, n_chan: usize) -> Result<(Vec<f32>, Vec<bool>), MsError> {
+        let covered: usize = self.slices.values().map(|s| s.n_chan).sum();
+        if covered != n_chan {
+            return Err(MsError::Rows(format!(
+                "channel slices cover {covered} of {n_chan} channels"
+            )));
+        }
+        let mut slices: Vec<&Slice> = self.slices.values().collect();
+        slices.sort_by_key(|s| s.n_chan);
+        let mut weight = vec![0.0; self.n_rows * self.n_pol];
+        let mut pairs = Vec::new();
+        for (k, w) in weight.iter_mut().enumerate() {
+            pairs.clear();
+            for s in &slices {
+                if s.uniform[k] {
+                    pairs.push((s.value[k], s.n_chan));
+                } else {
+                    pairs.extend(s.mixed[&k].iter().map(|&v| (v, 1)));
+                }
+            }
+            *w = weighted_median(&mut pairs);
+        }
+        let flag_row = (0..self.n_rows)
+            .map(|r| slices.iter().all(|s| s.all_flagged[r]))
+            .collect();
+        Ok((weight, flag_row))
+    }
+}
+
+/// The median of values given as (value, multiplicity), as numpy computes
+/// it over the expanded values (mean of the middle two for an even count).
+pub(super) fn weighted_median(pairs: &mut [(f32, usize)]) -> f32 {
+    let n: usize = pairs.iter().map(|p| p.1).sum();
+    if n == 0 {
+        return 0.0;
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let nth = |k: usize| {
+        let mut seen = 0;
+        for &(v, count) in pairs.iter() {
+            seen += count;
+            if seen > k {
+                return v;
+            }
+        }
+        unreachable!("k < n")
+    };
+    if n % 2 == 1 {
+        nth(n / 2)
+    } else {
+        0.5 * (nth(n / 2 - 1) + nth(n / 2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numpy_median(v: &[f32]) -> f32 {
+        let mut s = v.to_vec();
+        s.sort_by(f32::total_cmp);
+        let n = s.len();
+        if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            0.5 * (s[n / 2 - 1] + s[n / 2])
+        }
+    }
+
+    #[test]
+    fn weighted_median_equals_the_median_of_the_expanded_values() {
+        let mut pairs = vec![(2.0, 3), (1.0, 1), (5.0, 2)];
+        // 1 2 2 2 5 5 -> (2 + 2) / 2
+        assert_eq!(weighted_median(&mut pairs), 2.0);
+        let mut pairs = vec![(1.0, 2), (3.0, 2)];
+        assert_eq!(weighted_median(&mut pairs), 2.0);
+        let mut pairs = vec![(4.0, 1), (1.0, 1), (3.0, 1)];
+        assert_eq!(weighted_median(&mut pairs), 3.0);
+        assert_eq!(weighted_median(&mut []), 0.0);
+    }
+
+    #[test]
+    fn slices_give_the_median_and_flag_row_of_whole_rows() {
+        // 3 rows, 2 pols, 3 slices of 4 channels; slice 1 of row 1 mixed.
+        let (n_rows, n_pol, width) = (3, 2, 4);
+        let full: Vec<f32> = (0..n_rows * 12 * n_pol)
+            .map(|i| {
+                let (r, c, p) = (i / (12 * n_pol), (i / n_pol) % 12, i % n_pol);
+                if r == 1 && (4..8).contains(&c) {
+                    (c * 3 + p) as f32 % 7.0
+                } else {
+                    (r + c / 4 + 2 * p) as f32
+                }
+            })
+            .collect();
+        let flags: Vec<bool> = (0..full.len()).map(|i| i / (12 * n_pol) == 2).collect();
+        let mut stats = WeightStats::new(n_rows, n_pol);
+        for chan0 in [8, 0, 4] {
+            let take = |v: &[f32]| -> Vec<f32> {
+                (0..n_rows)
+                    .flat_map(|r| {
+                        let s = (r * 12 + chan0) * n_pol;
+                        v[s..s + width * n_pol].to_vec()
+                    })
+                    .collect()
+            };
+            let fl: Vec<bool> = (0..n_rows)
+                .flat_map(|r| {
+                    let s = (r * 12 + chan0) * n_pol;
+                    flags[s..s + width * n_pol].to_vec()
+                })
+                .collect();
+            stats.add(0, chan0, width, &take(&full), &fl);
+        }
+        assert!(stats.finish(16).is_err());
+        let (weight, flag_row) = stats.finish(12).unwrap();
+        for r in 0..n_rows {
+            for p in 0..n_pol {
+                let column: Vec<f32> = (0..12).map(|c| full[(r * 12 + c) * n_pol + p]).collect();
+                assert_eq!(
+                    weight[r * n_pol + p],
+                    numpy_median(&column),
+                    "row {r} pol {p}"
+                );
+            }
+        }
+        assert_eq!(flag_row, vec![false, false, true]);
+    }
+}
