@@ -10,6 +10,12 @@
 //! YY); WEIGHT the median of nsamples over channels and SIGMA = WEIGHT^-1/2
 //! (0 where the weight is 0); ANTENNA rows indexed by antenna number.
 //!
+//! Rows go in whole ([`MsWriter::write_rows`], the block pipeline) or as
+//! channel slices ([`MsWriter::write_channels`], one subband at a time, with
+//! [`WeightStats`] keeping what WEIGHT and FLAG_ROW need until every slice
+//! is in); the subtables are written last, by [`MsWriter::finish`], once
+//! the whole band is known.
+//!
 //! The MS is written under `.<name>.partial` next to its final path and
 //! renamed into place by [`MsWriter::finish`] after every file is synced:
 //! an interrupted run never leaves something that looks finished.

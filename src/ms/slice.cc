@@ -45,42 +45,34 @@ int fail(const char *what, char *err, unsigned long err_len) {
 
 extern "C" {
 
-// Each returns 0, or 1 with a message in `err`.
-int dsa110_put_slice_complex(const char *table_path, const char *column,
-                             unsigned long row0, unsigned long n_rows,
-                             unsigned long chan0, unsigned long n_chan,
-                             unsigned long n_pol, const float *values_re_im,
-                             char *err, unsigned long err_len) {
-    try {
-        put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
-                  reinterpret_cast<const casacore::Complex *>(values_re_im));
-        return 0;
-    } catch (const std::exception &e) {
-        return fail(e.what(), err, err_len);
-    }
-}
+// Element types of `values`.
+enum { DSA110_COMPLEX = 0, DSA110_FLOAT = 1, DSA110_BOOL = 2 };
 
-int dsa110_put_slice_float(const char *table_path, const char *column,
-                           unsigned long row0, unsigned long n_rows,
-                           unsigned long chan0, unsigned long n_chan,
-                           unsigned long n_pol, const float *values, char *err,
-                           unsigned long err_len) {
+// Put `values` ([row][chan][pol], n_rows x n_chan x n_pol) into rows
+// row0.. and channels chan0.. of `column`. Returns 0, or 1 with a message
+// in `err`.
+int dsa110_put_slice(const char *table_path, const char *column, int type,
+                     unsigned long row0, unsigned long n_rows,
+                     unsigned long chan0, unsigned long n_chan,
+                     unsigned long n_pol, const void *values, char *err,
+                     unsigned long err_len) {
     try {
-        put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol, values);
-        return 0;
-    } catch (const std::exception &e) {
-        return fail(e.what(), err, err_len);
-    }
-}
-
-int dsa110_put_slice_bool(const char *table_path, const char *column,
-                          unsigned long row0, unsigned long n_rows,
-                          unsigned long chan0, unsigned long n_chan,
-                          unsigned long n_pol, const bool *values, char *err,
-                          unsigned long err_len) {
-    try {
-        put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol, values);
-        return 0;
+        switch (type) {
+        case DSA110_COMPLEX:
+            put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
+                      static_cast<const casacore::Complex *>(values));
+            return 0;
+        case DSA110_FLOAT:
+            put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
+                      static_cast<const float *>(values));
+            return 0;
+        case DSA110_BOOL:
+            put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
+                      static_cast<const bool *>(values));
+            return 0;
+        default:
+            return fail("unknown element type", err, err_len);
+        }
     } catch (const std::exception &e) {
         return fail(e.what(), err, err_len);
     }

@@ -1,7 +1,7 @@
-//! Safe wrappers of `slice.cc`: puts of a channel range of an array column
+//! Safe wrapper of `slice.cc`: puts of a channel range of an array column
 //! over a range of rows, which rubbl_casatables does not offer.
 
-use std::ffi::{c_char, c_int, c_ulong, CString};
+use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
 use std::path::Path;
 
 use num_complex::Complex32;
@@ -9,97 +9,37 @@ use num_complex::Complex32;
 use super::MsError;
 
 extern "C" {
-    fn dsa110_put_slice_complex(
+    fn dsa110_put_slice(
         table: *const c_char,
         column: *const c_char,
+        element_type: c_int,
         row0: c_ulong,
         n_rows: c_ulong,
         chan0: c_ulong,
         n_chan: c_ulong,
         n_pol: c_ulong,
-        values: *const f32,
-        err: *mut c_char,
-        err_len: c_ulong,
-    ) -> c_int;
-    fn dsa110_put_slice_float(
-        table: *const c_char,
-        column: *const c_char,
-        row0: c_ulong,
-        n_rows: c_ulong,
-        chan0: c_ulong,
-        n_chan: c_ulong,
-        n_pol: c_ulong,
-        values: *const f32,
-        err: *mut c_char,
-        err_len: c_ulong,
-    ) -> c_int;
-    fn dsa110_put_slice_bool(
-        table: *const c_char,
-        column: *const c_char,
-        row0: c_ulong,
-        n_rows: c_ulong,
-        chan0: c_ulong,
-        n_chan: c_ulong,
-        n_pol: c_ulong,
-        values: *const bool,
+        values: *const c_void,
         err: *mut c_char,
         err_len: c_ulong,
     ) -> c_int;
 }
 
-/// Values a channel slice can hold, with the put for their column type.
+/// Element types a slice can hold, with their code in `slice.cc`.
 pub(super) trait SliceValue: Copy {
-    /// # Safety
-    /// `values` points at `n_rows * n_chan * n_pol` values.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn put(
-        table: *const c_char,
-        column: *const c_char,
-        row0: c_ulong,
-        n_rows: c_ulong,
-        chan0: c_ulong,
-        n_chan: c_ulong,
-        n_pol: c_ulong,
-        values: *const Self,
-        err: *mut c_char,
-        err_len: c_ulong,
-    ) -> c_int;
+    const CODE: c_int;
 }
 
-macro_rules! slice_value {
-    ($ty:ty, $f:ident, $ptr:ty) => {
-        impl SliceValue for $ty {
-            unsafe fn put(
-                table: *const c_char,
-                column: *const c_char,
-                row0: c_ulong,
-                n_rows: c_ulong,
-                chan0: c_ulong,
-                n_chan: c_ulong,
-                n_pol: c_ulong,
-                values: *const Self,
-                err: *mut c_char,
-                err_len: c_ulong,
-            ) -> c_int {
-                $f(
-                    table,
-                    column,
-                    row0,
-                    n_rows,
-                    chan0,
-                    n_chan,
-                    n_pol,
-                    values as *const $ptr,
-                    err,
-                    err_len,
-                )
-            }
-        }
-    };
+impl SliceValue for Complex32 {
+    const CODE: c_int = 0;
 }
-slice_value!(Complex32, dsa110_put_slice_complex, f32);
-slice_value!(f32, dsa110_put_slice_float, f32);
-slice_value!(bool, dsa110_put_slice_bool, bool);
+
+impl SliceValue for f32 {
+    const CODE: c_int = 1;
+}
+
+impl SliceValue for bool {
+    const CODE: c_int = 2;
+}
 
 /// Put `values` (`[row][chan][pol]`, `n_chan` channels from `chan0`) into
 /// rows `row0..` of `column` of the table at `table`.
@@ -124,18 +64,20 @@ pub(super) fn put<T: SliceValue>(
         .map_err(|e| MsError::Casacore(e.to_string()))?;
     let c_column = CString::new(column).map_err(|e| MsError::Casacore(e.to_string()))?;
     let mut err = [0 as c_char; 512];
-    // SAFETY: NUL-terminated strings, `values` holds n_rows x n_chan x n_pol
-    // values, `err` is a writable buffer of the length passed.
+    // SAFETY: NUL-terminated strings; `values` holds n_rows x n_chan x n_pol
+    // elements of the type `T::CODE` names (Complex32 is two f32, as
+    // casacore's Complex); `err` is writable for the length passed.
     let rc = unsafe {
-        T::put(
+        dsa110_put_slice(
             c_table.as_ptr(),
             c_column.as_ptr(),
+            T::CODE,
             row0 as c_ulong,
             n_rows as c_ulong,
             chan0 as c_ulong,
             n_chan as c_ulong,
             n_pol as c_ulong,
-            values.as_ptr(),
+            values.as_ptr().cast(),
             err.as_mut_ptr(),
             err.len() as c_ulong,
         )
