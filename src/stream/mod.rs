@@ -118,6 +118,8 @@ enum StageMsg {
 struct Stager {
     tx: Option<mpsc::Sender<StageMsg>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Set when dropped: skip the subbands still queued.
+    abandon: Arc<AtomicBool>,
 }
 
 impl Stager {
@@ -128,10 +130,15 @@ impl Stager {
         out: PathBuf,
     ) -> Stager {
         let (tx, rx) = mpsc::channel::<StageMsg>();
+        let abandon = Arc::new(AtomicBool::new(false));
+        let abandoned = abandon.clone();
         let thread = std::thread::spawn(move || {
             let mut staged: Option<Box<dyn SubbandConversion>> = None;
             let mut failed: Option<String> = None;
             for msg in rx {
+                if abandoned.load(Ordering::Relaxed) {
+                    return;
+                }
                 match msg {
                     StageMsg::Add(path) if failed.is_none() => {
                         let res = match staged.as_mut() {
@@ -165,6 +172,7 @@ impl Stager {
         Stager {
             tx: Some(tx),
             thread: Some(thread),
+            abandon,
         }
     }
 
@@ -189,6 +197,7 @@ impl Stager {
 
 impl Drop for Stager {
     fn drop(&mut self) {
+        self.abandon.store(true, Ordering::Relaxed);
         drop(self.tx.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
