@@ -353,4 +353,33 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
     assert!(err.contains("subbands of 8 channels were written"), "{err}");
     assert!(!out2.exists());
     assert!(!dsa110_convert::ms::partial_path(&out2).exists());
+
+    // Files whose sbNN names do not match their frequencies (sb01 and sb02
+    // swapped) land in the wrong slices: finish notices and refuses.
+    let swapped_dir = dir.path().join("swapped");
+    std::fs::create_dir_all(&swapped_dir).unwrap();
+    let swapped: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            let name = if name.ends_with("_sb01.hdf5") {
+                name.replace("_sb01", "_sb02")
+            } else if name.ends_with("_sb02.hdf5") {
+                name.replace("_sb02", "_sb01")
+            } else {
+                name
+            };
+            let to = swapped_dir.join(name);
+            std::fs::copy(f, &to).unwrap();
+            to
+        })
+        .collect();
+    let out3 = dir.path().join("incremental/swapped.ms");
+    let mut inc = IncrementalConversion::start(&swapped[0], 16, &out3, &opts).unwrap();
+    for f in &swapped {
+        inc.add(f).unwrap();
+    }
+    let err = inc.finish(&swapped).unwrap_err().to_string();
+    assert!(err.contains("belongs at channel"), "{err}");
+    assert!(!out3.exists());
 }

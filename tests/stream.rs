@@ -280,6 +280,10 @@ fn incomplete_groups_are_converted_under_the_convert_policy() {
     );
     assert_eq!(sigterm(&mut child), 0);
     assert_eq!(ms_names(&output), vec![format!("{t0}.ms")]);
+    // Three subbands are not the layout of four: the subbands converted as
+    // they landed were dropped and the group converted whole.
+    let log = std::fs::read_to_string(log_path(&output)).unwrap();
+    assert!(log.contains("converting the group whole"), "{log}");
 }
 
 #[test]
