@@ -157,7 +157,7 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     std::fs::create_dir_all(&input).unwrap();
-    let src = groups(&dir.path().join("src"), 3);
+    let src = groups(&dir.path().join("src"), 4);
     let mut child = daemon(&input, &output, "wait");
     // Group 0: subbands in shuffled order, landing slowly.
     for i in [2, 0, 3, 1] {
@@ -184,17 +184,28 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
             std::fs::copy(f, &dst).unwrap();
         }
     }
+    // Group 3: sb03 lands only after the group was declared incomplete.
+    for f in &src[3][..3] {
+        std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
+    }
     let (t0, t1, t2) = (timestamp(&src[0]), timestamp(&src[1]), timestamp(&src[2]));
+    let t3 = timestamp(&src[3]);
     wait_for(
-        "groups 0 and 1 done, group 2 incomplete",
+        "groups 0 and 1 done, groups 2 and 3 incomplete",
         Duration::from_secs(60),
         || {
             let st = status(&output);
             state_of(&st, &t0) == "done"
                 && state_of(&st, &t1) == "done"
                 && state_of(&st, &t2) == "incomplete"
+                && state_of(&st, &t3) == "incomplete"
         },
     );
+    let late = &src[3][3];
+    std::fs::copy(late, input.join(late.file_name().unwrap())).unwrap();
+    wait_for("group 3 done", Duration::from_secs(60), || {
+        state_of(&status(&output), &t3) == "done"
+    });
     assert_eq!(sigterm(&mut child), 0, "SIGTERM must exit 0");
     let st = status(&output);
     for g in st["groups"].as_array().unwrap() {
@@ -212,7 +223,7 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
         .exists());
     assert_eq!(
         ms_names(&output),
-        vec![format!("{t0}.ms"), format!("{t1}.ms")]
+        vec![format!("{t0}.ms"), format!("{t1}.ms"), format!("{t3}.ms")]
     );
     // Stopping abandoned group 2's subbands: no partial MS is left.
     let left: Vec<String> = std::fs::read_dir(&output)
@@ -221,12 +232,13 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
         .filter(|n| n.ends_with(".partial"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    // Groups 0 and 1 were converted subband by subband as they landed (no
-    // fallback to a whole-group conversion), into the MS `convert` writes.
+    // Groups 0, 1 and 3 were converted subband by subband as they landed
+    // (no fallback to a whole-group conversion), into the MS `convert`
+    // writes.
     let log = std::fs::read_to_string(log_path(&output)).unwrap();
     assert!(log.contains("quarantined"), "{log}");
     assert!(!log.contains("converting the group whole"), "{log}");
-    for (k, t) in [(0, &t0), (1, &t1)] {
+    for (k, t) in [(0, &t0), (1, &t1), (3, &t3)] {
         let batch = dir.path().join(format!("batch{k}"));
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
             vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &batch];

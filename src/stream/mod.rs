@@ -343,11 +343,12 @@ pub fn run(
         }
         let accepted = scan(&db, cfg, &mut watching, &closed)?;
         if !accepted.is_empty() {
-            let collecting: HashSet<String> = db
-                .groups_in(GroupState::Collecting)?
-                .into_iter()
-                .map(|g| g.timestamp)
-                .collect();
+            // Groups not handed to a worker yet (an incomplete group may
+            // still get its missing subband).
+            let mut collecting: HashSet<String> = HashSet::new();
+            for state in [GroupState::Collecting, GroupState::Incomplete] {
+                collecting.extend(db.groups_in(state)?.into_iter().map(|g| g.timestamp));
+            }
             for (group, path) in accepted {
                 if !collecting.contains(&group) {
                     continue;
