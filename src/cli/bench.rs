@@ -290,6 +290,7 @@ fn latency(files: &[PathBuf], dir: &Path, spread_s: f64, json: bool) -> anyhow::
         .context("the daemon did not record the group as done")?;
         Ok((seen, recorded))
     })();
+    let peak_rss_mib = peak_rss_mib(child.id());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let status = child.wait()?;
@@ -300,17 +301,33 @@ fn latency(files: &[PathBuf], dir: &Path, spread_s: f64, json: bool) -> anyhow::
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "spread_s": spread_s, "latency_s": seen, "daemon_latency_s": recorded,
+                "daemon_peak_rss_mib": peak_rss_mib,
             }))?
         );
     } else {
         println!(
             "last subband landed -> MS in place: {seen:.2} s (the daemon recorded {}); \
-             the other {} subbands landed over {spread_s:.0} s before it",
+             the other {} subbands landed over {spread_s:.0} s before it; daemon peak RSS {}",
             recorded.map_or("nothing".into(), |r| format!("{r:.2} s")),
-            files.len() - 1
+            files.len() - 1,
+            peak_rss_mib.map_or("unknown".into(), |m| format!("{m:.0} MiB"))
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Peak resident memory of process `pid` so far (Linux `VmHWM`), MiB.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Poll `ok` every 5 ms until it holds; an error after `timeout`.
