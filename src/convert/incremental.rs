@@ -16,21 +16,16 @@
 //! frequency layout ([`Group::open`]); any difference is an error, and the
 //! caller converts the group whole instead.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Instant;
-
-use num_complex::Complex32;
-
+use super::pipeline::block_rows;
 use super::setup::Setup;
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::group::{self, parse_file_name, Group, GroupError};
 use crate::ms::{Channels, MsWriter, WeightStats};
-use crate::uvh5::{self, Uvh5File};
-
-/// Row buffers per read, bytes (as the block pipeline's blocks).
-const TARGET_BLOCK_BYTES: usize = 32 << 20;
+use crate::uvh5::{self, RowBuffers, Uvh5File};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
 
 /// A group whose MS is being written subband by subband.
 pub struct IncrementalConversion {
@@ -140,7 +135,7 @@ impl IncrementalConversion {
         let n_pol = h.n_pols;
         let n_rows = self.setup.n_rows();
         let per_row = self.width * n_pol;
-        let block = (TARGET_BLOCK_BYTES / (per_row * 13).max(1)).clamp(1, n_rows.max(1));
+        let block = block_rows(self.opts.max_memory_bytes, per_row, n_rows);
         // Two stages, as the block pipeline: a reader thread reads, puts the
         // channels in ascending order and phase-corrects block k+1 while
         // this thread (which owns the casacore table) writes block k.
@@ -152,7 +147,11 @@ impl IncrementalConversion {
             let (empty_tx, empty_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
             for _ in 0..BLOCKS_IN_FLIGHT {
                 empty_tx
-                    .send(SubBlock::new(block * per_row))
+                    .send(SubBlock {
+                        r0: 0,
+                        r1: 0,
+                        rows: RowBuffers::new(block, per_row),
+                    })
                     .expect("fresh channel");
             }
             let reading = s.spawn(move || {
@@ -167,21 +166,21 @@ impl IncrementalConversion {
                         .read_rows(
                             r0,
                             b.r1,
-                            &mut b.vis[..n],
-                            &mut b.flags[..n],
-                            &mut b.nsamples[..n],
+                            &mut b.rows.vis[..n],
+                            &mut b.rows.flags[..n],
+                            &mut b.rows.nsamples[..n],
                         )
                         .map_err(|e| ConvertError::from(GroupError::from(e)))
                         .and_then(|()| {
                             if reversed {
-                                reverse_channels(&mut b.vis[..n], per_row, n_pol);
-                                reverse_channels(&mut b.flags[..n], per_row, n_pol);
-                                reverse_channels(&mut b.nsamples[..n], per_row, n_pol);
+                                reverse_channels(&mut b.rows.vis[..n], per_row, n_pol);
+                                reverse_channels(&mut b.rows.flags[..n], per_row, n_pol);
+                                reverse_channels(&mut b.rows.nsamples[..n], per_row, n_pol);
                             }
                             read_s += t.elapsed().as_secs_f64();
                             let t = Instant::now();
                             let res = backend.phase_correct(
-                                &mut b.vis[..n],
+                                &mut b.rows.vis[..n],
                                 n_pol,
                                 &dw_m[r0..b.r1],
                                 &freq_hz,
@@ -209,9 +208,9 @@ impl IncrementalConversion {
                     &Channels {
                         ant1: &setup.ant1[r0..r1],
                         ant2: &setup.ant2[r0..r1],
-                        vis: &b.vis[..n],
-                        flags: &b.flags[..n],
-                        nsamples: &b.nsamples[..n],
+                        vis: &b.rows.vis[..n],
+                        flags: &b.rows.flags[..n],
+                        nsamples: &b.rows.nsamples[..n],
                     },
                     stats,
                 )?;
@@ -327,21 +326,7 @@ fn reverse_channels<T>(rows: &mut [T], per_row: usize, n_pol: usize) {
 struct SubBlock {
     r0: usize,
     r1: usize,
-    vis: Vec<Complex32>,
-    flags: Vec<bool>,
-    nsamples: Vec<f32>,
-}
-
-impl SubBlock {
-    fn new(values: usize) -> SubBlock {
-        SubBlock {
-            r0: 0,
-            r1: 0,
-            vis: vec![Complex32::new(0.0, 0.0); values],
-            flags: vec![false; values],
-            nsamples: vec![0.0; values],
-        }
-    }
+    rows: RowBuffers,
 }
 
 /// Blocks circulating between the reader thread and the writer.

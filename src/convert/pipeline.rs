@@ -60,7 +60,7 @@ const TARGET_BLOCK_BYTES: usize = 32 << 20;
 
 /// Rows per block: about [`TARGET_BLOCK_BYTES`] of buffers, fewer when
 /// `max_memory_bytes` demands it (never fewer than one row).
-fn block_rows(max_memory_bytes: usize, per_row: usize, n_rows: usize) -> usize {
+pub(super) fn block_rows(max_memory_bytes: usize, per_row: usize, n_rows: usize) -> usize {
     let budget = max_memory_bytes.saturating_sub(FIXED_OVERHEAD_BYTES);
     let fit = budget / bytes_per_row(per_row);
     let target = TARGET_BLOCK_BYTES / (per_row * (std::mem::size_of::<Complex32>() + 1 + 4)).max(1);
