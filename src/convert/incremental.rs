@@ -17,7 +17,7 @@
 //! caller converts the group whole instead.
 
 use super::pipeline::block_rows;
-use super::setup::Setup;
+use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::group::{self, parse_file_name, Group, GroupError};
 use crate::ms::{Channels, MsWriter, WeightStats};
@@ -57,9 +57,7 @@ impl IncrementalConversion {
         opts: &ConvertOptions,
     ) -> Result<IncrementalConversion, ConvertError> {
         let started = Instant::now();
-        if out_ms.exists() && !opts.overwrite {
-            return Err(ConvertError::OutputExists(out_ms.to_path_buf()));
-        }
+        setup::check_output(out_ms, opts)?;
         let header = uvh5::read_header(first).map_err(GroupError::from)?;
         let setup = Setup::new(&header, opts)?;
         let width = header.n_freqs;
@@ -281,34 +279,14 @@ impl IncrementalConversion {
             self.out_ms.display(),
             t.elapsed().as_secs_f64()
         );
-        if self.opts.overwrite && self.out_ms.exists() {
-            std::fs::remove_dir_all(&self.out_ms).map_err(|source| ConvertError::Replace {
-                path: self.out_ms.clone(),
-                source,
-            })?;
-        }
-        let ms_path = self.writer.finish(&spec)?;
-        Ok(ConvertSummary {
-            ms_path,
-            inputs: group.paths().to_vec(),
-            rows: self.setup.n_rows(),
-            channels: n_chan,
-            polarizations: self.setup.header.n_pols,
-            fields: self.setup.plan.fields.clone(),
-            backend: self.opts.backend.name().to_string(),
-            phase_center_mode: self.setup.plan.mode_name.clone(),
-            block_rows: 0,
-            seconds_read: self.seconds_read,
-            seconds_compute: self.seconds_compute,
-            seconds_write: self.seconds_write + t.elapsed().as_secs_f64(),
-            seconds_total: self.started.elapsed().as_secs_f64(),
-            bytes_read: group
-                .paths()
-                .iter()
-                .filter_map(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-                .sum(),
-        })
+        let ms_path = setup::finish_ms(self.writer, &spec, &self.out_ms, &self.opts)?;
+        let seconds = [
+            self.seconds_read,
+            self.seconds_compute,
+            self.seconds_write + t.elapsed().as_secs_f64(),
+            self.started.elapsed().as_secs_f64(),
+        ];
+        Ok(self.setup.summary(ms_path, &group, &self.opts, 0, seconds))
     }
 }
 

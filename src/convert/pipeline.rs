@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use num_complex::Complex32;
 
-use super::setup::Setup;
+use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::group::Group;
 use crate::ms::{Channels, MsWriter, RowBlock};
@@ -75,9 +75,7 @@ pub fn convert_group(
     opts: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
     let t_total = Instant::now();
-    if out_ms.exists() && !opts.overwrite {
-        return Err(ConvertError::OutputExists(out_ms.to_path_buf()));
-    }
+    setup::check_output(out_ms, opts)?;
     let group = Group::open(files, opts.chunk_cache_bytes)?;
     let mut setup = Setup::new(group.header(), opts)?;
     let n_rows = setup.n_rows();
@@ -201,37 +199,16 @@ pub fn convert_group(
         })?;
 
     let t = Instant::now();
-    if opts.overwrite && out_ms.exists() {
-        std::fs::remove_dir_all(out_ms).map_err(|source| ConvertError::Replace {
-            path: out_ms.to_path_buf(),
-            source,
-        })?;
-    }
-    let ms_path = writer.finish(&spec)?;
+    let ms_path = setup::finish_ms(writer, &spec, out_ms, opts)?;
     seconds_write += t.elapsed().as_secs_f64();
     progress.finish_and_clear();
-
-    Ok(ConvertSummary {
-        ms_path,
-        inputs: group.paths().to_vec(),
-        rows: n_rows,
-        channels: n_chan,
-        polarizations: n_pol,
-        fields: setup.plan.fields.clone(),
-        backend: opts.backend.name().to_string(),
-        phase_center_mode: setup.plan.mode_name.clone(),
-        block_rows: block,
+    let seconds = [
         seconds_read,
         seconds_compute,
         seconds_write,
-        seconds_total: t_total.elapsed().as_secs_f64(),
-        bytes_read: group
-            .paths()
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum(),
-    })
+        t_total.elapsed().as_secs_f64(),
+    ];
+    Ok(setup.summary(ms_path, &group, opts, block, seconds))
 }
 
 fn progress_bar(enabled: bool, rows: u64) -> indicatif::ProgressBar {

@@ -3,15 +3,18 @@
 //! description of the MS. Shared by the block pipeline and the
 //! subband-by-subband conversion of the streaming daemon.
 
+use std::path::{Path, PathBuf};
+
 use crate::astro::{Astrometer, Iers, Site};
 use crate::calibrators::{self, Catalog};
 use crate::compute::{Backend, UvwRequest};
-use crate::ms::{Antenna, Field, MsLayout, MsSpec, RowMeta};
+use crate::group::Group;
+use crate::ms::{Antenna, Field, MsLayout, MsSpec, MsWriter, RowMeta};
 use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
 use super::plan::Plan;
-use super::{ConvertError, ConvertOptions};
+use super::{ConvertError, ConvertOptions, ConvertSummary};
 
 /// Everything per row but the visibilities.
 pub(super) struct Setup {
@@ -150,6 +153,39 @@ impl Setup {
         }
     }
 
+    /// What the conversion into `ms_path` did; seconds are [read, compute,
+    /// write, total].
+    pub fn summary(
+        &self,
+        ms_path: PathBuf,
+        group: &Group,
+        opts: &ConvertOptions,
+        block_rows: usize,
+        [seconds_read, seconds_compute, seconds_write, seconds_total]: [f64; 4],
+    ) -> ConvertSummary {
+        ConvertSummary {
+            ms_path,
+            inputs: group.paths().to_vec(),
+            rows: self.n_rows(),
+            channels: group.freq_hz().len(),
+            polarizations: self.header.n_pols,
+            fields: self.plan.fields.clone(),
+            backend: opts.backend.name().to_string(),
+            phase_center_mode: self.plan.mode_name.clone(),
+            block_rows,
+            seconds_read,
+            seconds_compute,
+            seconds_write,
+            seconds_total,
+            bytes_read: group
+                .paths()
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum(),
+        }
+    }
+
     /// Name the fields (calibrators, in meridian mode with a catalog) and
     /// describe the MS subtables for the joined band.
     pub fn spec(
@@ -271,6 +307,31 @@ fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>
 
 /// Largest antenna number accepted (the ANTENNA table has one row per number).
 const MAX_ANTENNA_NUMBER: i64 = 65_535;
+
+/// An existing `out_ms` is an error unless `opts.overwrite`.
+pub(super) fn check_output(out_ms: &Path, opts: &ConvertOptions) -> Result<(), ConvertError> {
+    if out_ms.exists() && !opts.overwrite {
+        return Err(ConvertError::OutputExists(out_ms.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// Finish `writer` with `spec` into `out_ms`, replacing what is there
+/// (checked by [`check_output`]).
+pub(super) fn finish_ms(
+    writer: MsWriter,
+    spec: &MsSpec,
+    out_ms: &Path,
+    opts: &ConvertOptions,
+) -> Result<PathBuf, ConvertError> {
+    if opts.overwrite && out_ms.exists() {
+        std::fs::remove_dir_all(out_ms).map_err(|source| ConvertError::Replace {
+            path: out_ms.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(writer.finish(spec)?)
+}
 
 fn jd_to_mjd_s(time_jd: f64) -> f64 {
     (time_jd - 2_400_000.5) * 86_400.0
