@@ -496,8 +496,13 @@ impl MsWriter {
         let n = self.scratch.data.len() / (n_chan * n_pol).max(1);
         self.check_rows(first_row, n, "channel data")?;
         let imaging = self.layout.imaging_columns;
-        let whole = chan0 == 0 && n_chan == self.layout.n_chan;
-        let (tmp, row0) = (self.tmp.clone(), first_row);
+        let block = Block {
+            tmp: self.tmp.clone(),
+            rows: (first_row, n),
+            chans: (chan0, n_chan),
+            n_pol,
+            whole: chan0 == 0 && n_chan == self.layout.n_chan,
+        };
         let Scratch {
             data,
             flags,
@@ -505,46 +510,13 @@ impl MsWriter {
             weight,
         } = std::mem::take(&mut self.scratch);
         let table = self.table();
-        let put = |table: &mut Table, name: &str, data| {
-            put_cube(
-                table,
-                &tmp,
-                name,
-                (row0, n),
-                (chan0, n_chan),
-                n_pol,
-                whole,
-                data,
-            )
-        };
-        let data = put(table, "DATA", data)?;
-        let flags = put_cube(
-            table,
-            &tmp,
-            "FLAG",
-            (row0, n),
-            (chan0, n_chan),
-            n_pol,
-            whole,
-            flags,
-        )?;
+        let data = block.put(table, "DATA", data)?;
+        let flags = block.put(table, "FLAG", flags)?;
         let spectrum = if imaging {
-            put(table, "CORRECTED_DATA", data.clone())?;
-            put(
-                table,
-                "MODEL_DATA",
-                vec![Complex32::new(0.0, 0.0); n * n_chan * n_pol],
-            )?;
-            put_cube(
-                table,
-                &tmp,
-                "WEIGHT_SPECTRUM",
-                (row0, n),
-                (chan0, n_chan),
-                n_pol,
-                whole,
-                spectrum,
-            )?
+            block.put(table, "CORRECTED_DATA", data.clone())?;
+            let zeros = vec![Complex32::new(0.0, 0.0); data.len()];
+            block.put(table, "MODEL_DATA", zeros)?;
+            block.put(table, "WEIGHT_SPECTRUM", spectrum)?
         } else {
             spectrum
         };
@@ -726,29 +698,38 @@ impl MsWriter {
     }
 }
 
-/// Put `values` (`[row][chan][pol]`, rows `(first, count)`, channels
-/// `(first, count)`) into a tiled column: whole cells through rubbl, channel
-/// slices through `slice.cc`. Hands the buffer back for reuse.
-#[allow(clippy::too_many_arguments)]
-fn put_cube<T: slice::SliceValue + CasaScalarData>(
-    table: &mut Table,
-    tmp: &Path,
-    column: &str,
-    (row0, n_rows): (usize, usize),
-    (chan0, n_chan): (usize, usize),
+/// Where a block of `[row][chan][pol]` values goes in the tiled columns.
+struct Block {
+    /// The table's directory, for `slice.cc`.
+    tmp: PathBuf,
+    /// (first, count).
+    rows: (usize, usize),
+    chans: (usize, usize),
     n_pol: usize,
+    /// Every channel: whole cells through rubbl, else slices through `slice.cc`.
     whole: bool,
-    values: Vec<T>,
-) -> Result<Vec<T>, MsError> {
-    if !whole {
-        slice::put(tmp, column, row0, chan0, n_chan, n_pol, &values)?;
-        return Ok(values);
+}
+
+impl Block {
+    /// Put `values` into `column`; hands the buffer back for reuse.
+    fn put<T: slice::SliceValue + CasaScalarData>(
+        &self,
+        table: &mut Table,
+        column: &str,
+        values: Vec<T>,
+    ) -> Result<Vec<T>, MsError> {
+        let ((row0, n_rows), (chan0, n_chan)) = (self.rows, self.chans);
+        if !self.whole {
+            slice::put(&self.tmp, column, row0, chan0, n_chan, self.n_pol, &values)?;
+            return Ok(values);
+        }
+        let cube =
+            Array::from_shape_vec((n_rows, n_chan, self.n_pol), values).expect("row x chan x pol");
+        table
+            .put_column_range_array(column, row0 as u64, &cube)
+            .map_err(casacore)?;
+        Ok(cube.into_raw_vec_and_offset().0)
     }
-    let cube = Array::from_shape_vec((n_rows, n_chan, n_pol), values).expect("row x chan x pol");
-    table
-        .put_column_range_array(column, row0 as u64, &cube)
-        .map_err(casacore)?;
-    Ok(cube.into_raw_vec_and_offset().0)
 }
 
 impl Drop for MsWriter {
