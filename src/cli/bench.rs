@@ -108,7 +108,7 @@ fn convert_child(
     backend: &str,
 ) -> anyhow::Result<(serde_json::Value, f64)> {
     let exe = std::env::current_exe()?;
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .args([
             "-q",
             "convert",
@@ -124,22 +124,32 @@ fn convert_child(
         .args(files)
         .stdout(Stdio::piped())
         .spawn()?;
-    let pid = child.id() as libc::pid_t;
     let mut stdout = String::new();
     child
         .stdout
+        .as_mut()
         .context("child stdout")?
         .read_to_string(&mut stdout)?;
+    let (ok, rss) = wait_with_peak_rss(&child)?;
+    anyhow::ensure!(ok, "convert --backend {backend} failed");
+    let summary: serde_json::Value = serde_json::from_str(&stdout)?;
+    Ok((summary[0].clone(), rss))
+}
+
+/// Wait for `child`: whether it exited 0, and its peak RSS in MiB.
+fn wait_with_peak_rss(child: &std::process::Child) -> anyhow::Result<(bool, f64)> {
+    let pid = child.id() as libc::pid_t;
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waiting for our own child with owned out-parameters.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     anyhow::ensure!(
-        r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "convert --backend {backend} failed"
+        r == pid,
+        "waiting for child {pid}: {}",
+        std::io::Error::last_os_error()
     );
-    let summary: serde_json::Value = serde_json::from_str(&stdout)?;
-    Ok((summary[0].clone(), usage.ru_maxrss as f64 / 1024.0))
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((ok, usage.ru_maxrss as f64 / 1024.0))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -255,7 +265,7 @@ fn latency(files: &[PathBuf], dir: &Path, spread_s: f64, json: bool) -> anyhow::
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(&input)?;
-    let mut child = Command::new(std::env::current_exe()?)
+    let child = Command::new(std::env::current_exe()?)
         .args(["stream", "run", "--backend", "cpu", "--input"])
         .arg(&input)
         .arg("--output")
@@ -290,12 +300,11 @@ fn latency(files: &[PathBuf], dir: &Path, spread_s: f64, json: bool) -> anyhow::
         .context("the daemon did not record the group as done")?;
         Ok((seen, recorded))
     })();
-    let peak_rss_mib = peak_rss_mib(child.id());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let status = child.wait()?;
+    let (ok, peak_rss_mib) = wait_with_peak_rss(&child)?;
     let (seen, recorded) = result?;
-    anyhow::ensure!(status.success(), "the daemon exited with {status}");
+    anyhow::ensure!(ok, "the daemon did not exit 0 on SIGTERM");
     if json {
         println!(
             "{}",
@@ -307,27 +316,12 @@ fn latency(files: &[PathBuf], dir: &Path, spread_s: f64, json: bool) -> anyhow::
     } else {
         println!(
             "last subband landed -> MS in place: {seen:.2} s (the daemon recorded {}); \
-             the other {} subbands landed over {spread_s:.0} s before it; daemon peak RSS {}",
+             the other {} subbands landed over {spread_s:.0} s before it; daemon peak RSS {peak_rss_mib:.0} MiB",
             recorded.map_or("nothing".into(), |r| format!("{r:.2} s")),
             files.len() - 1,
-            peak_rss_mib.map_or("unknown".into(), |m| format!("{m:.0} MiB"))
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Peak resident memory of process `pid` so far (Linux `VmHWM`), MiB.
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
 }
 
 /// Poll `ok` every 5 ms until it holds; an error after `timeout`.
