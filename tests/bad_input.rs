@@ -176,7 +176,7 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
     // A full disk: a 512 KiB tmpfs (needs root; CI runs as root).
     let small = dir.path().join("small");
     std::fs::create_dir(&small).unwrap();
-    let mounted = std::process::Command::new("mount")
+    let mounted = common::command("mount")
         .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
         .arg(&small)
         .status()
@@ -196,10 +196,7 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .collect();
-    std::process::Command::new("umount")
-        .arg(&small)
-        .status()
-        .unwrap();
+    common::command("umount").arg(&small).status().unwrap();
     result.unwrap();
     assert!(leftovers.is_empty(), "left on the full disk: {leftovers:?}");
 }
@@ -214,7 +211,7 @@ fn a_run_killed_halfway_leaves_no_finished_ms_and_a_rerun_completes() {
     let files = small_group(&dir.path().join("in"), cfg);
     let out = dir.path().join("out");
     let run = || {
-        let mut cmd = std::process::Command::new(common::bin());
+        let mut cmd = common::command(common::bin());
         cmd.args([
             "-q",
             "convert",

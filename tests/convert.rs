@@ -376,3 +376,21 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
     assert!(err.contains("belongs at channel"), "{err}");
     assert!(!out3.exists());
 }
+
+/// The oracle and CLI children of one test must not inherit another test's
+/// HDF5 descriptors: HDF5 opens files without close-on-exec and holds a
+/// `flock` on them, so an inherited descriptor keeps a file being written
+/// locked for the child's whole life (CI once saw pyuvdata fail with
+/// "unable to lock file, errno = 11" this way).
+#[test]
+fn test_children_do_not_keep_hdf5_files_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.hdf5");
+    let file = hdf5::File::create(&path).unwrap();
+    let mut child = common::command("sleep").arg("5").spawn().unwrap();
+    drop(file);
+    let reopened = hdf5::File::open(&path).map(|_| ());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reopened.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}

@@ -12,7 +12,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use dsa110_convert::sim::SimConfig;
 
@@ -29,7 +28,7 @@ fn cpu_model() -> String {
 /// Instructions callgrind counts for converting `files`.
 fn instructions(files: &[std::path::PathBuf], dir: &Path) -> u64 {
     let out = dir.join("callgrind.out");
-    let status = Command::new("valgrind")
+    let status = common::command("valgrind")
         .args(["--tool=callgrind", "-q"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(common::bin())
@@ -58,7 +57,11 @@ fn instructions(files: &[std::path::PathBuf], dir: &Path) -> u64 {
 
 #[test]
 fn instructions_per_row_do_not_grow() {
-    if Command::new("valgrind").arg("--version").output().is_err() {
+    if common::command("valgrind")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         assert!(
             !common::in_ci(),
             "CI needs valgrind (scripts/setup.sh installs it)"

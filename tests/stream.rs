@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use dsa110_convert::sim::SimConfig;
@@ -27,7 +27,7 @@ fn groups(dir: &Path, n: usize) -> Vec<Vec<PathBuf>> {
 }
 
 fn daemon(input: &Path, output: &Path, policy: &str) -> Child {
-    Command::new(common::bin())
+    common::command(common::bin())
         .args([
             "-q",
             "stream",
@@ -271,7 +271,7 @@ fn incomplete_groups_are_converted_under_the_convert_policy() {
         || state_of(&status(&output), &t0) == "done",
     );
     // A second daemon on the same state database is refused.
-    let second = Command::new(common::bin())
+    let second = common::command(common::bin())
         .args(["-q", "stream", "run", "--input"])
         .arg(&input)
         .arg("--output")

@@ -31,11 +31,37 @@ pub fn python() -> PathBuf {
     venv
 }
 
+/// A `Command` for `program` whose child inherits no descriptor beyond
+/// stdin/stdout/stderr.
+///
+/// Why: the tests run in parallel threads, and HDF5 opens files without
+/// close-on-exec while holding a `flock` on them. A child spawned by one
+/// test while another test is writing its simulated group would inherit
+/// that descriptor and keep the lock for its whole life, so the other
+/// test's next open of the file (pyuvdata, or our own reader) fails with
+/// "unable to lock file, errno = 11".
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(program);
+    // SAFETY: close_range is a single async-signal-safe system call; marking
+    // descriptors close-on-exec leaves std's own exec-status pipe working.
+    unsafe {
+        cmd.pre_exec(|| {
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
 /// Run `tests/oracle/<script>` with `args`; parse its stdout as JSON.
 /// Panics with the script's stderr when it fails.
 pub fn oracle(script: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> serde_json::Value {
     let path = repo().join("tests/oracle").join(script);
-    let mut cmd = Command::new(python());
+    let mut cmd = command(python());
     cmd.arg(&path);
     for a in args {
         cmd.arg(a);
@@ -102,7 +128,7 @@ pub fn small_config() -> dsa110_convert::sim::SimConfig {
 
 /// Run the CLI with `args`; returns (exit code, stdout, stderr).
 pub fn run_cli(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
-    let mut cmd = Command::new(bin());
+    let mut cmd = command(bin());
     for a in args {
         cmd.arg(a);
     }
