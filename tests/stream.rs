@@ -114,7 +114,25 @@ fn land_slowly(src: &Path, dst: &Path) {
     }
 }
 
+/// SIGTERM the daemon once it is running, i.e. holds the `flock` on its
+/// state database's lock file, which it takes after setting its signal
+/// handlers (a signal sent earlier would kill a process still starting);
+/// returns its exit code, -1 when a signal ended it.
 fn sigterm(child: &mut Child) -> i32 {
+    let pid = child.id().to_string();
+    wait_for(
+        "the daemon to hold its state lock",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string("/proc/locks")
+                .unwrap()
+                .lines()
+                .any(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.get(1) == Some(&"FLOCK") && f.get(4) == Some(&pid.as_str())
+                })
+        },
+    );
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     child.wait().unwrap().code().unwrap_or(-1)
