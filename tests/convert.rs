@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 
 use common::{oracle, run_cli, shared_data, small_config, small_group};
 
+/// Meridian phasing with the fields named as pyuvdata names them (no
+/// calibrator renaming).
+const MERIDIAN_AS_PYUVDATA: &[&str] = &[
+    "--phase-center",
+    "meridian",
+    "--no-rename-calibrator-fields",
+];
+
 /// Convert `files` with the CLI into `out_dir`; returns the MS path.
 fn convert(files: &[PathBuf], out_dir: &Path, extra: &[&str]) -> PathBuf {
     let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
@@ -74,15 +82,7 @@ fn meridian_mode_matches_pyuvdata() {
     let mut cfg = small_config();
     cfg.noise_jy = 0.5;
     let files = small_group(&dir.path().join("in"), cfg);
-    let ms = convert(
-        &files,
-        &dir.path().join("out"),
-        &[
-            "--phase-center",
-            "meridian",
-            "--no-rename-calibrator-fields",
-        ],
-    );
+    let ms = convert(&files, &dir.path().join("out"), MERIDIAN_AS_PYUVDATA);
     let cmp = compare_with_pyuvdata(&files, &ms, "meridian", dir.path());
     assert_eq!(cmp["n_fields"][0], 4);
     assert_eq!(cmp["field_names"][0][3], "meridian_icrs_t3");
@@ -256,15 +256,7 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
     cfg.noise_jy = 0.5;
     let files = small_group(&dir.path().join("in"), cfg);
     vary_nsamples_and_flags(&files);
-    let batch = convert(
-        &files,
-        &dir.path().join("batch"),
-        &[
-            "--phase-center",
-            "meridian",
-            "--no-rename-calibrator-fields",
-        ],
-    );
+    let batch = convert(&files, &dir.path().join("batch"), MERIDIAN_AS_PYUVDATA);
     let opts = ConvertOptions {
         phase_center: PhaseCenterMode::Meridian,
         backend: std::sync::Arc::new(CpuBackend),
@@ -301,12 +293,7 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
     let batch_img = convert(
         &files,
         &dir.path().join("batch_img"),
-        &[
-            "--phase-center",
-            "meridian",
-            "--no-rename-calibrator-fields",
-            "--imaging-columns",
-        ],
+        &[MERIDIAN_AS_PYUVDATA, &["--imaging-columns"]].concat(),
     );
     let out_img = dir.path().join("incremental/imaging.ms");
     let opts_img = ConvertOptions {

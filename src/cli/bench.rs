@@ -272,7 +272,7 @@ fn latency(files: &[PathBuf], dir: &Path, spread_s: f64, json: bool) -> anyhow::
         .arg(&output)
         .spawn()?;
     let result = (|| -> anyhow::Result<(f64, Option<f64>)> {
-        let state = output.join("dsa110-stream.sqlite");
+        let state = crate::stream::default_state_path(&output);
         wait_until(Duration::from_secs(30), || state.exists())
             .context("the daemon did not start")?;
         let (last, rest) = files.split_last().context("no files")?;

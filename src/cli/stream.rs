@@ -110,7 +110,7 @@ fn run_daemon(a: RunArgs) -> anyhow::Result<ExitCode> {
         state: a
             .state
             .clone()
-            .unwrap_or_else(|| a.output.join("dsa110-stream.sqlite")),
+            .unwrap_or_else(|| stream::default_state_path(&a.output)),
         input: a.input,
         output: a.output,
         tolerance_s: a.tolerance_s,

@@ -232,6 +232,18 @@ pub struct StreamConfig {
     pub tick: Duration,
 }
 
+impl StreamConfig {
+    /// Where the MS of the group stamped `group` goes.
+    fn ms_path(&self, group: &str) -> PathBuf {
+        self.output.join(format!("{group}.ms"))
+    }
+}
+
+/// The state database's place when none is given: beside the MSs.
+pub fn default_state_path(output: &Path) -> PathBuf {
+    output.join("dsa110-stream.sqlite")
+}
+
 fn now_s() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -356,7 +368,7 @@ pub fn run(
                 match stagers.get(&group) {
                     Some(st) => st.add(path),
                     None => {
-                        let out = cfg.output.join(format!("{group}.ms"));
+                        let out = cfg.ms_path(&group);
                         let st =
                             Stager::spawn(converter.clone(), group.clone(), cfg.n_subbands, out);
                         // After a restart, files accepted before it come first.
@@ -375,7 +387,7 @@ pub fn run(
                 .into_iter()
                 .map(|(_, p)| p)
                 .collect();
-            let out = cfg.output.join(format!("{}.ms", g.timestamp));
+            let out = cfg.ms_path(&g.timestamp);
             let job = Job {
                 group: g.timestamp.clone(),
                 files,
@@ -452,7 +464,7 @@ fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
     // Groups converted subband by subband while collecting start over.
     for state in [GroupState::Collecting, GroupState::Incomplete] {
         for g in db.groups_in(state)? {
-            let _ = ms::remove_partial(&cfg.output.join(format!("{}.ms", g.timestamp)));
+            let _ = ms::remove_partial(&cfg.ms_path(&g.timestamp));
         }
     }
     // A pending group with its MS in place finished before a power cut
@@ -460,7 +472,7 @@ fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
     let mut interrupted = db.groups_in(GroupState::Converting)?;
     interrupted.extend(db.groups_in(GroupState::Pending)?);
     for g in interrupted {
-        let out = cfg.output.join(format!("{}.ms", g.timestamp));
+        let out = cfg.ms_path(&g.timestamp);
         if ms::remove_partial(&out).unwrap_or(false) {
             tracing::warn!(
                 "removed the partial MS of interrupted group {}",
