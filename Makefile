@@ -11,6 +11,7 @@ demo: setup
 # when no adapter is found and CI is set.
 test: setup
 	PATH="$(CURDIR)/.venv/bin:$$PATH" DSA110_PYTHON="$(CURDIR)/.venv/bin/python" \
+	DSA110_CASA_PYTHON="$(CURDIR)/.venv-casa/bin/python" \
 	cargo test --release
 	cargo bench --no-run
 

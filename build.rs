@@ -1,5 +1,6 @@
-//! Compiles `src/ms/slice.cc`, the channel-slice puts rubbl_casatables does
-//! not wrap, against the casacore that rubbl_casatables_impl builds.
+//! Compiles the two casacore calls rubbl_casatables does not wrap,
+//! `src/ms/slice.cc` (channel-slice puts) and `src/ms/info.cc` (the table
+//! type label), against the casacore that rubbl_casatables_impl builds.
 
 fn main() {
     let include = std::env::var_os("DEP_CASA_INCLUDE")
@@ -12,6 +13,8 @@ fn main() {
         .define("casacore", "rubbl_casacore")
         .include(include)
         .file("src/ms/slice.cc")
+        .file("src/ms/info.cc")
         .compile("dsa110_slice");
     println!("cargo:rerun-if-changed=src/ms/slice.cc");
+    println!("cargo:rerun-if-changed=src/ms/info.cc");
 }

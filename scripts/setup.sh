@@ -37,3 +37,26 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQ" "$VENV/.requirements"; then
   "$VENV/bin/pip" install -q -r "$REQ"
   cp "$REQ" "$VENV/.requirements"
 fi
+
+# CASA (casatools, casatasks, casadata), pinned, in a venv of its own.
+CASA_VENV=.venv-casa
+CASA_REQ=scripts/requirements-casa.txt
+if [ ! -x "$CASA_VENV/bin/python" ] || ! cmp -s "$CASA_REQ" "$CASA_VENV/.requirements"; then
+  echo "setup: creating Python venv $CASA_VENV for the CASA oracle tests"
+  python3 -m venv "$CASA_VENV"
+  "$CASA_VENV/bin/pip" install -q --upgrade pip
+  "$CASA_VENV/bin/pip" install -q -r "$CASA_REQ"
+  cp "$CASA_REQ" "$CASA_VENV/.requirements"
+  rm -rf "$CASA_VENV/measures"
+fi
+# CASA's measures with the DSA_110 observatory added, as the README tells
+# CASA users to make them (scripts/casa_add_dsa110.py), run offline.
+if [ ! -d "$CASA_VENV/measures/geodetic" ]; then
+  echo "setup: adding DSA_110 to a copy of CASA's measures ($CASA_VENV/measures)"
+  casa_home=$(mktemp -d)
+  mkdir -p "$casa_home/.casa"
+  printf 'import casadata\nmeasurespath = casadata.datapath\nmeasures_auto_update = False\ndata_auto_update = False\nlogfile = "%s/casa.log"\n' \
+    "$casa_home" > "$casa_home/.casa/config.py"
+  HOME="$casa_home" "$CASA_VENV/bin/python" scripts/casa_add_dsa110.py "$CASA_VENV/measures" >/dev/null
+  rm -rf "$casa_home"
+fi

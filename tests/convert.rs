@@ -36,15 +36,23 @@ fn convert(files: &[PathBuf], out_dir: &Path, extra: &[&str]) -> PathBuf {
     ms[0].clone()
 }
 
-/// Compare our MS with pyuvdata's for `mode`, with the tolerances.
+/// Compare our MS with pyuvdata's for `mode` in the same spectral-window
+/// layout (`subbands`: pyuvdata's multi-window MS, one window per file),
+/// with the tolerances.
 fn compare_with_pyuvdata(
     files: &[PathBuf],
     ours: &Path,
     mode: &str,
+    subbands: bool,
     dir: &Path,
 ) -> serde_json::Value {
     let reference = dir.join("pyuvdata.ms");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&mode, &reference];
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![];
+    if subbands {
+        args.push(&"--subbands");
+    }
+    args.push(&mode);
+    args.push(&reference);
     for f in files {
         args.push(f);
     }
@@ -52,6 +60,10 @@ fn compare_with_pyuvdata(
     let cmp = oracle("compare_ms.py", &[&ours, &reference]);
     let rows = cmp["rows"].as_array().unwrap();
     assert_eq!(rows[0], rows[1], "{cmp}");
+    assert_eq!(cmp["n_windows"][0], cmp["n_windows"][1], "{cmp}");
+    assert_eq!(cmp["missing_rows"], serde_json::json!([0, 0]), "{cmp}");
+    assert_eq!(cmp["inconsistent_rows"], serde_json::json!([0, 0]), "{cmp}");
+    assert_eq!(cmp["scan_mismatch"], 0, "{cmp}");
     assert_eq!(cmp["ant_mismatch"], 0, "{cmp}");
     assert_eq!(cmp["flag_mismatch"], 0, "{cmp}");
     assert_eq!(cmp["field_id_mismatch"], 0, "{cmp}");
@@ -83,7 +95,8 @@ fn meridian_mode_matches_pyuvdata() {
     cfg.noise_jy = 0.5;
     let files = small_group(&dir.path().join("in"), cfg);
     let ms = convert(&files, &dir.path().join("out"), MERIDIAN_AS_PYUVDATA);
-    let cmp = compare_with_pyuvdata(&files, &ms, "meridian", dir.path());
+    let cmp = compare_with_pyuvdata(&files, &ms, "meridian", true, dir.path());
+    assert_eq!(cmp["n_windows"][0], 16);
     assert_eq!(cmp["n_fields"][0], 4);
     assert_eq!(cmp["field_names"][0][3], "meridian_icrs_t3");
     // pyuvdata's read_ms opens our MS and sees the same rows.
@@ -100,9 +113,10 @@ fn midpoint_mode_matches_pyuvdata() {
     let ms = convert(
         &files,
         &dir.path().join("out"),
-        &["--phase-center", "midpoint"],
+        &["--phase-center", "midpoint", "--spw-layout", "merged"],
     );
-    let cmp = compare_with_pyuvdata(&files, &ms, "midpoint", dir.path());
+    let cmp = compare_with_pyuvdata(&files, &ms, "midpoint", false, dir.path());
+    assert_eq!(cmp["n_windows"][0], 1);
     assert_eq!(cmp["n_fields"][0], 1);
 }
 
@@ -115,7 +129,7 @@ fn fixed_position_matches_pyuvdata() {
         &dir.path().join("out"),
         &["--phase-center", "203.1,30.2"],
     );
-    compare_with_pyuvdata(&files, &ms, "radec:203.1:30.2", dir.path());
+    compare_with_pyuvdata(&files, &ms, "radec:203.1:30.2", true, dir.path());
 }
 
 #[test]
@@ -126,7 +140,8 @@ fn ata_pair_keeps_its_3c286_phase_centre_like_pyuvdata() {
         shared_data("uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5"),
     ];
     let ms = convert(&files, &dir.path().join("out"), &[]);
-    let cmp = compare_with_pyuvdata(&files, &ms, "keep", dir.path());
+    let cmp = compare_with_pyuvdata(&files, &ms, "keep", true, dir.path());
+    assert_eq!(cmp["n_windows"][0], 2);
     assert_eq!(cmp["field_names"][0][0], "3c286");
     // 4 linear polarizations in CASA order XX, XY, YX, YY.
     assert_eq!(cmp["corr_type"][0], serde_json::json!([9, 10, 11, 12]));
@@ -180,7 +195,7 @@ fn a_calibrator_name_phases_the_group_to_its_catalog_position() {
         &["--phase-center", "3C286"],
     );
     // The built-in catalog's 3C286: RA 202.784534, Dec 30.509155 (ICRS deg).
-    let cmp = compare_with_pyuvdata(&files, &ms, "radec:202.784534:30.509155", dir.path());
+    let cmp = compare_with_pyuvdata(&files, &ms, "radec:202.784534:30.509155", true, dir.path());
     assert_eq!(cmp["field_names"][0][0], "3C286");
 }
 
@@ -214,6 +229,139 @@ fn input_directory_and_timestamp_select_a_group_stamped_seconds_apart() {
     assert_eq!(summary[0]["inputs"].as_array().unwrap().len(), 16);
     assert_eq!(summary[0]["channels"], 128);
     assert!(out.join(format!("{ts}.ms")).exists());
+}
+
+#[test]
+fn both_spectral_window_layouts_hold_the_same_rows_to_the_last_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config();
+    cfg.noise_jy = 0.5;
+    let files = small_group(&dir.path().join("in"), cfg);
+    let subbands = convert(&files, &dir.path().join("subbands"), &[]);
+    let merged = convert(
+        &files,
+        &dir.path().join("merged"),
+        &["--spw-layout", "merged"],
+    );
+    let cmp = oracle("compare_ms.py", &[&subbands, &merged]);
+    assert_eq!(cmp["n_windows"], serde_json::json!([16, 1]), "{cmp}");
+    assert_eq!(cmp["missing_rows"], serde_json::json!([0, 0]), "{cmp}");
+    assert_eq!(cmp["inconsistent_rows"], serde_json::json!([0, 0]), "{cmp}");
+    assert_eq!(cmp["data_bitwise_equal"], true, "{cmp}");
+    for zero in [
+        "flag_mismatch",
+        "flag_row_mismatch",
+        "field_id_mismatch",
+        "scan_mismatch",
+        "ant_mismatch",
+    ] {
+        assert_eq!(cmp[zero], 0, "{zero}: {cmp}");
+    }
+    // nsamples are uniform here: every window's WEIGHT is the band's.
+    for zero in [
+        "weight_max_abs",
+        "sigma_max_abs",
+        "uvw_max_abs_m",
+        "time_max_abs_s",
+        "chan_freq_max_abs_hz",
+        "phase_dir_max_arcsec",
+    ] {
+        assert_eq!(cmp[zero], 0.0, "{zero}: {cmp}");
+    }
+    assert_eq!(cmp["field_names"][0], cmp["field_names"][1], "{cmp}");
+}
+
+#[test]
+fn pyuvdata_reads_both_layouts_back_as_xx_yy_with_the_data_of_its_own_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config();
+    cfg.noise_jy = 0.5;
+    let files = small_group(&dir.path().join("in"), cfg);
+    for (layout, subbands) in [("subbands", true), ("merged", false)] {
+        let ms = convert(
+            &files,
+            &dir.path().join(layout),
+            &[MERIDIAN_AS_PYUVDATA, &["--spw-layout", layout]].concat(),
+        );
+        let reference = dir.path().join(format!("pyuvdata-{layout}.ms"));
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![];
+        if subbands {
+            args.push(&"--subbands");
+        }
+        args.extend([&"meridian" as &dyn AsRef<std::ffi::OsStr>, &reference]);
+        for f in &files {
+            args.push(f);
+        }
+        oracle("pyuvdata_convert.py", &args);
+        let seen = oracle("pyuvdata_readback.py", &[&ms, &reference]);
+        assert_eq!(
+            seen["pols"][0],
+            serde_json::json!(["xx", "yy"]),
+            "{layout}: {seen}"
+        );
+        assert_eq!(seen["pols"][0], seen["pols"][1], "{layout}: {seen}");
+        assert_eq!(seen["Nspws"][0], seen["Nspws"][1], "{layout}: {seen}");
+        assert!(
+            seen["data_max_rel"].as_f64().unwrap() < 1e-5,
+            "{layout}: {seen}"
+        );
+        assert_eq!(seen["flag_mismatch"], 0, "{layout}: {seen}");
+        assert_eq!(seen["freq_max_abs_hz"], 0.0, "{layout}: {seen}");
+    }
+}
+
+#[test]
+fn the_ms_is_a_dsa_110_measurement_set_at_the_array_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(&dir.path().join("in"), small_config());
+    let ms = convert(&files, &dir.path().join("out"), &[]);
+    let seen = oracle("read_ms.py", &[&ms]);
+    assert_eq!(seen["table_type"], "Measurement Set", "{seen}");
+    assert_eq!(seen["telescope"], "DSA_110", "{seen}");
+    // pyuvdata takes the array position from OBSERVATION's
+    // TELESCOPE_LOCATION: the station table's array reference position.
+    let want = dsa110_convert::telescope::array_site().ecef_m();
+    let got = common::f64s(&seen["telescope_xyz_m"]);
+    for k in 0..3 {
+        assert!((got[k] - want[k]).abs() < 1e-3, "{got:?} vs {want:?}");
+    }
+    // --telescope-name overrides the name.
+    let renamed = convert(
+        &files,
+        &dir.path().join("renamed"),
+        &["--telescope-name", "OVRO_DSA"],
+    );
+    assert_eq!(oracle("read_ms.py", &[&renamed])["telescope"], "OVRO_DSA");
+}
+
+#[test]
+fn a_calibrator_transiting_at_a_group_boundary_is_named_in_that_group_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let astro = dsa110_convert::astro::Astrometer::new(
+        dsa110_convert::telescope::array_site(),
+        dsa110_convert::astro::Iers::embedded(),
+    );
+    let cal = dsa110_convert::sim::default_calibrator();
+    let transit = dsa110_convert::sim::transit_time_jd(&astro, cal.position, 2_460_690.5);
+    let dt = dsa110_convert::telescope::INTEGRATION_TIME_S / 86_400.0;
+    // 3C286 transits 0.3 integrations after the midpoint of the first
+    // group's last integration, inside its span; the next group starts
+    // 0.7 integrations after the transit and sees it at its first field.
+    let names = |start_jd: f64, name: &str| -> Vec<String> {
+        let mut cfg = small_config();
+        cfg.n_times = 6;
+        cfg.start_time_jd = Some(start_jd);
+        let files = small_group(&dir.path().join(name), cfg);
+        let ms = convert(&files, &dir.path().join(format!("{name}-out")), &[]);
+        serde_json::from_value(oracle("ms_field_names.py", &[&ms])).unwrap()
+    };
+    let first = names(transit - 5.3 * dt, "first");
+    let second = names(transit + 0.7 * dt, "second");
+    assert_eq!(first[5], "3C286_t5", "{first:?}");
+    assert!(
+        second.iter().all(|n| n.starts_with("meridian_icrs_t")),
+        "{second:?}"
+    );
 }
 
 /// Give a simulated group varied nsamples and flags: some rows with
@@ -262,6 +410,8 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
         backend: std::sync::Arc::new(CpuBackend),
         max_memory_bytes: 1 << 30,
         imaging_columns: false,
+        spw_layout: dsa110_convert::ms::SpwLayout::Subbands,
+        telescope_name: None,
         overwrite: false,
         read_workers: 1,
         chunk_cache_bytes: 1 << 20,
@@ -283,11 +433,29 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
     );
     inc.finish(&files).unwrap();
 
-    let cmp = compare_with_pyuvdata(&files, &out, "meridian", dir.path());
+    let cmp = compare_with_pyuvdata(&files, &out, "meridian", true, dir.path());
     assert!(cmp["weight_max_abs"].as_f64().unwrap() < 1e-6, "{cmp}");
     common::assert_same_ms(&out, &batch);
 
-    // With the imaging columns: CORRECTED_DATA = DATA, MODEL_DATA = 0,
+    // The daemon's path writes the merged layout too, as convert does.
+    let batch_merged = convert(
+        &files,
+        &dir.path().join("batch_merged"),
+        &[MERIDIAN_AS_PYUVDATA, &["--spw-layout", "merged"]].concat(),
+    );
+    let out_merged = dir.path().join("incremental/merged.ms");
+    let opts_merged = ConvertOptions {
+        spw_layout: dsa110_convert::ms::SpwLayout::Merged,
+        ..opts.clone()
+    };
+    let mut inc = IncrementalConversion::start(&files[5], 16, &out_merged, &opts_merged).unwrap();
+    for f in &files {
+        inc.add(f).unwrap();
+    }
+    inc.finish(&files).unwrap();
+    common::assert_same_ms(&out_merged, &batch_merged);
+
+    // With the imaging columns: CORRECTED_DATA = DATA, MODEL_DATA = 1,
     // WEIGHT_SPECTRUM = nsamples (its median over channels is WEIGHT), the
     // same as the block pipeline writes them.
     let batch_img = convert(
@@ -308,7 +476,7 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
     for ms in [&batch_img, &out_img] {
         let img = oracle("imaging_columns.py", &[ms]);
         assert_eq!(img["corrected_minus_data_max_abs"], 0.0, "{img}");
-        assert_eq!(img["model_max_abs"], 0.0, "{img}");
+        assert_eq!(img["model_minus_one_max_abs"], 0.0, "{img}");
         assert_eq!(img["weight_vs_spectrum_median_max_abs"], 0.0, "{img}");
         assert!(
             img["spectrum_distinct_values"].as_u64().unwrap() > 4,

@@ -11,7 +11,7 @@ use dsa110_convert::sim::{self, SimConfig};
 use dsa110_convert::telescope;
 
 #[test]
-fn wsclean_finds_the_source_at_its_icrs_position_and_flux() {
+fn wsclean_finds_the_source_at_its_icrs_position_and_flux_in_both_layouts() {
     let dir = tempfile::tempdir().unwrap();
     let cal = sim::default_calibrator();
     let astro = Astrometer::new(telescope::array_site(), Iers::embedded());
@@ -30,47 +30,63 @@ fn wsclean_finds_the_source_at_its_icrs_position_and_flux() {
         ..SimConfig::default()
     };
     let files = small_group(&dir.path().join("in"), cfg);
-    let out = dir.path().join("out");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
-        &"-q",
-        &"convert",
-        &"--backend",
-        &"cpu",
-        &"--phase-center",
-        &"midpoint",
-        &"-o",
-        &out,
-    ];
-    for f in &files {
-        args.push(f);
+    let mut found = Vec::new();
+    for layout in ["subbands", "merged"] {
+        let out = dir.path().join(layout);
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+            &"-q",
+            &"convert",
+            &"--backend",
+            &"cpu",
+            &"--phase-center",
+            &"midpoint",
+            &"--spw-layout",
+            &layout,
+            &"-o",
+            &out,
+        ];
+        for f in &files {
+            args.push(f);
+        }
+        let (code, _, err) = run_cli(&args);
+        assert_eq!(code, 0, "{err}");
+        let ms = std::fs::read_dir(&out)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let work = dir.path().join(format!("img-{layout}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let seen = oracle(
+            "image_peak.py",
+            &[
+                &ms,
+                &work,
+                &cal.position.ra_rad.to_degrees().to_string(),
+                &cal.position.dec_rad.to_degrees().to_string(),
+            ],
+        );
+        eprintln!("WSClean found in the {layout} MS: {seen}");
+        let sep = seen["separation_arcsec"].as_f64().unwrap();
+        let peak = seen["peak_jy"].as_f64().unwrap();
+        assert!(
+            sep < 1.0,
+            "{layout}: source found {sep:.2} arcsec from its position: {seen}"
+        );
+        assert!(
+            (peak - cal.flux_jy).abs() < 0.02 * cal.flux_jy,
+            "{layout}: peak {peak} Jy, simulated {} Jy: {seen}",
+            cal.flux_jy
+        );
+        found.push(seen);
     }
-    let (code, _, err) = run_cli(&args);
-    assert_eq!(code, 0, "{err}");
-    let ms = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let found = oracle(
-        "image_peak.py",
-        &[
-            &ms,
-            &dir.path(),
-            &cal.position.ra_rad.to_degrees().to_string(),
-            &cal.position.dec_rad.to_degrees().to_string(),
-        ],
+    // All 16 windows of the subband layout are imaged: the same image as
+    // the single window gives.
+    assert_eq!(found[0]["pixel"], found[1]["pixel"], "{found:?}");
+    let (a, b) = (
+        found[0]["peak_jy"].as_f64().unwrap(),
+        found[1]["peak_jy"].as_f64().unwrap(),
     );
-    eprintln!("WSClean found: {found}");
-    let sep = found["separation_arcsec"].as_f64().unwrap();
-    let peak = found["peak_jy"].as_f64().unwrap();
-    assert!(
-        sep < 1.0,
-        "source found {sep:.2} arcsec from its position: {found}"
-    );
-    assert!(
-        (peak - cal.flux_jy).abs() < 0.02 * cal.flux_jy,
-        "peak {peak} Jy, simulated {} Jy: {found}",
-        cal.flux_jy
-    );
+    assert!((a - b).abs() < 1e-4 * b, "{found:?}");
 }

@@ -204,9 +204,54 @@ pub fn renamed_fields(names: &[String], report: &BeamReport) -> Vec<String> {
     out
 }
 
+/// Seconds of one sidereal day: the sky's period on the meridian.
+const SIDEREAL_DAY_S: f64 = 86_164.090_5;
+
+/// Whether a source at right ascension `ra_rad` transits during a group
+/// whose meridian fields (one per integration, in time order) are
+/// `fields`, each integration `integration_s` long: its RA lies in
+/// `[ra_first - h, ra_last + h)`, h being half the RA the meridian sweeps
+/// in one integration. Consecutive groups' spans meet without overlap, so
+/// exactly one group claims each transit.
+pub fn transits_within(ra_rad: f64, fields: &[SkyPos], integration_s: f64) -> bool {
+    use std::f64::consts::{PI, TAU};
+    let (Some(first), Some(last)) = (fields.first(), fields.last()) else {
+        return false;
+    };
+    let half = PI * integration_s / SIDEREAL_DAY_S;
+    let span = (last.ra_rad - first.ra_rad).rem_euclid(TAU) + 2.0 * half;
+    (ra_rad - first.ra_rad + half).rem_euclid(TAU) < span
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transit_belongs_to_the_group_whose_span_holds_it() {
+        // Integrations of 12.885 s sweep 0.05384 deg of RA.
+        let step = 12.885 / SIDEREAL_DAY_S * 360.0;
+        let fields = |ra0_deg: f64| -> Vec<SkyPos> {
+            (0..24)
+                .map(|i| SkyPos {
+                    ra_rad: (ra0_deg + i as f64 * step).rem_euclid(360.0).to_radians(),
+                    dec_rad: 0.5,
+                })
+                .collect()
+        };
+        let a = fields(359.0);
+        let b = fields(359.0 + 24.0 * step);
+        let within = |ra_deg: f64, f: &[SkyPos]| transits_within(ra_deg.to_radians(), f, 12.885);
+        // Mid-group, and across RA = 0.
+        assert!(within(359.0 + 5.0 * step, &a) && !within(359.0 + 5.0 * step, &b));
+        assert!(within((359.0 + 20.3 * step) % 360.0, &a));
+        // Just before and just after the boundary between the two groups.
+        let boundary = 359.0 + 23.5 * step;
+        assert!(within(boundary - 1e-6, &a) && !within(boundary - 1e-6, &b));
+        assert!(!within(boundary + 1e-6, &a) && within(boundary + 1e-6, &b));
+        // Far away: neither.
+        assert!(!within(180.0, &a) && !within(180.0, &b));
+    }
 
     #[test]
     fn builtin_catalog_has_3c286_at_its_vla_position() {

@@ -11,6 +11,7 @@ use crate::calibrators::Catalog;
 use crate::compute::{self, BackendChoice, SkyPos};
 use crate::convert::{self, ConvertOptions, ConvertSummary, PhaseCenterMode};
 use crate::group;
+use crate::ms::SpwLayout;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -91,9 +92,22 @@ pub struct PipelineArgs {
     /// Bound on the pipeline's buffers (e.g. 512MiB, 2GiB).
     #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
     pub max_memory: usize,
-    /// Add MODEL_DATA, CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM for imaging.
+    /// Add MODEL_DATA (= 1+0j, CASA's unit model, as clearcal writes it),
+    /// CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM (= nsamples) for
+    /// calibration and imaging.
     #[arg(long)]
     pub imaging_columns: bool,
+    /// Spectral windows: `subbands` (one per subband, 48 ascending
+    /// channels each, window 0 the lowest band = sb15, as the DSA-110
+    /// pipeline's scripts select them, e.g. spw='4~11'), or `merged` (one
+    /// window of every channel). Everything else is the same in both.
+    #[arg(long, value_enum, default_value = "subbands")]
+    pub spw_layout: SpwLayout,
+    /// TELESCOPE_NAME written in the MS (default: DSA_110 for DSA-110
+    /// files, the files' own name for others). The files' OVRO_MMA is CASA's
+    /// name for another array whose CASA position is wrong.
+    #[arg(long, value_name = "NAME")]
+    pub telescope_name: Option<String>,
     /// Threads reading the subband files (default: one per file, up to the
     /// cores available).
     #[arg(long)]
@@ -255,6 +269,8 @@ pub fn pipeline_options(
         backend: Arc::from(backend),
         max_memory_bytes: args.max_memory,
         imaging_columns: args.imaging_columns,
+        spw_layout: args.spw_layout,
+        telescope_name: args.telescope_name.clone(),
         overwrite,
         read_workers: args.workers.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -274,9 +290,10 @@ pub fn print_summary(s: &ConvertSummary) {
     let gb = s.bytes_read as f64 / 1e9;
     println!("wrote {}", s.ms_path.display());
     println!(
-        "  {} rows x {} channels x {} pols, {} field(s), phase centres: {}, backend: {}",
+        "  {} baseline-times x {} channels in {} spectral window(s) x {} pols, {} field(s), phase centres: {}, backend: {}",
         s.rows,
         s.channels,
+        s.spectral_windows,
         s.polarizations,
         s.fields.len(),
         s.phase_center_mode,

@@ -68,6 +68,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         backend: args.backend,
         max_memory: 1 << 30,
         imaging_columns: false,
+        spw_layout: crate::ms::SpwLayout::Subbands,
+        telescope_name: None,
         workers: None,
         chunk_cache: 16 << 20,
     };

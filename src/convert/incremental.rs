@@ -34,6 +34,8 @@ pub struct IncrementalConversion {
     n_subbands: usize,
     /// Channels per subband.
     width: usize,
+    /// Spectral windows of the MS.
+    n_windows: usize,
     setup: Setup,
     writer: MsWriter,
     stats: WeightStats,
@@ -62,8 +64,8 @@ impl IncrementalConversion {
         let setup = Setup::new(&header, opts)?;
         let width = header.n_freqs;
         let n_rows = setup.n_rows();
-        let layout = setup.layout(width * n_subbands, width, opts);
-        let mut writer = MsWriter::create(out_ms, &layout, n_rows)?;
+        let layout = setup.layout(n_subbands, width, opts);
+        let mut writer = MsWriter::create(out_ms, &layout, setup.scan_number())?;
         let t = Instant::now();
         let mut uvw = vec![[0.0; 3]; n_rows];
         setup.uvw(opts.backend.as_ref(), 0, &mut uvw)?;
@@ -77,6 +79,7 @@ impl IncrementalConversion {
             opts: opts.clone(),
             n_subbands,
             width,
+            n_windows: layout.n_windows,
             stats: WeightStats::new(n_rows, header.n_pols),
             setup,
             writer,
@@ -272,8 +275,7 @@ impl IncrementalConversion {
         let spec = self
             .setup
             .spec(group.freq_hz(), group.channel_width_hz(), &self.opts)?;
-        let (weight, flag_row) = self.stats.finish(n_chan)?;
-        self.writer.write_weights(0, &weight, &flag_row)?;
+        self.writer.write_weights(&self.stats)?;
         tracing::debug!(
             "{}: WEIGHT and FLAG_ROW written after {:.2} s",
             self.out_ms.display(),
@@ -286,7 +288,9 @@ impl IncrementalConversion {
             self.seconds_write + t.elapsed().as_secs_f64(),
             self.started.elapsed().as_secs_f64(),
         ];
-        Ok(self.setup.summary(ms_path, &group, &self.opts, 0, seconds))
+        Ok(self
+            .setup
+            .summary(ms_path, &group, self.n_windows, &self.opts, 0, seconds))
     }
 }
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::calibrators::Catalog;
 use crate::compute::{Backend, ComputeError, SkyPos};
+use crate::ms::SpwLayout;
 
 pub use incremental::IncrementalConversion;
 pub use pipeline::convert_group;
@@ -49,8 +50,13 @@ pub struct ConvertOptions {
     pub backend: Arc<dyn Backend>,
     /// Upper bound for the pipeline's row buffers, bytes.
     pub max_memory_bytes: usize,
-    /// Add MODEL_DATA, CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM.
+    /// Add MODEL_DATA (= 1), CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM.
     pub imaging_columns: bool,
+    /// One spectral window per subband, or one for the whole band.
+    pub spw_layout: SpwLayout,
+    /// TELESCOPE_NAME of the MS; `None`: `DSA_110` for DSA-110 files, the
+    /// files' own name for the rest.
+    pub telescope_name: Option<String>,
     /// Replace an existing output.
     pub overwrite: bool,
     /// Reader threads for the subband files.
@@ -73,6 +79,7 @@ pub struct ConvertSummary {
     pub inputs: Vec<PathBuf>,
     pub rows: usize,
     pub channels: usize,
+    pub spectral_windows: usize,
     pub polarizations: usize,
     pub fields: Vec<FieldPlan>,
     pub backend: String,

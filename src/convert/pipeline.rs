@@ -10,7 +10,7 @@ use num_complex::Complex32;
 use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::group::Group;
-use crate::ms::{Channels, MsWriter, RowBlock};
+use crate::ms::{Channels, MsWriter, RowBlock, SpwLayout};
 
 /// Row buffers of one block, `[row][chan ascending][pol]`, with the new
 /// UVW (metres) and w change of each row.
@@ -84,7 +84,11 @@ pub fn convert_group(
     let n_pol = setup.header.n_pols;
     let per_row = n_chan * n_pol;
     let spec = setup.spec(&freq_hz, group.channel_width_hz(), opts)?;
-    let layout = setup.layout(n_chan, group.subband_width(), opts);
+    let width = group.subband_width();
+    if width == n_chan && group.paths().len() > 1 && opts.spw_layout == SpwLayout::Subbands {
+        tracing::warn!("the subbands differ in channel count: writing one spectral window");
+    }
+    let layout = setup.layout(n_chan / width, width, opts);
 
     let block = block_rows(opts.max_memory_bytes, per_row, n_rows);
     if opts.max_memory_bytes < FIXED_OVERHEAD_BYTES + 64 * bytes_per_row(per_row) {
@@ -97,7 +101,7 @@ pub fn convert_group(
     }
     tracing::debug!("blocks of {block} rows");
 
-    let mut writer = MsWriter::create(out_ms, &layout, n_rows)?;
+    let mut writer = MsWriter::create(out_ms, &layout, setup.scan_number())?;
     let progress = progress_bar(opts.progress, n_rows as u64);
     let mut seconds_write = 0.0;
 
@@ -208,7 +212,7 @@ pub fn convert_group(
         seconds_write,
         t_total.elapsed().as_secs_f64(),
     ];
-    Ok(setup.summary(ms_path, &group, opts, block, seconds))
+    Ok(setup.summary(ms_path, &group, layout.n_windows, opts, block, seconds))
 }
 
 fn progress_bar(enabled: bool, rows: u64) -> indicatif::ProgressBar {

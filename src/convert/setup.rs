@@ -9,7 +9,7 @@ use crate::astro::{Astrometer, Iers, Site};
 use crate::calibrators::{self, Catalog};
 use crate::compute::{Backend, UvwRequest};
 use crate::group::Group;
-use crate::ms::{Antenna, Field, MsLayout, MsSpec, MsWriter, RowMeta};
+use crate::ms::{Antenna, Field, MsLayout, MsSpec, MsWriter, RowMeta, SpwLayout};
 use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
@@ -97,20 +97,25 @@ impl Setup {
         self.header.n_blts
     }
 
-    /// The main table's layout for `n_chan` channels in tiles of
-    /// `channels_per_tile`.
-    pub fn layout(
-        &self,
-        n_chan: usize,
-        channels_per_tile: usize,
-        opts: &ConvertOptions,
-    ) -> MsLayout {
+    /// The main table's layout for `n_subbands` subbands of `width`
+    /// channels each.
+    pub fn layout(&self, n_subbands: usize, width: usize, opts: &ConvertOptions) -> MsLayout {
+        let (n_windows, window_chans) = match opts.spw_layout {
+            SpwLayout::Subbands => (n_subbands, width),
+            SpwLayout::Merged => (1, n_subbands * width),
+        };
         MsLayout {
-            n_chan,
-            channels_per_tile,
+            n_windows,
+            window_chans,
+            channels_per_tile: width,
             polarizations: self.header.polarizations.clone(),
             imaging_columns: opts.imaging_columns,
         }
+    }
+
+    /// The scan number of every row (one scan per field).
+    pub fn scan_number(&self) -> &[i32] {
+        &self.scan_number
     }
 
     /// New UVW (metres) of rows `r0..r0 + out.len()`.
@@ -159,6 +164,7 @@ impl Setup {
         &self,
         ms_path: PathBuf,
         group: &Group,
+        spectral_windows: usize,
         opts: &ConvertOptions,
         block_rows: usize,
         [seconds_read, seconds_compute, seconds_write, seconds_total]: [f64; 4],
@@ -168,6 +174,7 @@ impl Setup {
             inputs: group.paths().to_vec(),
             rows: self.n_rows(),
             channels: group.freq_hz().len(),
+            spectral_windows,
             polarizations: self.header.n_pols,
             fields: self.plan.fields.clone(),
             backend: opts.backend.name().to_string(),
@@ -195,15 +202,17 @@ impl Setup {
         opts: &ConvertOptions,
     ) -> Result<MsSpec, ConvertError> {
         if let (Some(catalog), "meridian") = (&opts.calibrators, self.plan.mode_name.as_str()) {
-            rename_calibrator_fields(&mut self.plan, catalog, freq_hz, opts)?;
+            let integration_s = self
+                .header
+                .integration_time_s
+                .first()
+                .copied()
+                .unwrap_or(0.0);
+            rename_calibrator_fields(&mut self.plan, catalog, freq_hz, integration_s, opts)?;
         }
         let header = &self.header;
         Ok(MsSpec {
-            telescope_name: if header.telescope_name.is_empty() {
-                "DSA_110".into()
-            } else {
-                header.telescope_name.clone()
-            },
+            telescope_name: telescope_name(header, opts),
             telescope_location_itrf_m: self.site.ecef_m(),
             observer: String::new(),
             project: header.object_name.clone(),
@@ -230,6 +239,22 @@ impl Setup {
                 opts.command_line.clone(),
             ],
         })
+    }
+}
+
+/// TELESCOPE_NAME: the user's, else [`telescope::MS_TELESCOPE_NAME`] for
+/// DSA-110 files (their `OVRO_MMA` is CASA's name for another array, whose
+/// entry in CASA's observatory table is 1188 m from the Earth's centre),
+/// else the files' own name.
+fn telescope_name(header: &Header, opts: &ConvertOptions) -> String {
+    if let Some(name) = &opts.telescope_name {
+        return name.clone();
+    }
+    let dsa = matches!(header.phase_center, PhaseCenter::DsaMeridian { .. });
+    if dsa || header.telescope_name.is_empty() {
+        telescope::MS_TELESCOPE_NAME.into()
+    } else {
+        header.telescope_name.clone()
     }
 }
 
@@ -337,22 +362,34 @@ fn jd_to_mjd_s(time_jd: f64) -> f64 {
     (time_jd - 2_400_000.5) * 86_400.0
 }
 
-/// Name the field where each catalog calibrator peaks `<name>_t<idx>`.
+/// Name the field where each catalog calibrator that transits during the
+/// group peaks `<name>_t<idx>`.
 fn rename_calibrator_fields(
     plan: &mut Plan,
     catalog: &Catalog,
     freq_hz: &[f64],
+    integration_s: f64,
     opts: &ConvertOptions,
 ) -> Result<(), ConvertError> {
     let centre_hz = 0.5 * (freq_hz[0] + freq_hz[freq_hz.len() - 1]);
     let positions: Vec<_> = plan.fields.iter().map(|f| f.position).collect();
-    let report = calibrators::beam_report(
+    let mut report = calibrators::beam_report(
         opts.backend.as_ref(),
         &positions,
         catalog,
         telescope::DISH_DIAMETER_M,
         centre_hz,
     )?;
+    // A calibrator that transits in a neighbouring group peaks at this
+    // group's edge: only the group whose time span holds the transit names it.
+    report.in_beam.retain(|s| {
+        let ra = catalog.sources[s.source].position.ra_rad;
+        let here = calibrators::transits_within(ra, &positions, integration_s);
+        if !here {
+            tracing::debug!("{} transits outside this group: not named", s.name);
+        }
+        here
+    });
     let names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
     for (field, name) in plan
         .fields

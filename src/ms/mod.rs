@@ -10,16 +10,23 @@
 //! YY); WEIGHT the median of nsamples over channels and SIGMA = WEIGHT^-1/2
 //! (0 where the weight is 0); ANTENNA rows indexed by antenna number.
 //!
-//! Rows go in whole ([`MsWriter::write_rows`], the block pipeline) or as
-//! channel slices ([`MsWriter::write_channels`], one subband at a time, with
-//! [`WeightStats`] keeping what WEIGHT and FLAG_ROW need until every slice
-//! is in); the subtables are written last, by [`MsWriter::finish`], once
-//! the whole band is known.
+//! The band is one spectral window ([`SpwLayout::Merged`]) or one per
+//! subband ([`SpwLayout::Subbands`], the DSA-110 pipeline's layout: a row
+//! per baseline-time and window, in the order of [`rows`]); WEIGHT and
+//! FLAG_ROW summarise a row's own window.
+//!
+//! Rows go in whole ([`MsWriter::write_rows`], the block pipeline) or a
+//! subband at a time ([`MsWriter::write_channels`], with [`WeightStats`]
+//! keeping what WEIGHT and FLAG_ROW need until every subband is in); the
+//! subtables are written last, by [`MsWriter::finish`], once the whole band
+//! is known.
 //!
 //! The MS is written under `.<name>.partial` next to its final path and
 //! renamed into place by [`MsWriter::finish`] after every file is synced:
 //! an interrupted run never leaves something that looks finished.
 
+mod info;
+mod rows;
 mod schema;
 mod slice;
 mod subtables;
@@ -31,9 +38,12 @@ use std::path::{Path, PathBuf};
 
 use num_complex::Complex32;
 use rayon::prelude::*;
-use rubbl_casatables::{Array, CasaScalarData, GlueDataType, Table, TableCreateMode};
+use rubbl_casatables::{CasaScalarData, GlueDataType, Table, TableCreateMode};
+// The ndarray rubbl_casatables speaks (it may differ from the crate's own).
+use rubbl_core::ndarray::{ArrayView2, ArrayView3};
 
 use crate::compute::SkyPos;
+use rows::{Piece, RowMap};
 
 /// One row of the ANTENNA table.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +76,8 @@ pub struct MsSpec {
     pub project: String,
     /// Indexed by antenna number (gaps are rows with an empty name).
     pub antennas: Vec<Antenna>,
-    /// Ascending channel centres, Hz: one spectral window.
+    /// Ascending channel centres of the whole band, Hz (split into
+    /// [`MsLayout::n_windows`] windows).
     pub freq_hz: Vec<f64>,
     pub channel_width_hz: Vec<f64>,
     /// AIPS codes as in UVH5 (-5 XX, -6 YY, -7 XY, -8 YX; -1..-4 RR, LL,
@@ -78,18 +89,40 @@ pub struct MsSpec {
     pub history: Vec<String>,
 }
 
-/// What the main table needs before its first row: the cell shape, the
+/// How the joined band is laid out in spectral windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpwLayout {
+    /// One window per subband, ascending (window 0 is the lowest band):
+    /// what the DSA-110 pipeline's calibration scripts select from.
+    Subbands,
+    /// One window holding every channel.
+    Merged,
+}
+
+/// What the main table needs before its first row: the windows, the
 /// tiling and the optional columns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MsLayout {
-    pub n_chan: usize,
+    /// Spectral windows; each holds `window_chans` channels of the
+    /// ascending band, window k channels `k * window_chans..`.
+    pub n_windows: usize,
+    pub window_chans: usize,
     /// Channels per tile of DATA and FLAG: a subband's width, so that
     /// writing one subband touches only its own tiles.
     pub channels_per_tile: usize,
     /// AIPS codes, as [`MsSpec::polarizations`].
     pub polarizations: Vec<i32>,
-    /// Add MODEL_DATA, CORRECTED_DATA (= DATA) and WEIGHT_SPECTRUM.
+    /// Add MODEL_DATA (= 1, CASA's unit model), CORRECTED_DATA (= DATA)
+    /// and WEIGHT_SPECTRUM.
     pub imaging_columns: bool,
+}
+
+impl MsLayout {
+    /// Channels of the whole band.
+    pub fn n_chan(&self) -> usize {
+        self.n_windows * self.window_chans
+    }
 }
 
 /// The per-row columns other than the channel data and the weights, in
@@ -197,7 +230,7 @@ pub fn remove_partial(final_path: &Path) -> Result<bool, MsError> {
 
 /// Bytes an MS of these dimensions takes, roughly.
 fn estimated_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
-    let per_row_vis = (layout.n_chan * layout.polarizations.len()) as u64;
+    let per_row_vis = (layout.n_chan() * layout.polarizations.len()) as u64;
     let data_cols = if layout.imaging_columns { 3 } else { 1 };
     let per_row =
         per_row_vis * (8 * data_cols + 1 + if layout.imaging_columns { 4 } else { 0 }) + 200;
@@ -212,14 +245,17 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         .then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
 
-/// A Measurement Set being written: rows first (whole, or channel slices
-/// plus [`MsWriter::write_row_meta`] and [`MsWriter::write_weights`]), the
+/// A Measurement Set being written: rows first (whole, or subbands plus
+/// [`MsWriter::write_row_meta`] and [`MsWriter::write_weights`]), the
 /// subtables at [`MsWriter::finish`].
 pub struct MsWriter {
     final_path: PathBuf,
     tmp: PathBuf,
     table: Option<Table>,
+    /// Baseline-times of the group (input rows).
     n_rows: usize,
+    /// Where each input row goes in each window.
+    rows: RowMap,
     layout: MsLayout,
     /// Input polarization index of each output (CASA-ordered) correlation.
     pol_order: Vec<usize>,
@@ -235,17 +271,19 @@ struct Scratch {
     data: Vec<Complex32>,
     flags: Vec<bool>,
     spectrum: Vec<f32>,
-    weight: Vec<f32>,
+    /// MODEL_DATA's unit model, as long as the largest block.
+    ones: Vec<Complex32>,
 }
 
 impl MsWriter {
-    /// Create the main table for `n_rows` rows under a temporary name
-    /// beside `final_path`.
+    /// Create the main table for the group's rows (one scan number per
+    /// baseline-time) under a temporary name beside `final_path`.
     pub fn create(
         final_path: &Path,
         layout: &MsLayout,
-        n_rows: usize,
+        scan_number: &[i32],
     ) -> Result<MsWriter, MsError> {
+        let n_rows = scan_number.len();
         let dir = final_path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -299,14 +337,18 @@ impl MsWriter {
                     .unwrap_or(i)
             })
             .collect();
-        let n_chan = layout.n_chan;
+        let cell_chan = layout.window_chans;
         let n_pol = layout.polarizations.len();
-        if layout.channels_per_tile == 0 || n_chan % layout.channels_per_tile != 0 {
+        if layout.n_windows == 0
+            || layout.channels_per_tile == 0
+            || cell_chan % layout.channels_per_tile != 0
+        {
             return Err(MsError::Rows(format!(
-                "tiles of {} channels do not divide {n_chan} channels",
-                layout.channels_per_tile
+                "{} windows of {cell_chan} channels in tiles of {} channels",
+                layout.n_windows, layout.channels_per_tile
             )));
         }
+        let rows = RowMap::new(scan_number, layout.n_windows);
 
         let pol_shape = [n_pol as u64];
         let mut desc = schema::describe("MAIN", &schema::main_columns(&pol_shape))?;
@@ -315,7 +357,7 @@ impl MsWriter {
         desc.put_column_keyword("FLAG_CATEGORY", "CATEGORY", &categories)
             .map_err(casacore)?;
         let mut table = Table::new(&tmp, desc, 0, TableCreateMode::New).map_err(casacore)?;
-        let cell = [n_chan as u64, n_pol as u64];
+        let cell = [cell_chan as u64, n_pol as u64];
         // About 1 MiB tiles: rows x (one subband's) channels x pols.
         let tile_chan = layout.channels_per_tile;
         let tile_rows = ((1 << 20) / (tile_chan * n_pol * 8).max(1)).clamp(1, 1024) as u64;
@@ -335,12 +377,12 @@ impl MsWriter {
                 .map_err(casacore)?;
         }
         table.put_keyword("MS_VERSION", &2.0f32).map_err(casacore)?;
-        table.add_rows(n_rows).map_err(casacore)?;
+        table.add_rows(rows.n_rows()).map_err(casacore)?;
         // The scalar and small array columns are written one column at a
         // time: with casacore's default cache of a few buckets every bucket
         // would be re-read and re-written once per column. Cache them all
         // (about 200 bytes per row; slots are only filled when used).
-        let buckets = (n_rows as u64 * 200).div_ceil(4096).max(64);
+        let buckets = (rows.n_rows() as u64 * 200).div_ceil(4096).max(64);
         table
             .set_standard_stman_cache_size("StandardStMan", buckets)
             .map_err(casacore)?;
@@ -349,6 +391,7 @@ impl MsWriter {
             tmp,
             table: Some(table),
             n_rows,
+            rows,
             layout: layout.clone(),
             pol_order,
             pol_partner,
@@ -370,42 +413,46 @@ impl MsWriter {
         Ok(())
     }
 
-    /// Write whole rows at `first_row..`: every column of the main table.
+    /// Write whole rows at `first_row..` (every channel of the band): every
+    /// column of the main table, in every window.
     pub fn write_rows(&mut self, first_row: usize, block: &RowBlock) -> Result<(), MsError> {
         let n = block.meta.ant1.len();
         let n_pol = self.pol_order.len();
-        self.prepare(&block.channels, self.layout.n_chan)?;
-        self.put_channels(first_row, 0, self.layout.n_chan)?;
-        // WEIGHT: the median of nsamples over channels; FLAG_ROW: all flagged.
-        let per_row = self.layout.n_chan * n_pol;
-        let mut weight = std::mem::take(&mut self.scratch.weight);
-        weight.resize(n * n_pol, 0.0);
-        let spectrum = &self.scratch.spectrum;
-        weight
-            .par_chunks_mut(n_pol)
-            .zip(spectrum.par_chunks(per_row))
-            .for_each(|(w, s)| {
-                let mut column = Vec::new();
-                for (p, w) in w.iter_mut().enumerate() {
-                    column.clear();
-                    column.extend(s.iter().skip(p).step_by(n_pol).copied());
-                    *w = median(&mut column);
-                }
-            });
-        let flag_row: Vec<bool> = self
-            .scratch
-            .flags
-            .chunks_exact(per_row)
-            .map(|f| f.iter().all(|&f| f))
-            .collect();
-        self.write_weights(first_row, &weight, &flag_row)?;
-        self.scratch.weight = weight;
+        let chans = self.layout.window_chans;
+        self.check_rows(first_row, n, "rows")?;
+        for window in 0..self.layout.n_windows {
+            self.prepare(&block.channels, window * chans, chans, self.layout.n_chan())?;
+            self.put_channels(first_row, n, window, None)?;
+            // WEIGHT: the median of nsamples over the window's channels;
+            // FLAG_ROW: all of them flagged.
+            let per_row = chans * n_pol;
+            let mut weight = vec![0.0; n * n_pol];
+            weight
+                .par_chunks_mut(n_pol)
+                .zip(self.scratch.spectrum.par_chunks(per_row))
+                .for_each(|(w, s)| {
+                    let mut column = Vec::new();
+                    for (p, w) in w.iter_mut().enumerate() {
+                        column.clear();
+                        column.extend(s.iter().skip(p).step_by(n_pol).copied());
+                        *w = median(&mut column);
+                    }
+                });
+            let flag_row: Vec<bool> = self
+                .scratch
+                .flags
+                .chunks_exact(per_row)
+                .map(|f| f.iter().all(|&f| f))
+                .collect();
+            self.put_weights(first_row, window, &weight, &flag_row)?;
+        }
         self.write_row_meta(first_row, &block.meta)
     }
 
-    /// Write a slice of `n_chan` channels from `chan0` for rows
-    /// `first_row..`, recording their nsamples and flags in `stats` for
-    /// WEIGHT and FLAG_ROW.
+    /// Write one subband (`n_chan` channels from `chan0` of the band) of
+    /// rows `first_row..`, recording their nsamples and flags in `stats`
+    /// for WEIGHT and FLAG_ROW. With one window per subband the subband
+    /// must be a whole window.
     pub fn write_channels(
         &mut self,
         first_row: usize,
@@ -414,15 +461,27 @@ impl MsWriter {
         block: &Channels,
         stats: &mut WeightStats,
     ) -> Result<(), MsError> {
-        if chan0 + n_chan > self.layout.n_chan {
-            return Err(MsError::Rows(format!(
-                "channels {chan0}..{} of {}",
-                chan0 + n_chan,
-                self.layout.n_chan
-            )));
+        let (windows, chans) = (self.layout.n_windows, self.layout.window_chans);
+        let range_err = || {
+            MsError::Rows(format!(
+                "channels {chan0}..{} of {windows} windows of {chans} channels",
+                chan0 + n_chan
+            ))
+        };
+        if chan0 + n_chan > self.layout.n_chan() {
+            return Err(range_err());
         }
-        self.prepare(block, n_chan)?;
-        self.put_channels(first_row, chan0, n_chan)?;
+        let (window, within) = if windows == 1 {
+            (0, Some((chan0, n_chan)))
+        } else if chan0 % chans == 0 && n_chan == chans {
+            (chan0 / chans, None)
+        } else {
+            return Err(range_err());
+        };
+        self.prepare(block, 0, n_chan, n_chan)?;
+        let n = self.scratch.flags.len() / (n_chan * self.pol_order.len()).max(1);
+        self.check_rows(first_row, n, "channel data")?;
+        self.put_channels(first_row, n, window, within)?;
         stats.add(
             first_row,
             chan0,
@@ -433,20 +492,27 @@ impl MsWriter {
         Ok(())
     }
 
-    /// Fill the scratch buffers from `block` (`n_chan` channels per row):
-    /// conjugated (unless swapped) visibilities, flags and nsamples in CASA
-    /// polarization order (a swapped baseline reads XY where YX was).
-    fn prepare(&mut self, block: &Channels, n_chan: usize) -> Result<(), MsError> {
+    /// Fill the scratch buffers with channels `chan0..chan0 + n_chan` of
+    /// `block` (rows of `block_chans` channels): conjugated (unless
+    /// swapped) visibilities, flags and nsamples in CASA polarization
+    /// order (a swapped baseline reads XY where YX was).
+    fn prepare(
+        &mut self,
+        block: &Channels,
+        chan0: usize,
+        n_chan: usize,
+        block_chans: usize,
+    ) -> Result<(), MsError> {
         let n = block.ant1.len();
         let n_pol = self.pol_order.len();
-        let per_row = n_chan * n_pol;
+        let (per_row, src_per_row) = (n_chan * n_pol, block_chans * n_pol);
         if block.ant2.len() != n
-            || block.vis.len() != n * per_row
-            || block.flags.len() != n * per_row
-            || block.nsamples.len() != n * per_row
+            || block.vis.len() != n * src_per_row
+            || block.flags.len() != n * src_per_row
+            || block.nsamples.len() != n * src_per_row
         {
             return Err(MsError::Rows(format!(
-                "{n} rows of {n_chan} channels x {n_pol} pols with {} ant2 and {}/{}/{} values",
+                "{n} rows of {block_chans} channels x {n_pol} pols with {} ant2 and {}/{}/{} values",
                 block.ant2.len(),
                 block.vis.len(),
                 block.flags.len(),
@@ -469,7 +535,7 @@ impl MsWriter {
             .enumerate()
             .for_each(|(r, ((d, f), w_spec))| {
                 let swap = block.ant1[r] > block.ant2[r];
-                let src = r * per_row;
+                let src = r * src_per_row + chan0 * n_pol;
                 for c in 0..n_chan {
                     for p in 0..n_pol {
                         let i = if swap { partner[pol[p]] } else { pol[p] };
@@ -484,57 +550,63 @@ impl MsWriter {
         Ok(())
     }
 
-    /// Put the prepared scratch rows at `first_row..`, channels
-    /// `chan0..chan0 + n_chan`.
+    /// Put the `n` prepared scratch rows (input rows `first_row..`) into
+    /// `window`: whole cells, or the channel range `within` of the cells.
     fn put_channels(
         &mut self,
         first_row: usize,
-        chan0: usize,
-        n_chan: usize,
+        n: usize,
+        window: usize,
+        within: Option<(usize, usize)>,
     ) -> Result<(), MsError> {
         let n_pol = self.pol_order.len();
-        let n = self.scratch.data.len() / (n_chan * n_pol).max(1);
-        self.check_rows(first_row, n, "channel data")?;
         let imaging = self.layout.imaging_columns;
+        let (chan0, n_chan) = within.unwrap_or((0, self.layout.window_chans));
         let block = Block {
             tmp: self.tmp.clone(),
-            rows: (first_row, n),
+            pieces: self.rows.pieces(first_row, first_row + n, window),
+            first_row,
             chans: (chan0, n_chan),
             n_pol,
-            whole: chan0 == 0 && n_chan == self.layout.n_chan,
+            whole: n_chan == self.layout.window_chans,
         };
-        let Scratch {
-            data,
-            flags,
-            spectrum,
-            weight,
-        } = std::mem::take(&mut self.scratch);
+        let mut scratch = std::mem::take(&mut self.scratch);
         let table = self.table();
-        let data = block.put(table, "DATA", data)?;
-        let flags = block.put(table, "FLAG", flags)?;
-        let spectrum = if imaging {
-            block.put(table, "CORRECTED_DATA", data.clone())?;
-            let zeros = vec![Complex32::new(0.0, 0.0); data.len()];
-            block.put(table, "MODEL_DATA", zeros)?;
-            block.put(table, "WEIGHT_SPECTRUM", spectrum)?
-        } else {
-            spectrum
-        };
-        self.scratch = Scratch {
-            data,
-            flags,
-            spectrum,
-            weight,
-        };
+        let res = (|| {
+            block.put(table, "DATA", &scratch.data)?;
+            block.put(table, "FLAG", &scratch.flags)?;
+            if imaging {
+                block.put(table, "CORRECTED_DATA", &scratch.data)?;
+                scratch
+                    .ones
+                    .resize(scratch.data.len(), Complex32::new(1.0, 0.0));
+                block.put(table, "MODEL_DATA", &scratch.ones[..scratch.data.len()])?;
+                block.put(table, "WEIGHT_SPECTRUM", &scratch.spectrum)?;
+            }
+            Ok(())
+        })();
+        self.scratch = scratch;
+        res
+    }
+
+    /// Write WEIGHT and FLAG_ROW of every row from `stats`, once it holds
+    /// every subband: each window's from its own channels.
+    pub fn write_weights(&mut self, stats: &WeightStats) -> Result<(), MsError> {
+        let chans = self.layout.window_chans;
+        for window in 0..self.layout.n_windows {
+            let (weight, flag_row) = stats.finish(window * chans, chans)?;
+            self.put_weights(0, window, &weight, &flag_row)?;
+        }
         Ok(())
     }
 
-    /// Write WEIGHT (`[row][pol]`, MS polarization order), SIGMA =
-    /// WEIGHT^-1/2 (0 where the weight is 0) and FLAG_ROW of rows
-    /// `first_row..`.
-    pub fn write_weights(
+    /// Put WEIGHT (`[row][pol]`, MS polarization order), SIGMA =
+    /// WEIGHT^-1/2 (0 where the weight is 0) and FLAG_ROW of input rows
+    /// `first_row..` in `window`.
+    fn put_weights(
         &mut self,
         first_row: usize,
+        window: usize,
         weight: &[f32],
         flag_row: &[bool],
     ) -> Result<(), MsError> {
@@ -547,23 +619,35 @@ impl MsWriter {
             )));
         }
         self.check_rows(first_row, n, "weights")?;
-        let weight = Array::from_shape_vec((n, n_pol), weight.to_vec()).expect("n x pol");
-        let sigma = weight.mapv(|w| if w > 0.0 { w.powf(-0.5) } else { 0.0 });
-        let row0 = first_row as u64;
-        let table = self.table();
-        table
-            .put_column_range_array("WEIGHT", row0, &weight)
-            .map_err(casacore)?;
-        table
-            .put_column_range_array("SIGMA", row0, &sigma)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("FLAG_ROW", row0, flag_row)
-            .map_err(casacore)
+        let sigma: Vec<f32> = weight
+            .iter()
+            .map(|&w| if w > 0.0 { w.powf(-0.5) } else { 0.0 })
+            .collect();
+        for p in self.rows.pieces(first_row, first_row + n, window) {
+            let (i, row0) = (p.input - first_row, p.output as u64);
+            let rows = |v: &[f32]| {
+                ArrayView2::from_shape((p.len, n_pol), &v[i * n_pol..(i + p.len) * n_pol])
+                    .expect("rows x pols")
+                    .to_owned()
+            };
+            let (w, s) = (rows(weight), rows(&sigma));
+            let table = self.table();
+            table
+                .put_column_range_array("WEIGHT", row0, &w)
+                .map_err(casacore)?;
+            table
+                .put_column_range_array("SIGMA", row0, &s)
+                .map_err(casacore)?;
+            table
+                .put_column_range_scalar("FLAG_ROW", row0, &flag_row[i..i + p.len])
+                .map_err(casacore)?;
+        }
+        Ok(())
     }
 
-    /// Write the per-row columns other than channel data and weights:
-    /// antennas (ANTENNA1 <= ANTENNA2), times, UVW (MS sign), ids.
+    /// Write the per-row columns other than channel data and weights, in
+    /// every window: antennas (ANTENNA1 <= ANTENNA2), times, UVW (MS sign),
+    /// ids (DATA_DESC_ID = the window).
     pub fn write_row_meta(&mut self, first_row: usize, meta: &RowMeta) -> Result<(), MsError> {
         let n = meta.ant1.len();
         let lens = [
@@ -588,59 +672,58 @@ impl MsWriter {
             .map(|r| meta.ant1[r].max(meta.ant2[r]) as i32)
             .collect();
         // MS convention: UVW = -uvw; a swapped row is negated once more.
-        let uvw = Array::from_shape_fn((n, 3), |(r, k)| {
-            if swap[r] {
-                meta.uvw_m[r][k]
-            } else {
-                -meta.uvw_m[r][k]
-            }
-        });
-        let row0 = first_row as u64;
-        let table = self.table();
-        table
-            .put_column_range_array("UVW", row0, &uvw)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("ANTENNA1", row0, &ant1)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("ANTENNA2", row0, &ant2)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("TIME", row0, meta.time_mjd_s)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("TIME_CENTROID", row0, meta.time_mjd_s)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("INTERVAL", row0, meta.interval_s)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("EXPOSURE", row0, meta.interval_s)
-            .map_err(casacore)?;
+        let uvw: Vec<f64> = (0..n)
+            .flat_map(|r| {
+                let s = if swap[r] { 1.0 } else { -1.0 };
+                meta.uvw_m[r].map(|x| s * x)
+            })
+            .collect();
         let field: Vec<i32> = meta.field_id.iter().map(|&f| f as i32).collect();
-        table
-            .put_column_range_scalar("FIELD_ID", row0, &field)
-            .map_err(casacore)?;
-        table
-            .put_column_range_scalar("SCAN_NUMBER", row0, meta.scan_number)
-            .map_err(casacore)?;
         let zeros = vec![0i32; n];
-        for name in [
-            "ARRAY_ID",
-            "DATA_DESC_ID",
-            "FEED1",
-            "FEED2",
-            "OBSERVATION_ID",
-            "PROCESSOR_ID",
-        ] {
-            table
-                .put_column_range_scalar(name, row0, &zeros)
-                .map_err(casacore)?;
+        let no_state = vec![-1i32; n];
+        for window in 0..self.layout.n_windows {
+            let window_id = vec![window as i32; n];
+            for p in self.rows.pieces(first_row, first_row + n, window) {
+                let (i, row0) = (p.input - first_row, p.output as u64);
+                let r = i..i + p.len;
+                let uvw = ArrayView2::from_shape((p.len, 3), &uvw[i * 3..(i + p.len) * 3])
+                    .expect("rows x 3");
+                let table = self.table();
+                table
+                    .put_column_range_array("UVW", row0, &uvw)
+                    .map_err(casacore)?;
+                let ints: [(&str, &[i32]); 11] = [
+                    ("ANTENNA1", &ant1[r.clone()]),
+                    ("ANTENNA2", &ant2[r.clone()]),
+                    ("FIELD_ID", &field[r.clone()]),
+                    ("SCAN_NUMBER", &meta.scan_number[r.clone()]),
+                    ("DATA_DESC_ID", &window_id[..p.len]),
+                    ("STATE_ID", &no_state[..p.len]),
+                    ("ARRAY_ID", &zeros[..p.len]),
+                    ("FEED1", &zeros[..p.len]),
+                    ("FEED2", &zeros[..p.len]),
+                    ("OBSERVATION_ID", &zeros[..p.len]),
+                    ("PROCESSOR_ID", &zeros[..p.len]),
+                ];
+                for (name, values) in ints {
+                    table
+                        .put_column_range_scalar(name, row0, values)
+                        .map_err(casacore)?;
+                }
+                let doubles: [(&str, &[f64]); 4] = [
+                    ("TIME", &meta.time_mjd_s[r.clone()]),
+                    ("TIME_CENTROID", &meta.time_mjd_s[r.clone()]),
+                    ("INTERVAL", &meta.interval_s[r.clone()]),
+                    ("EXPOSURE", &meta.interval_s[r.clone()]),
+                ];
+                for (name, values) in doubles {
+                    table
+                        .put_column_range_scalar(name, row0, values)
+                        .map_err(casacore)?;
+                }
+            }
         }
-        table
-            .put_column_range_scalar("STATE_ID", row0, &vec![-1i32; n])
-            .map_err(casacore)
+        Ok(())
     }
 
     /// Start writing to disk what casacore has handed the kernel so far,
@@ -659,24 +742,27 @@ impl MsWriter {
         }
     }
 
-    /// Write the subtables from `spec`, close the tables, sync every file
-    /// and rename the MS into place.
+    /// Write the subtables from `spec`, close the tables, label the main
+    /// table a Measurement Set, sync every file and rename the MS into
+    /// place.
     pub fn finish(mut self, spec: &MsSpec) -> Result<PathBuf, MsError> {
-        if spec.freq_hz.len() != self.layout.n_chan
+        if spec.freq_hz.len() != self.layout.n_chan()
             || spec.polarizations != self.layout.polarizations
         {
             return Err(MsError::Rows(format!(
                 "subtables for {} channels and polarizations {:?}, rows of {} channels and {:?}",
                 spec.freq_hz.len(),
                 spec.polarizations,
-                self.layout.n_chan,
+                self.layout.n_chan(),
                 self.layout.polarizations
             )));
         }
         let (tmp, pol_order) = (self.tmp.clone(), self.pol_order.clone());
         let t = std::time::Instant::now();
-        subtables::write_all(self.table(), &tmp, spec, &pol_order)?;
+        let n_windows = self.layout.n_windows;
+        subtables::write_all(self.table(), &tmp, spec, &pol_order, n_windows)?;
         drop(self.table.take());
+        info::label_measurement_set(&tmp)?;
         let closed_s = t.elapsed().as_secs_f64();
         sync_tree(&self.tmp)?;
         tracing::debug!(
@@ -698,37 +784,48 @@ impl MsWriter {
     }
 }
 
-/// Where a block of `[row][chan][pol]` values goes in the tiled columns.
+/// Where a block of prepared `[row][chan][pol]` values goes in the tiled
+/// columns.
 struct Block {
     /// The table's directory, for `slice.cc`.
     tmp: PathBuf,
-    /// (first, count).
-    rows: (usize, usize),
+    /// The main-table rows of the block's input rows.
+    pieces: Vec<Piece>,
+    /// Input row of the block's first value.
+    first_row: usize,
+    /// The channels of the cells written: (first, count).
     chans: (usize, usize),
     n_pol: usize,
-    /// Every channel: whole cells through rubbl, else slices through `slice.cc`.
+    /// Whole cells through rubbl, else channel slices through `slice.cc`.
     whole: bool,
 }
 
 impl Block {
-    /// Put `values` into `column`; hands the buffer back for reuse.
+    /// Put `values` into `column`.
     fn put<T: slice::SliceValue + CasaScalarData>(
         &self,
         table: &mut Table,
         column: &str,
-        values: Vec<T>,
-    ) -> Result<Vec<T>, MsError> {
-        let ((row0, n_rows), (chan0, n_chan)) = (self.rows, self.chans);
-        if !self.whole {
-            slice::put(&self.tmp, column, row0, chan0, n_chan, self.n_pol, &values)?;
-            return Ok(values);
+        values: &[T],
+    ) -> Result<(), MsError> {
+        let (chan0, n_chan) = self.chans;
+        let per_row = n_chan * self.n_pol;
+        for p in &self.pieces {
+            let i = (p.input - self.first_row) * per_row;
+            let values = &values[i..i + p.len * per_row];
+            if self.whole {
+                let cube = ArrayView3::from_shape((p.len, n_chan, self.n_pol), values)
+                    .expect("row x chan x pol");
+                table
+                    .put_column_range_array(column, p.output as u64, &cube)
+                    .map_err(casacore)?;
+            } else {
+                slice::put(
+                    &self.tmp, column, p.output, chan0, n_chan, self.n_pol, values,
+                )?;
+            }
         }
-        let cube =
-            Array::from_shape_vec((n_rows, n_chan, self.n_pol), values).expect("row x chan x pol");
-        table
-            .put_column_range_array(column, row0 as u64, &cube)
-            .map_err(casacore)?;
-        Ok(cube.into_raw_vec_and_offset().0)
+        Ok(())
     }
 }
 

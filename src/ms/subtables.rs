@@ -33,12 +33,13 @@ fn put<T: rubbl_casatables::CasaDataType>(
     t.put_cell(col, row as u64, v).map_err(casacore)
 }
 
-/// Every subtable of the MS.
+/// Every subtable of the MS, for the band in `n_windows` spectral windows.
 pub(super) fn write_all(
     main: &mut Table,
     dir: &Path,
     spec: &MsSpec,
     pol_order: &[usize],
+    n_windows: usize,
 ) -> Result<(), MsError> {
     let n_ant = spec.antennas.len();
     let unique_diameter = spec
@@ -71,6 +72,11 @@ pub(super) fn write_all(
         Ok(())
     })?;
     subtable(main, dir, "FEED", &schema::feed(), n_ant, |t| {
+        // The files do not say which way the X dipoles point; pyuvdata
+        // reads receptor angles as that orientation unless told it is
+        // unknown, and would then call XX "nn" or "ee".
+        t.put_keyword("pyuvdata_has_feed", &false)
+            .map_err(casacore)?;
         let linear = spec.polarizations.iter().any(|&p| p <= -5);
         let types: Vec<String> = if linear {
             vec!["X".into(), "Y".into()]
@@ -147,26 +153,32 @@ pub(super) fn write_all(
             Ok(())
         },
     )?;
-    let n_chan = spec.freq_hz.len();
+    let width = spec.freq_hz.len() / n_windows.max(1);
     subtable(
         main,
         dir,
         "SPECTRAL_WINDOW",
         &schema::spectral_window(),
-        1,
+        n_windows,
         |t| {
-            let total: f64 = spec.channel_width_hz.iter().sum();
-            put(t, "NUM_CHAN", 0, &(n_chan as i32))?;
-            put(t, "NAME", 0, &"BAND".to_string())?;
-            put(t, "REF_FREQUENCY", 0, &spec.freq_hz[0])?;
-            put(t, "CHAN_FREQ", 0, &spec.freq_hz)?;
-            put(t, "CHAN_WIDTH", 0, &spec.channel_width_hz)?;
-            put(t, "EFFECTIVE_BW", 0, &spec.channel_width_hz)?;
-            put(t, "RESOLUTION", 0, &spec.channel_width_hz)?;
-            put(t, "MEAS_FREQ_REF", 0, &5i32)?;
-            put(t, "TOTAL_BANDWIDTH", 0, &total)?;
-            put(t, "NET_SIDEBAND", 0, &1i32)?;
-            put(t, "FREQ_GROUP_NAME", 0, &String::new())
+            for k in 0..n_windows {
+                let chans = k * width..(k + 1) * width;
+                let freq = spec.freq_hz[chans.clone()].to_vec();
+                let widths = spec.channel_width_hz[chans].to_vec();
+                let total: f64 = widths.iter().sum();
+                put(t, "NUM_CHAN", k, &(width as i32))?;
+                put(t, "NAME", k, &window_name(k, n_windows))?;
+                put(t, "REF_FREQUENCY", k, &freq[0])?;
+                put(t, "CHAN_FREQ", k, &freq)?;
+                put(t, "CHAN_WIDTH", k, &widths)?;
+                put(t, "EFFECTIVE_BW", k, &widths)?;
+                put(t, "RESOLUTION", k, &widths)?;
+                put(t, "MEAS_FREQ_REF", k, &5i32)?;
+                put(t, "TOTAL_BANDWIDTH", k, &total)?;
+                put(t, "NET_SIDEBAND", k, &1i32)?;
+                put(t, "FREQ_GROUP_NAME", k, &String::new())?;
+            }
+            Ok(())
         },
     )?;
     subtable(main, dir, "POLARIZATION", &schema::polarization(), 1, |t| {
@@ -185,8 +197,15 @@ pub(super) fn write_all(
         dir,
         "DATA_DESCRIPTION",
         &schema::data_description(),
-        1,
-        |_| Ok(()),
+        n_windows,
+        |t| {
+            for k in 0..n_windows {
+                put(t, "SPECTRAL_WINDOW_ID", k, &(k as i32))?;
+                put(t, "POLARIZATION_ID", k, &0i32)?;
+                put(t, "FLAG_ROW", k, &false)?;
+            }
+            Ok(())
+        },
     )?;
     subtable(main, dir, "OBSERVATION", &schema::observation(), 1, |t| {
         put(t, "TELESCOPE_NAME", 0, &spec.telescope_name)?;
@@ -234,4 +253,27 @@ pub(super) fn write_all(
     subtable(main, dir, "STATE", &schema::state(), 0, |_| Ok(()))?;
     subtable(main, dir, "POINTING", &schema::pointing(), 0, |_| Ok(()))?;
     subtable(main, dir, "FLAG_CMD", &schema::flag_cmd(), 0, |_| Ok(()))
+}
+
+/// NAME of spectral window `k` of `n_windows`: "BAND" for the merged band;
+/// per subband the DSA-110 file's name for it, `sbNN`, NN counting from
+/// the highest band (window 0, the lowest, is sb15 of 16).
+fn window_name(k: usize, n_windows: usize) -> String {
+    if n_windows == 1 {
+        "BAND".into()
+    } else {
+        format!("sb{:02}", n_windows - 1 - k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_named_as_the_subband_files() {
+        assert_eq!(window_name(0, 16), "sb15");
+        assert_eq!(window_name(15, 16), "sb00");
+        assert_eq!(window_name(0, 1), "BAND");
+    }
 }

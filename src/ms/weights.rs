@@ -1,8 +1,9 @@
 //! WEIGHT and FLAG_ROW of rows whose channels arrive slice by slice.
 //!
-//! WEIGHT is the median of nsamples over all channels of a row (per
-//! polarization) and FLAG_ROW says every channel is flagged, so neither can
-//! be written before the last subband is in. Keeping every nsamples value
+//! WEIGHT is the median of nsamples over the channels of a row's spectral
+//! window (per polarization) and FLAG_ROW says every one of them is
+//! flagged, so with one window for the whole band neither can be written
+//! before the last subband is in. Keeping every nsamples value
 //! would cost as much memory as the data; instead each slice keeps one value
 //! per row and polarization when its channels agree (the usual case: a
 //! correlator integrates every channel alike) and all of them otherwise.
@@ -84,16 +85,28 @@ impl WeightStats {
         }
     }
 
-    /// WEIGHT (`[row][pol]`) and FLAG_ROW of every row, once the slices
-    /// cover `n_chan` channels.
-    pub fn finish(&self, n_chan: usize) -> Result<(Vec<f32>, Vec<bool>), MsError> {
-        let covered: usize = self.slices.values().map(|s| s.n_chan).sum();
+    /// WEIGHT (`[row][pol]`) and FLAG_ROW of every row over channels
+    /// `chan0..chan0 + n_chan`, once the slices cover them.
+    pub fn finish(&self, chan0: usize, n_chan: usize) -> Result<(Vec<f32>, Vec<bool>), MsError> {
+        let within = |c: &usize| (chan0..chan0 + n_chan).contains(c);
+        let covered: usize = self
+            .slices
+            .iter()
+            .filter(|(c, _)| within(c))
+            .map(|(_, s)| s.n_chan)
+            .sum();
         if covered != n_chan {
             return Err(MsError::Rows(format!(
-                "channel slices cover {covered} of {n_chan} channels"
+                "channel slices cover {covered} of channels {chan0}..{}",
+                chan0 + n_chan
             )));
         }
-        let mut slices: Vec<&Slice> = self.slices.values().collect();
+        let mut slices: Vec<&Slice> = self
+            .slices
+            .iter()
+            .filter(|(c, _)| within(c))
+            .map(|(_, s)| s)
+            .collect();
         slices.sort_by_key(|s| s.n_chan);
         let mut weight = vec![0.0; self.n_rows * self.n_pol];
         let mut pairs = Vec::new();
@@ -200,8 +213,8 @@ mod tests {
                 .collect();
             stats.add(0, chan0, width, &take(&full), &fl);
         }
-        assert!(stats.finish(16).is_err());
-        let (weight, flag_row) = stats.finish(12).unwrap();
+        assert!(stats.finish(0, 16).is_err());
+        let (weight, flag_row) = stats.finish(0, 12).unwrap();
         for r in 0..n_rows {
             for p in 0..n_pol {
                 let column: Vec<f32> = (0..12).map(|c| full[(r * 12 + c) * n_pol + p]).collect();
@@ -213,5 +226,17 @@ mod tests {
             }
         }
         assert_eq!(flag_row, vec![false, false, true]);
+        // One window per slice: each from its own channels.
+        let (weight, _) = stats.finish(4, 4).unwrap();
+        for r in 0..n_rows {
+            for p in 0..n_pol {
+                let column: Vec<f32> = (4..8).map(|c| full[(r * 12 + c) * n_pol + p]).collect();
+                assert_eq!(
+                    weight[r * n_pol + p],
+                    numpy_median(&column),
+                    "row {r} pol {p}"
+                );
+            }
+        }
     }
 }

@@ -24,6 +24,11 @@ pub const CHANNEL_WIDTH_HZ: f64 = 244_140.625;
 pub const N_SUBBANDS: usize = 16;
 /// Channels in one subband file.
 pub const CHANNELS_PER_SUBBAND: usize = 48;
+/// TELESCOPE_NAME of our Measurement Sets: the DSA-110 pipeline's name
+/// (its PIPELINE_TELESCOPE_NAME). CASA does not know it unless a user adds
+/// it to CASA's observatory table (see the README), and then refuses
+/// rather than guess where the array is.
+pub const MS_TELESCOPE_NAME: &str = "DSA_110";
 
 const STATION_CSV: &str = include_str!("../../data/dsa110/DSA110_Station_Coordinates.csv");
 

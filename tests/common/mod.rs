@@ -155,3 +155,90 @@ pub fn assert_same_ms(ours: &Path, theirs: &Path) {
     assert_eq!(cmp["field_names"][0], cmp["field_names"][1], "{cmp}");
     assert_eq!(cmp["chan_freq_max_abs_hz"], 0.0, "{cmp}");
 }
+
+/// The Python of the CASA venv (casatools, casatasks and casadata from
+/// PyPI, which `make test` creates as `.venv-casa`). CASA bundles its own
+/// casacore, so it runs in its own process, never beside python-casacore.
+pub fn casa_python() -> PathBuf {
+    if let Ok(p) = std::env::var("DSA110_CASA_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo().join(".venv-casa/bin/python");
+    assert!(
+        venv.exists(),
+        "CASA venv missing: run `make test` (or scripts/setup.sh) first"
+    );
+    venv
+}
+
+/// Run the CASA oracle `tests/oracle/<script>` with `args`, CASA set up
+/// offline in `work` (its config under `work/home/.casa`, its log
+/// `work/casa.log`, its scratch files in `work`) as the README tells CASA
+/// users to set it up: measures that know DSA_110 (`make test` makes them
+/// with scripts/casa_add_dsa110.py in `.venv-casa/measures`). Parses its
+/// stdout as JSON; panics with the script's stderr when it fails.
+pub fn casa(script: &str, work: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> serde_json::Value {
+    let measures = casa_python()
+        .parent()
+        .and_then(Path::parent)
+        .expect("venv/bin/python")
+        .join("measures");
+    assert!(
+        measures.join("geodetic").is_dir(),
+        "CASA measures with DSA_110 missing: run `make test` (or scripts/setup.sh) first"
+    );
+    casa_with_measures(script, work, Some(&measures), args)
+}
+
+/// [`casa`] with `measures` as CASA's measures directory (`None`: the
+/// casadata package's, which does not know DSA_110).
+pub fn casa_with_measures(
+    script: &str,
+    work: &Path,
+    measures: Option<&Path>,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+) -> serde_json::Value {
+    let home = work.join("home");
+    std::fs::create_dir_all(home.join(".casa")).expect("CASA home");
+    let log = work.join("casa.log");
+    std::fs::write(
+        home.join(".casa/config.py"),
+        format!(
+            "import casadata\n\
+             measurespath = {}\n\
+             measures_auto_update = False\n\
+             data_auto_update = False\n\
+             logfile = {:?}\n",
+            measures.map_or("casadata.datapath".to_string(), |m| format!(
+                "{:?}",
+                m.display().to_string()
+            )),
+            log.display().to_string()
+        ),
+    )
+    .expect("CASA config");
+    let mut cmd = command(casa_python());
+    cmd.arg(repo().join("tests/oracle").join(script))
+        .current_dir(work)
+        .env("HOME", &home)
+        .env("CASA_LOG", &log)
+        .env("PYTHONPATH", repo().join("tests/oracle"));
+    for a in args {
+        cmd.arg(a);
+    }
+    let out = cmd.output().expect("running the CASA python");
+    assert!(
+        out.status.success(),
+        "CASA oracle {script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // CASA may print before the script's JSON, which is its last line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("");
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("CASA oracle {script} printed no JSON ({e}):\n{stdout}"))
+}

@@ -1,7 +1,9 @@
 """Reference conversion with pyuvdata 3.2.8: the same phasing as ours, then write_ms.
 
-usage: pyuvdata_convert.py MODE OUT_MS FILE... 
+usage: pyuvdata_convert.py [--subbands] MODE OUT_MS FILE...
 MODE: meridian | midpoint | keep | radec:RA_DEG:DEC_DEG
+--subbands: each file its own spectral window (pyuvdata's multi-window MS,
+ascending), else one window of the joined band.
 Prints JSON {"seconds": ..., "fields": [[ra, dec], ...]} (ICRS radians).
 
 DSA-110 correlator files are labelled "drift" but were fringe-stopped on the
@@ -25,7 +27,11 @@ import oracle_iers
 
 oracle_iers.use_project_iers()
 
-mode, out_ms, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+args = sys.argv[1:]
+subbands = args[0] == "--subbands"
+if subbands:
+    args = args[1:]
+mode, out_ms, files = args[0], args[1], args[2:]
 t0 = time.time()
 
 
@@ -38,11 +44,18 @@ def read(path):
 
 
 uvds = [read(f) for f in files]
+if subbands:
+    # Window ids in ascending frequency: window 0 is the lowest subband.
+    lowest = [np.min(u.freq_array) for u in uvds]
+    for spw_id, k in enumerate(np.argsort(lowest)):
+        uvds[k].spw_array = np.array([spw_id])
+        uvds[k].flex_spw_id_array = np.full(uvds[k].Nfreqs, spw_id)
+    uvds = [uvds[k] for k in np.argsort(lowest)]
 uvd = uvds[0]
 if len(uvds) > 1:
     uvd.fast_concat(uvds[1:], "freq", inplace=True, run_check=False,
                     run_check_acceptability=False)
-uvd.reorder_freqs(channel_order="freq", run_check=False)
+uvd.reorder_freqs(spw_order="number", channel_order="freq", run_check=False)
 if uvd.channel_width is not None:
     uvd.channel_width = np.abs(np.asarray(uvd.channel_width, dtype=float)) * np.ones(uvd.Nfreqs)
 

@@ -1,11 +1,17 @@
-"""Open a Measurement Set with pyuvdata's read_ms; print its dimensions as JSON."""
+"""Open a Measurement Set with pyuvdata's read_ms; print its dimensions, polarizations,
+telescope (name, position) and casacore table type as JSON."""
 import json
 import sys
 
+from casacore.tables import table
 from pyuvdata import UVData
 
 import oracle_iers
 
 oracle_iers.use_project_iers()
 uvd = UVData.from_file(sys.argv[1], file_type="ms")
-print(json.dumps({"Nblts": uvd.Nblts, "Nfreqs": uvd.Nfreqs, "Npols": uvd.Npols, "Nants_data": uvd.Nants_data}))
+print(json.dumps({"Nblts": uvd.Nblts, "Nfreqs": uvd.Nfreqs, "Npols": uvd.Npols, "Nspws": uvd.Nspws,
+                  "Nants_data": uvd.Nants_data, "pols": uvd.get_pols(),
+                  "telescope": uvd.telescope.name,
+                  "telescope_xyz_m": uvd.telescope._location.xyz().tolist(),
+                  "table_type": table(sys.argv[1], ack=False).info()["type"]}))
