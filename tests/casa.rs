@@ -257,6 +257,12 @@ fn split_and_concat_of_two_consecutive_groups_work() {
         assert_eq!(r["concat"]["rows"], 2 * rows_per_window * spws, "{r}");
         assert_eq!(r["concat"]["times"], 2 * N_TIMES, "{r}");
         assert_eq!(r["concat"]["spws"], spws, "{r}");
+        // Every table carries the type label CASA's own split gives it
+        // ("Measurement Set" for the main table, none for subtables).
+        for (table, types) in r["info_type"].as_object().unwrap() {
+            assert_eq!(types[0], types[1], "{table}: {r}");
+        }
+        assert_eq!(r["info_type"]["MAIN"][0], "Measurement Set", "{r}");
     }
 }
 
