@@ -347,6 +347,9 @@ fn the_ms_is_a_dsa_110_measurement_set_at_the_array_position() {
     let ms = convert(&files, &dir.path().join("out"), &[]);
     let seen = oracle("read_ms.py", &[&ms]);
     assert_eq!(seen["table_type"], "Measurement Set", "{seen}");
+    let sb = |n: usize| format!("sb{n:02}");
+    let names: Vec<String> = (0..16).rev().map(sb).collect();
+    assert_eq!(seen["spw_names"], serde_json::json!(names), "{seen}");
     assert_eq!(seen["telescope"], "DSA_110", "{seen}");
     // pyuvdata takes the array position from OBSERVATION's
     // TELESCOPE_LOCATION: the station table's array reference position.
@@ -362,6 +365,16 @@ fn the_ms_is_a_dsa_110_measurement_set_at_the_array_position() {
         &["--telescope-name", "OVRO_DSA"],
     );
     assert_eq!(oracle("read_ms.py", &[&renamed])["telescope"], "OVRO_DSA");
+    // A group missing sb07: each window keeps the name of its subband.
+    let without: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| !f.to_string_lossy().ends_with("_sb07.hdf5"))
+        .cloned()
+        .collect();
+    let partial = convert(&without, &dir.path().join("partial"), &[]);
+    let seen = oracle("read_ms.py", &[&partial]);
+    let names: Vec<String> = (0..16).rev().filter(|&n| n != 7).map(sb).collect();
+    assert_eq!(seen["spw_names"], serde_json::json!(names), "{seen}");
 }
 
 #[test]

@@ -20,7 +20,7 @@ use super::pipeline::block_rows;
 use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::group::{self, parse_file_name, Group, GroupError};
-use crate::ms::{Channels, MsWriter, WeightStats};
+use crate::ms::{Channels, MsLayout, MsWriter, WeightStats};
 use crate::uvh5::{self, RowBuffers, Uvh5File};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,8 +34,8 @@ pub struct IncrementalConversion {
     n_subbands: usize,
     /// Channels per subband.
     width: usize,
-    /// Spectral windows of the MS.
-    n_windows: usize,
+    /// The main table's layout.
+    layout: MsLayout,
     setup: Setup,
     writer: MsWriter,
     stats: WeightStats,
@@ -79,7 +79,7 @@ impl IncrementalConversion {
             opts: opts.clone(),
             n_subbands,
             width,
-            n_windows: layout.n_windows,
+            layout: layout.clone(),
             stats: WeightStats::new(n_rows, header.n_pols),
             setup,
             writer,
@@ -272,9 +272,7 @@ impl IncrementalConversion {
             self.out_ms.display(),
             files.len()
         );
-        let spec = self
-            .setup
-            .spec(group.freq_hz(), group.channel_width_hz(), &self.opts)?;
+        let spec = self.setup.spec(&group, &self.layout, &self.opts)?;
         self.writer.write_weights(&self.stats)?;
         tracing::debug!(
             "{}: WEIGHT and FLAG_ROW written after {:.2} s",
@@ -288,9 +286,14 @@ impl IncrementalConversion {
             self.seconds_write + t.elapsed().as_secs_f64(),
             self.started.elapsed().as_secs_f64(),
         ];
-        Ok(self
-            .setup
-            .summary(ms_path, &group, self.n_windows, &self.opts, 0, seconds))
+        Ok(self.setup.summary(
+            ms_path,
+            &group,
+            self.layout.n_windows,
+            &self.opts,
+            0,
+            seconds,
+        ))
     }
 }
 

@@ -83,12 +83,12 @@ pub fn convert_group(
     let n_chan = freq_hz.len();
     let n_pol = setup.header.n_pols;
     let per_row = n_chan * n_pol;
-    let spec = setup.spec(&freq_hz, group.channel_width_hz(), opts)?;
     let width = group.subband_width();
     if width == n_chan && group.paths().len() > 1 && opts.spw_layout == SpwLayout::Subbands {
         tracing::warn!("the subbands differ in channel count: writing one spectral window");
     }
     let layout = setup.layout(n_chan / width, width, opts);
+    let spec = setup.spec(&group, &layout, opts)?;
 
     let block = block_rows(opts.max_memory_bytes, per_row, n_rows);
     if opts.max_memory_bytes < FIXED_OVERHEAD_BYTES + 64 * bytes_per_row(per_row) {

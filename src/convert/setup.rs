@@ -183,10 +183,11 @@ impl Setup {
     /// describe the MS subtables for the joined band.
     pub fn spec(
         &mut self,
-        freq_hz: &[f64],
-        channel_width_hz: &[f64],
+        group: &Group,
+        layout: &MsLayout,
         opts: &ConvertOptions,
     ) -> Result<MsSpec, ConvertError> {
+        let (freq_hz, channel_width_hz) = (group.freq_hz(), group.channel_width_hz());
         if let (Some(catalog), "meridian") = (&opts.calibrators, self.plan.mode_name.as_str()) {
             let integration_s = self
                 .header
@@ -205,6 +206,7 @@ impl Setup {
             antennas: self.ms_antennas.clone(),
             freq_hz: freq_hz.to_vec(),
             channel_width_hz: channel_width_hz.to_vec(),
+            window_names: window_names(group, layout.n_windows),
             polarizations: header.polarizations.clone(),
             fields: self
                 .plan
@@ -226,6 +228,25 @@ impl Setup {
             ],
         })
     }
+}
+
+/// NAME of each spectral window: `BAND` for the whole band; per subband
+/// the `sbNN` of the file it came from (DSA-110 names count from the
+/// highest band, so window 0 of a complete group is sb15), or `SPW<k>` for
+/// files not named so.
+fn window_names(group: &Group, n_windows: usize) -> Vec<String> {
+    if n_windows == 1 {
+        return vec!["BAND".into()];
+    }
+    (0..n_windows)
+        .map(|k| {
+            group
+                .paths()
+                .get(k)
+                .and_then(|p| crate::group::parse_file_name(p))
+                .map_or_else(|| format!("SPW{k}"), |(_, _, sb)| format!("sb{sb:02}"))
+        })
+        .collect()
 }
 
 /// TELESCOPE_NAME: the user's, else [`telescope::MS_TELESCOPE_NAME`] for

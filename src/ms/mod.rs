@@ -84,6 +84,9 @@ pub struct MsSpec {
     /// [`MsLayout::n_windows`] windows).
     pub freq_hz: Vec<f64>,
     pub channel_width_hz: Vec<f64>,
+    /// NAME of each spectral window, ascending (as many as
+    /// [`MsLayout::n_windows`]).
+    pub window_names: Vec<String>,
     /// AIPS codes as in UVH5 (-5 XX, -6 YY, -7 XY, -8 YX; -1..-4 RR, LL,
     /// RL, LR; 1..4 I, Q, U, V).
     pub polarizations: Vec<i32>,
@@ -614,12 +617,11 @@ impl MsWriter {
             .collect();
         for p in self.rows.pieces(first_row, first_row + n, window) {
             let (i, row0) = (p.input - first_row, p.output as u64);
-            let rows = |v: &[f32]| {
-                ArrayView2::from_shape((p.len, n_pol), &v[i * n_pol..(i + p.len) * n_pol])
+            fn rows(v: &[f32], i: usize, len: usize, n_pol: usize) -> ArrayView2<'_, f32> {
+                ArrayView2::from_shape((len, n_pol), &v[i * n_pol..(i + len) * n_pol])
                     .expect("rows x pols")
-                    .to_owned()
-            };
-            let (w, s) = (rows(weight), rows(&sigma));
+            }
+            let (w, s) = (rows(weight, i, p.len, n_pol), rows(&sigma, i, p.len, n_pol));
             let table = self.table();
             table
                 .put_column_range_array("WEIGHT", row0, &w)
@@ -736,20 +738,22 @@ impl MsWriter {
     /// (replacing what is there only then).
     pub fn finish(mut self, spec: &MsSpec) -> Result<PathBuf, MsError> {
         if spec.freq_hz.len() != self.layout.n_chan()
+            || spec.window_names.len() != self.layout.n_windows
             || spec.polarizations != self.layout.polarizations
         {
             return Err(MsError::Rows(format!(
-                "subtables for {} channels and polarizations {:?}, rows of {} channels and {:?}",
+                "subtables for {} channels in {} windows and polarizations {:?}, rows of {} channels in {} and {:?}",
                 spec.freq_hz.len(),
+                spec.window_names.len(),
                 spec.polarizations,
                 self.layout.n_chan(),
+                self.layout.n_windows,
                 self.layout.polarizations
             )));
         }
         let (tmp, pol_order) = (self.tmp.clone(), self.pol_order.clone());
         let t = std::time::Instant::now();
-        let n_windows = self.layout.n_windows;
-        subtables::write_all(self.table(), &tmp, spec, &pol_order, n_windows)?;
+        subtables::write_all(self.table(), &tmp, spec, &pol_order)?;
         // Written here, where a failure (a full disk) is an error; the
         // destructor then has nothing left to write.
         slice::flush(&tmp)?;

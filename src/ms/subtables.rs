@@ -33,14 +33,14 @@ fn put<T: rubbl_casatables::CasaDataType>(
     t.put_cell(col, row as u64, v).map_err(casacore)
 }
 
-/// Every subtable of the MS, for the band in `n_windows` spectral windows.
+/// Every subtable of the MS.
 pub(super) fn write_all(
     main: &mut Table,
     dir: &Path,
     spec: &MsSpec,
     pol_order: &[usize],
-    n_windows: usize,
 ) -> Result<(), MsError> {
+    let n_windows = spec.window_names.len();
     let n_ant = spec.antennas.len();
     let unique_diameter = spec
         .antennas
@@ -167,7 +167,7 @@ pub(super) fn write_all(
                 let widths = spec.channel_width_hz[chans].to_vec();
                 let total: f64 = widths.iter().sum();
                 put(t, "NUM_CHAN", k, &(width as i32))?;
-                put(t, "NAME", k, &window_name(k, n_windows))?;
+                put(t, "NAME", k, &spec.window_names[k])?;
                 put(t, "REF_FREQUENCY", k, &freq[0])?;
                 put(t, "CHAN_FREQ", k, &freq)?;
                 put(t, "CHAN_WIDTH", k, &widths)?;
@@ -253,27 +253,4 @@ pub(super) fn write_all(
     subtable(main, dir, "STATE", &schema::state(), 0, |_| Ok(()))?;
     subtable(main, dir, "POINTING", &schema::pointing(), 0, |_| Ok(()))?;
     subtable(main, dir, "FLAG_CMD", &schema::flag_cmd(), 0, |_| Ok(()))
-}
-
-/// NAME of spectral window `k` of `n_windows`: "BAND" for the merged band;
-/// per subband the DSA-110 file's name for it, `sbNN`, NN counting from
-/// the highest band (window 0, the lowest, is sb15 of 16).
-fn window_name(k: usize, n_windows: usize) -> String {
-    if n_windows == 1 {
-        "BAND".into()
-    } else {
-        format!("sb{:02}", n_windows - 1 - k)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_are_named_as_the_subband_files() {
-        assert_eq!(window_name(0, 16), "sb15");
-        assert_eq!(window_name(15, 16), "sb00");
-        assert_eq!(window_name(0, 1), "BAND");
-    }
 }

@@ -1,5 +1,5 @@
 """Open a Measurement Set with pyuvdata's read_ms; print its dimensions, polarizations,
-telescope (name, position) and casacore table type as JSON."""
+telescope (name, position), casacore table type and window names as JSON."""
 import json
 import sys
 
@@ -14,4 +14,5 @@ print(json.dumps({"Nblts": uvd.Nblts, "Nfreqs": uvd.Nfreqs, "Npols": uvd.Npols, 
                   "Nants_data": uvd.Nants_data, "pols": uvd.get_pols(),
                   "telescope": uvd.telescope.name,
                   "telescope_xyz_m": uvd.telescope._location.xyz().tolist(),
-                  "table_type": table(sys.argv[1], ack=False).info()["type"]}))
+                  "table_type": table(sys.argv[1], ack=False).info()["type"],
+                  "spw_names": list(table(sys.argv[1] + "/SPECTRAL_WINDOW", ack=False).getcol("NAME"))}))
