@@ -627,6 +627,15 @@ fn status_notices_a_missing_ms_and_retry_converts_it_again() {
     wait_for("the group done", Duration::from_secs(60), || {
         state_of(&status(&output), &t0) == "done"
     });
+    // A file replaced after its group is done is logged, not converted.
+    let again = input.join(src[0][2].file_name().unwrap());
+    std::fs::remove_file(&again).unwrap();
+    std::fs::copy(&src[0][2], &again).unwrap();
+    wait_for("the replacement logged", Duration::from_secs(30), || {
+        std::fs::read_to_string(log_path(&output))
+            .unwrap_or_default()
+            .contains("replaced while group")
+    });
     let db = output.join("dsa110-stream.sqlite");
     let retry = |groups: &[&str]| {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"stream", &"retry", &"--state", &db];
