@@ -278,3 +278,20 @@ fn convert_with_iers_moves_the_meridian_by_the_earth_rotation_of_the_ut1_change(
     assert_eq!(code, 1);
     assert!(err.contains("bad.all"), "{err}");
 }
+
+#[test]
+fn dates_erfa_cannot_convert_are_typed_errors() {
+    let astro = Astrometer::new(Site::dsa110(), Iers::embedded());
+    assert!(astro.check_time(2_460_690.5).is_ok());
+    // Before the calendar ERFA handles: eraUtctai refuses.
+    let e = astro.check_time(-1.0e9).unwrap_err().to_string();
+    assert!(
+        e.contains("-1000000000") && e.contains("unacceptable date"),
+        "{e}"
+    );
+    assert!(astro.check_time(f64::NAN).is_err());
+    // Before 1960 or far in the future: dubious, a warning, not an error
+    // (the header checks refuse those times anyway: uvh5::check::TIME_JD).
+    assert!(astro.check_time(2_430_000.5).is_ok());
+    assert!(astro.check_time(2_488_000.5).is_ok());
+}
