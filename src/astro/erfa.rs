@@ -5,8 +5,8 @@
 
 use erfa_sys as sys;
 
-/// A UTC date ERFA refuses (`eraUtctai`'s negative statuses): before 1960
-/// (UTC undefined), or not a calendar date at all.
+/// A UTC date ERFA refuses (`eraUtctai`'s negative statuses): outside the
+/// calendar ERFA handles, or not a calendar date at all.
 #[derive(Debug, thiserror::Error)]
 #[error("UTC Julian Date {jd}: {reason}")]
 pub struct DateError {
@@ -15,8 +15,8 @@ pub struct DateError {
 }
 
 /// Whether ERFA accepts the UTC date `utc`: `Ok(true)` when it is usable
-/// but "dubious" (beyond the leap seconds ERFA knows: its UTC - TAI is a
-/// prediction), `Ok(false)` when fine. Every routine below that takes a
+/// but "dubious" (before 1960, where UTC is undefined, or beyond the leap
+/// seconds ERFA knows), `Ok(false)` when fine. Every routine below that takes a
 /// UTC date gives its status only to say this, so dates are checked here
 /// once ([`super::Astrometer::check_time`]) before they reach them.
 pub fn check_utc(utc: (f64, f64)) -> Result<bool, DateError> {
@@ -29,7 +29,7 @@ pub fn check_utc(utc: (f64, f64)) -> Result<bool, DateError> {
         1 => Ok(true),
         -1 => Err(DateError {
             jd,
-            reason: "unacceptable date (before 1960, or too far from the present for UTC)",
+            reason: "unacceptable date (outside the calendar ERFA handles)",
         }),
         _ => Err(DateError {
             jd,

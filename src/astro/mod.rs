@@ -94,7 +94,7 @@ impl Astrometer {
         }
         if erfa::check_utc(Self::utc(time_jd))? {
             tracing::warn!(
-                "UTC Julian Date {time_jd}: past the leap seconds ERFA knows; UTC - TAI is assumed unchanged"
+                "UTC Julian Date {time_jd}: dubious for ERFA (before 1960, or past the leap seconds it knows)"
             );
         }
         Ok(())

@@ -18,7 +18,7 @@ pub struct Args {
 #[derive(clap::Subcommand, Debug)]
 enum Command {
     /// Watch a directory and convert every group as soon as its 16 subbands are there.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Counts per state, the last groups with their latency, and errors;
     /// a done group whose MS is gone is marked "MS missing".
     Status(StatusArgs),
@@ -57,7 +57,14 @@ The state (files, groups, attempts, errors, timings) lives in an SQLite
 database; after a crash, interrupted groups are converted again and finished
 ones never are. SIGINT/SIGTERM: no new work, the conversions in hand are
 finished, groups still collecting are abandoned (their partial MS removed),
-exit 0.")]
+exit 0.
+
+An output another process is writing (a backfill `convert` holds its lock)
+is not an error: the group waits, is tried again every few seconds, and is
+done once that process's MS is in place. A file is known by its size, mtime
+and inode: a new file at a quarantined path is examined afresh, a replaced
+file of a failed group starts the group over. `stream retry` requeues groups
+by hand.")]
 struct RunArgs {
     /// Directory the correlator writes `<timestamp>_sbNN.hdf5` files into.
     #[arg(long)]
@@ -124,7 +131,7 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Run(a) => run_daemon(a),
+        Command::Run(a) => run_daemon(*a),
         Command::Status(a) => status(a),
         Command::Retry(a) => retry(a),
     }

@@ -271,6 +271,19 @@ mod tests {
     }
 
     #[test]
+    fn a_radius_that_is_not_positive_matches_nothing() {
+        // A negative frequency makes a negative beam radius: no match, no panic.
+        let p = [SkyPos {
+            ra_rad: 1.0,
+            dec_rad: 0.5,
+        }];
+        for radius in [-0.1, 0.0, f64::NAN] {
+            assert!(CpuBackend.match_within(&p, &p, radius).unwrap().is_empty());
+        }
+        assert_eq!(CpuBackend.match_within(&p, &p, 0.1).unwrap().len(), 1);
+    }
+
+    #[test]
     fn mismatched_lengths_are_errors() {
         let mut vis = vec![Complex32::new(1.0, 0.0); 3];
         assert!(CpuBackend

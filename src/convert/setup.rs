@@ -47,7 +47,7 @@ impl Setup {
             plan.fields.len(),
             if plan.fields.len() == 1 { "" } else { "s" }
         );
-        let (ms_antennas, antenna_xyz_m) = antennas(header, &site)?;
+        let (ms_antennas, antenna_xyz_m) = antennas(header, &site);
         // Headers are read with every row's antennas among antenna_numbers,
         // all in 0..=65535 (uvh5::check).
         let ant1: Vec<u32> = header.ant_1_array.iter().map(|&n| n as u32).collect();
@@ -271,7 +271,9 @@ fn telescope_name(header: &Header, opts: &ConvertOptions) -> String {
 ///
 /// DSA-110 files get their positions from the station table (the files'
 /// own table is the correlator's and may be stale); other files keep theirs.
-fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>), ConvertError> {
+/// Headers are read with antenna numbers in 0..=65535 and one diameter per
+/// antenna, if any ([`crate::uvh5::check`]).
+fn antennas(header: &Header, site: &Site) -> (Vec<Antenna>, Vec<[f64; 3]>) {
     let origin = site.ecef_m();
     let stations = telescope::stations();
     let dsa = matches!(header.phase_center, PhaseCenter::DsaMeridian { .. });
@@ -324,7 +326,7 @@ fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>
         };
         rel[n] = offset;
     }
-    Ok((ms, rel))
+    (ms, rel)
 }
 
 /// The right to write `out_ms` (one writer per output): an existing

@@ -109,8 +109,8 @@ mod tests {
         for w in 0..3 {
             for (r0, r1) in [(0, 4), (4, 5), (5, 9)] {
                 for p in map.pieces(r0, r1, w) {
-                    for out in p.output..p.output + p.len {
-                        seen[out] += 1;
+                    for n in &mut seen[p.output..p.output + p.len] {
+                        *n += 1;
                     }
                 }
             }
