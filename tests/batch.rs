@@ -89,7 +89,9 @@ impl Slurm {
                     .filter_map(|kv| kv.split_once('='))
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect();
-                let id = fields["ArrayTaskId"].parse().expect("one array task per line");
+                let id = fields["ArrayTaskId"]
+                    .parse()
+                    .expect("one array task per line");
                 (id, fields)
             })
             .collect()
@@ -98,7 +100,11 @@ impl Slurm {
     /// Wait until nothing of `job` is pending or running.
     fn wait(&self, job: &str) {
         let t = Instant::now();
-        while !self.run("squeue", &["-h", "-j", job, "-o", "%i"]).trim().is_empty() {
+        while !self
+            .run("squeue", &["-h", "-j", job, "-o", "%i"])
+            .trim()
+            .is_empty()
+        {
             assert!(
                 t.elapsed() < Duration::from_secs(600),
                 "job {job} still queued after 10 minutes:\n{}",
@@ -184,7 +190,13 @@ fn in_state(status: &Value, state: &str) -> Vec<String> {
 /// The options every test converts with: the CPU backend; `max_memory` sets
 /// the block size (under 192 MiB: one row per block, a conversion of
 /// seconds, long enough to be interrupted).
-fn submit(slurm: &Slurm, manifest: &Path, tasks: usize, max_memory: &str, extra: &[&str]) -> String {
+fn submit(
+    slurm: &Slurm,
+    manifest: &Path,
+    tasks: usize,
+    max_memory: &str,
+    extra: &[&str],
+) -> String {
     let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
         &"batch",
         &"submit",
@@ -209,7 +221,11 @@ fn submit(slurm: &Slurm, manifest: &Path, tasks: usize, max_memory: &str, extra:
 fn an_array_of_four_tasks_converts_each_of_eight_groups_once_as_convert_does() {
     let Some(slurm) = Slurm::get() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (input, out, refs) = (dir.path().join("in"), dir.path().join("out"), dir.path().join("ref"));
+    let (input, out, refs) = (
+        dir.path().join("in"),
+        dir.path().join("out"),
+        dir.path().join("ref"),
+    );
     let groups = archive(&input, 8, 12);
     reference(&input, &refs);
     let manifest = plan(&slurm, &input, &out);
@@ -237,7 +253,14 @@ fn an_array_of_four_tasks_converts_each_of_eight_groups_once_as_convert_does() {
     }
     // `batch status` agrees, and each record says who did what.
     let st = status(&slurm, &manifest.path);
-    assert_eq!((st["done"].as_u64(), st["failed"].as_u64(), st["missing"].as_u64()), (Some(8), Some(0), Some(0)));
+    assert_eq!(
+        (
+            st["done"].as_u64(),
+            st["failed"].as_u64(),
+            st["missing"].as_u64()
+        ),
+        (Some(8), Some(0), Some(0))
+    );
     let host = slurm.run("hostname", &[]).trim().to_string();
     let mut per_task = [0; 4];
     for (g, files) in st["groups"].as_array().unwrap().iter().zip(&groups) {
@@ -245,7 +268,10 @@ fn an_array_of_four_tasks_converts_each_of_eight_groups_once_as_convert_does() {
         assert_eq!(g["state"], "done");
         assert_eq!(r["outcome"], "ok");
         assert_eq!(r["host"], host.as_str());
-        let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+        let bytes: u64 = files
+            .iter()
+            .map(|f| std::fs::metadata(f).unwrap().len())
+            .sum();
         assert_eq!(r["bytes"].as_u64(), Some(bytes));
         let task = r["task"].as_u64().unwrap() as usize;
         assert_eq!(r["slurm_job"], format!("{job}_{task}").as_str());
@@ -259,7 +285,11 @@ fn an_array_of_four_tasks_converts_each_of_eight_groups_once_as_convert_does() {
 fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twice() {
     let Some(slurm) = Slurm::get() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (input, out, refs) = (dir.path().join("in"), dir.path().join("out"), dir.path().join("ref"));
+    let (input, out, refs) = (
+        dir.path().join("in"),
+        dir.path().join("out"),
+        dir.path().join("ref"),
+    );
     archive(&input, 8, 24);
     reference(&input, &refs);
     let manifest = plan(&slurm, &input, &out);
@@ -269,9 +299,22 @@ fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twi
     let mine = batch::split(&manifest.groups, 4).unwrap();
     let first = &manifest.groups[mine[1][0]];
     let t = Instant::now();
-    let name = first.output.file_name().unwrap().to_string_lossy().into_owned();
-    while !outputs(&out).1.iter().any(|p| p.starts_with(&format!(".{name}."))) {
-        assert!(t.elapsed() < Duration::from_secs(300), "task 1 never started {}", first.group);
+    let name = first
+        .output
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    while !outputs(&out)
+        .1
+        .iter()
+        .any(|p| p.starts_with(&format!(".{name}.")))
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "task 1 never started {}",
+            first.group
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     slurm.run("scancel", &[&format!("{job}_1")]);
@@ -285,13 +328,22 @@ fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twi
     // What task 1 did not finish is missing; everything else is done.
     let st = status(&slurm, &manifest.path);
     let missing = in_state(&st, "missing");
-    let of_task_1: Vec<String> = mine[1].iter().map(|&i| manifest.groups[i].group.clone()).collect();
+    let of_task_1: Vec<String> = mine[1]
+        .iter()
+        .map(|&i| manifest.groups[i].group.clone())
+        .collect();
     assert!(!missing.is_empty());
-    assert!(missing.iter().all(|g| of_task_1.contains(g)), "{missing:?} not all of {of_task_1:?}");
+    assert!(
+        missing.iter().all(|g| of_task_1.contains(g)),
+        "{missing:?} not all of {of_task_1:?}"
+    );
     assert_eq!(in_state(&st, "done").len() + missing.len(), 8);
     let (_, partial) = outputs(&out);
     for p in &partial {
-        assert!(missing.iter().any(|g| p.contains(g.as_str())), "partial {p} of a done group");
+        assert!(
+            missing.iter().any(|g| p.contains(g.as_str())),
+            "partial {p} of a done group"
+        );
     }
     // The done groups: their MS (inode, mtime) and record, to see that
     // nothing converts them again.
@@ -310,14 +362,23 @@ fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twi
     assert_ne!(again, job);
     slurm.wait(&again);
     let tasks = slurm.tasks(&again);
-    assert_eq!(tasks.keys().copied().collect::<Vec<_>>(), vec![1], "only task 1 again");
+    assert_eq!(
+        tasks.keys().copied().collect::<Vec<_>>(),
+        vec![1],
+        "only task 1 again"
+    );
     assert_eq!(tasks[&1]["JobState"], "COMPLETED");
 
     let st = status(&slurm, &manifest.path);
     assert_eq!(st["done"].as_u64(), Some(8), "{st}");
     for (path, ino, mtime, record) in &done {
         let m = std::fs::metadata(path).unwrap();
-        assert_eq!((m.ino(), m.mtime_nsec()), (*ino, *mtime), "{} converted twice", path.display());
+        assert_eq!(
+            (m.ino(), m.mtime_nsec()),
+            (*ino, *mtime),
+            "{} converted twice",
+            path.display()
+        );
         assert_eq!(&std::fs::read(batch::record_path(path)).unwrap(), record);
     }
     let (ms, partial) = outputs(&out);
@@ -336,7 +397,11 @@ fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twi
 fn the_same_task_twice_at_once_leaves_one_good_ms_per_group() {
     let Some(slurm) = Slurm::get() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (input, out, refs) = (dir.path().join("in"), dir.path().join("out"), dir.path().join("ref"));
+    let (input, out, refs) = (
+        dir.path().join("in"),
+        dir.path().join("out"),
+        dir.path().join("ref"),
+    );
     archive(&input, 8, 24);
     reference(&input, &refs);
     let manifest = plan(&slurm, &input, &out);
@@ -357,30 +422,50 @@ fn the_same_task_twice_at_once_leaves_one_good_ms_per_group() {
     let job = slurm
         .run(
             "sbatch",
-            &["--parsable", "--array=0-1", "--cpus-per-task=1", "--mem=512M", "-o", log.to_str().unwrap(), "-e", err.to_str().unwrap(), "--wrap", &run],
+            &[
+                "--parsable",
+                "--array=0-1",
+                "--cpus-per-task=1",
+                "--mem=512M",
+                "-o",
+                log.to_str().unwrap(),
+                "-e",
+                err.to_str().unwrap(),
+                "--wrap",
+                &run,
+            ],
         )
         .trim()
         .to_string();
     slurm.wait(&job);
     for (id, t) in slurm.tasks(&job) {
-        assert_eq!((t["JobState"].as_str(), t["ExitCode"].as_str()), ("COMPLETED", "0:0"), "element {id}");
+        assert_eq!(
+            (t["JobState"].as_str(), t["ExitCode"].as_str()),
+            ("COMPLETED", "0:0"),
+            "element {id}"
+        );
     }
 
     // Task 0's groups: each converted by exactly one of the two.
     let share = &batch::split(&manifest.groups, 2).unwrap()[0];
     let mut converted: BTreeMap<String, usize> = BTreeMap::new();
     for element in 0..2 {
-        let text = std::fs::read_to_string(dir.path().join(format!("twice-{element}.json"))).unwrap();
+        let text =
+            std::fs::read_to_string(dir.path().join(format!("twice-{element}.json"))).unwrap();
         let records: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         assert_eq!(records.as_array().unwrap().len(), share.len());
         for r in records.as_array().unwrap() {
             if r["outcome"] == "ok" {
-                *converted.entry(r["group"].as_str().unwrap().to_string()).or_default() += 1;
+                *converted
+                    .entry(r["group"].as_str().unwrap().to_string())
+                    .or_default() += 1;
             }
         }
     }
-    let expected: BTreeMap<String, usize> =
-        share.iter().map(|&i| (manifest.groups[i].group.clone(), 1)).collect();
+    let expected: BTreeMap<String, usize> = share
+        .iter()
+        .map(|&i| (manifest.groups[i].group.clone(), 1))
+        .collect();
     assert_eq!(converted, expected);
     let (ms, partial) = outputs(&out);
     assert_eq!(ms.len(), share.len());

@@ -308,7 +308,10 @@ mod tests {
         let path = d.path().join("m.jsonl");
         std::fs::write(&path, "{\"group\":\"x\"}\n").unwrap();
         let err = Manifest::read(&path).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{}, line 1: ", path.display())), "{err}");
+        assert!(
+            err.starts_with(&format!("{}, line 1: ", path.display())),
+            "{err}"
+        );
         std::fs::write(&path, "\n").unwrap();
         assert!(matches!(
             Manifest::read(&path),

@@ -82,7 +82,8 @@ pub fn split(groups: &[PlannedGroup], tasks: usize) -> Result<Vec<Vec<usize>>, B
     }
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by_key(|&i| (Reverse(groups[i].bytes), i));
-    let mut least: BinaryHeap<Reverse<(u64, usize)>> = (0..tasks).map(|t| Reverse((0, t))).collect();
+    let mut least: BinaryHeap<Reverse<(u64, usize)>> =
+        (0..tasks).map(|t| Reverse((0, t))).collect();
     let mut shares = vec![Vec::new(); tasks];
     for i in order {
         let Reverse((bytes, task)) = least.pop().expect("one entry per task");
@@ -252,9 +253,16 @@ mod tests {
     #[test]
     fn slurm_array_variables_give_task_and_count() {
         fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-            move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         }
-        let count = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_COUNT", "8")];
+        let count = [
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ];
         assert_eq!(array_task(env(&count)).unwrap(), (3, 8));
         let min_max = [
             ("SLURM_ARRAY_TASK_ID", "7"),
@@ -266,7 +274,10 @@ mod tests {
             array_task(env(&[])),
             Err(BatchError::NotAnArray("SLURM_ARRAY_TASK_ID"))
         ));
-        let beyond = [("SLURM_ARRAY_TASK_ID", "9"), ("SLURM_ARRAY_TASK_COUNT", "8")];
+        let beyond = [
+            ("SLURM_ARRAY_TASK_ID", "9"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ];
         assert!(matches!(
             array_task(env(&beyond)),
             Err(BatchError::Task { task: 9, tasks: 8 })
@@ -274,9 +285,16 @@ mod tests {
         let junk = [("SLURM_ARRAY_TASK_ID", "x")];
         assert!(matches!(
             array_task(env(&junk)),
-            Err(BatchError::ArrayEnv { var: "SLURM_ARRAY_TASK_ID", .. })
+            Err(BatchError::ArrayEnv {
+                var: "SLURM_ARRAY_TASK_ID",
+                ..
+            })
         ));
-        let ctx = TaskContext::new(3, 8, env(&[("SLURM_ARRAY_JOB_ID", "41"), ("SLURM_ARRAY_TASK_ID", "3")]));
+        let ctx = TaskContext::new(
+            3,
+            8,
+            env(&[("SLURM_ARRAY_JOB_ID", "41"), ("SLURM_ARRAY_TASK_ID", "3")]),
+        );
         assert_eq!(ctx.slurm_job.as_deref(), Some("41_3"));
         assert_eq!(TaskContext::new(0, 1, env(&[])).slurm_job, None);
     }

@@ -136,7 +136,9 @@ pub fn sbatch(script: &str) -> Result<String, BatchError> {
         .expect("piped stdin")
         .write_all(script.as_bytes())
         .map_err(BatchError::SbatchMissing)?;
-    let out = child.wait_with_output().map_err(BatchError::SbatchMissing)?;
+    let out = child
+        .wait_with_output()
+        .map_err(BatchError::SbatchMissing)?;
     if !out.status.success() {
         return Err(BatchError::Sbatch {
             status: out.status,
@@ -165,7 +167,16 @@ mod tests {
 
     #[test]
     fn quoted_arguments_reach_the_program_unchanged() {
-        let args = ["plain", "two words", "it's", "$HOME", "a\"b", "", "x;rm -rf /", "*"];
+        let args = [
+            "plain",
+            "two words",
+            "it's",
+            "$HOME",
+            "a\"b",
+            "",
+            "x;rm -rf /",
+            "*",
+        ];
         let line: Vec<String> = args.iter().map(|a| quote(a)).collect();
         let out = Command::new("sh")
             .arg("-c")
@@ -178,7 +189,12 @@ mod tests {
 
     #[test]
     fn the_script_asks_for_the_array_memory_and_gpus_and_runs_each_task() {
-        let args = ["--backend".to_string(), "gpu".into(), "--catalog".into(), "/c/my cat's.csv".into()];
+        let args = [
+            "--backend".to_string(),
+            "gpu".into(),
+            "--catalog".into(),
+            "/c/my cat's.csv".into(),
+        ];
         let job = ArrayJob {
             manifest: Path::new("/m/plan.jsonl"),
             tasks: 8,

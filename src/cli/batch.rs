@@ -212,7 +212,11 @@ fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
     plan.write(&manifest)?;
     for g in &plan.incomplete {
         let missing: Vec<String> = g.missing.iter().map(|s| format!("sb{s:02}")).collect();
-        eprintln!("incomplete, left out: {} (missing {})", g.group, missing.join(" "));
+        eprintln!(
+            "incomplete, left out: {} (missing {})",
+            g.group,
+            missing.join(" ")
+        );
     }
     println!(
         "{}: {} groups, {:.2} GB; {} incomplete group(s) left out",
@@ -335,7 +339,10 @@ fn submit(a: SubmitArgs) -> anyhow::Result<ExitCode> {
         (0..a.tasks).collect()
     };
     if indices.is_empty() {
-        println!("every group of {} is done: nothing to submit", manifest_path.display());
+        println!(
+            "every group of {} is done: nothing to submit",
+            manifest_path.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let log_dir = match &a.log_dir {
@@ -497,6 +504,9 @@ mod tests {
             .render_long_help()
             .to_string();
         let mib = batch::TASK_OVERHEAD_BYTES >> 20;
-        assert!(help.contains(&format!("--max-memory + {mib} MiB")), "{help}");
+        assert!(
+            help.contains(&format!("--max-memory + {mib} MiB")),
+            "{help}"
+        );
     }
 }
