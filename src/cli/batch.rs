@@ -113,7 +113,7 @@ struct RunArgs {
 #[command(after_help = "\
 The script runs `batch run --task $SLURM_ARRAY_TASK_ID --tasks N` with the
 conversion options given here, in an array --array=0-(N-1). Each task asks
-for --mem = --max-memory + 256 MiB (the program's own memory beyond its
+for --mem = --max-memory + 384 MiB (the program's own memory beyond its
 buffers, measured: README, \"On a cluster\") and --cpus-per-task = --cpus,
 and runs rayon on that many threads. Logs go to
 <log dir>/<job name>-<job>_<task>.out; a requeued task appends to its log
