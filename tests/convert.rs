@@ -125,6 +125,36 @@ fn ata_pair_keeps_its_3c286_phase_centre_like_pyuvdata() {
         shared_data("uvh5-real/ata.LoA.C0544.uvh5_60647_62965_9760406_3c286_0001.uvh5"),
         shared_data("uvh5-real/ata.LoA.C0352.uvh5_60647_62965_9760406_3c286_0001.uvh5"),
     ];
+    // Their nsamples are all -1.2e12: meaningless weights, which we flag
+    // (pyuvdata copies them into WEIGHT). Every visibility comes out
+    // flagged, with a warning.
+    let (code, _, err) = common::run_cli(&[
+        &"convert",
+        &"--backend",
+        &"cpu",
+        &"-o",
+        &dir.path().join("as_is"),
+        &files[0],
+        &files[1],
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("negative nsamples"), "{err}");
+    let name = dsa110_convert::convert::output_name(&files);
+    let counts = oracle("ms_finite.py", &[&dir.path().join("as_is").join(&name)]);
+    assert_eq!(counts["flagged"], 406 * 32 * 4, "{counts}");
+    // With nsamples of 1 the rest matches pyuvdata.
+    let fixed: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            let dst = dir.path().join(f.file_name().unwrap());
+            std::fs::copy(f, &dst).unwrap();
+            let h = hdf5::File::open_rw(&dst).unwrap();
+            let ns = h.dataset("Data/nsamples").unwrap();
+            ns.write_raw(&vec![1.0f32; ns.size()]).unwrap();
+            dst
+        })
+        .collect();
+    let files = fixed;
     let ms = convert(&files, &dir.path().join("out"), &[]);
     let cmp = compare_with_pyuvdata(&files, &ms, "keep", dir.path());
     assert_eq!(cmp["field_names"][0][0], "3c286");
@@ -268,6 +298,7 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
         progress: false,
         command_line: "test".into(),
         calibrators: None,
+        iers: std::sync::Arc::new(dsa110_convert::astro::IersSource::embedded()),
     };
     // Subbands in a scrambled order, one of them twice (a re-sent file).
     let order = [9, 2, 15, 0, 7, 7, 12, 4, 1, 14, 3, 11, 6, 13, 5, 10, 8];
@@ -332,7 +363,13 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
     let err = inc.finish(&files[1..]).unwrap_err().to_string();
     assert!(err.contains("subbands of 8 channels were written"), "{err}");
     assert!(!out2.exists());
-    assert!(!dsa110_convert::ms::partial_path(&out2).exists());
+    let left: Vec<_> = std::fs::read_dir(out2.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".missing.ms"))
+        .collect();
+    assert!(left.is_empty(), "partial or lock left: {left:?}");
 
     // Files whose sbNN names do not match their frequencies (sb01 and sb02
     // swapped) land in the wrong slices: finish notices and refuses.

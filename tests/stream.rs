@@ -407,3 +407,170 @@ fn record(
         }
     }
 }
+
+fn copy_into(files: &[PathBuf], input: &Path) {
+    for f in files {
+        std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
+    }
+}
+
+fn group_json(st: &serde_json::Value, ts: &str) -> serde_json::Value {
+    st["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["timestamp"] == ts)
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_group_whose_output_another_process_writes_waits_and_is_then_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::create_dir_all(&output).unwrap();
+    let src = groups(&dir.path().join("src"), 1);
+    let t0 = timestamp(&src[0]);
+    let target = output.join(format!("{t0}.ms"));
+    // A backfill `convert` (here: this test) holds the output.
+    let held = dsa110_convert::ms::OutputClaim::acquire(&target).unwrap();
+    let mut child = daemon(&input, &output, "wait");
+    copy_into(&src[0], &input);
+    wait_for(
+        "the daemon to find the output busy",
+        Duration::from_secs(60),
+        || {
+            let g = group_json(&status(&output), &t0);
+            g["state"] == "pending"
+                && g["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("is writing this Measurement Set"))
+        },
+    );
+    assert_eq!(
+        group_json(&status(&output), &t0)["attempts"],
+        0,
+        "busy is not an attempt"
+    );
+    // The other writer puts its MS in place and lets go.
+    let elsewhere = dir.path().join("elsewhere");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &elsewhere];
+    for f in &src[0] {
+        args.push(f);
+    }
+    assert_eq!(common::run_cli(&args).0, 0);
+    std::fs::rename(elsewhere.join(format!("{t0}.ms")), &target).unwrap();
+    let placed = key(&target);
+    drop(held);
+    wait_for("the group done", Duration::from_secs(60), || {
+        state_of(&status(&output), &t0) == "done"
+    });
+    assert_eq!(sigterm(&mut child), 0);
+    assert_eq!(
+        key(&target),
+        placed,
+        "the daemon rewrote the other writer's MS"
+    );
+    assert_eq!(ms_names(&output), vec![format!("{t0}.ms")]);
+}
+
+#[test]
+fn a_good_file_resent_to_a_quarantined_path_completes_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let src = groups(&dir.path().join("src"), 1);
+    let t0 = timestamp(&src[0]);
+    copy_into(&src[0][..3], &input);
+    let bad = input.join(src[0][3].file_name().unwrap());
+    std::fs::write(&bad, "not HDF5").unwrap();
+    let mut child = daemon(&input, &output, "wait");
+    wait_for(
+        "the bad file quarantined, the group incomplete",
+        Duration::from_secs(60),
+        || {
+            let st = status(&output);
+            st["quarantined"].as_array().unwrap().len() == 1 && state_of(&st, &t0) == "incomplete"
+        },
+    );
+    // The correlator sends the file again, good this time.
+    std::fs::copy(&src[0][3], &bad).unwrap();
+    wait_for("the group done", Duration::from_secs(60), || {
+        state_of(&status(&output), &t0) == "done"
+    });
+    assert_eq!(sigterm(&mut child), 0);
+    assert_eq!(
+        dsa110_convert::ms::inspect(&output.join(format!("{t0}.ms"))),
+        dsa110_convert::ms::OutputState::Complete
+    );
+}
+
+#[test]
+fn a_failed_group_starts_over_when_its_bad_file_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let src = groups(&dir.path().join("src"), 2);
+    let t0 = timestamp(&src[0]);
+    // sb03 holds another group's rows under group 0's name: it opens, but
+    // the group cannot be converted.
+    copy_into(&src[0][..3], &input);
+    let wrong = input.join(src[0][3].file_name().unwrap());
+    std::fs::copy(&src[1][3], &wrong).unwrap();
+    let mut child = daemon(&input, &output, "wait");
+    wait_for("the group failed", Duration::from_secs(90), || {
+        state_of(&status(&output), &t0) == "failed"
+    });
+    std::fs::remove_file(&wrong).unwrap();
+    std::fs::copy(&src[0][3], &wrong).unwrap();
+    wait_for("the group done", Duration::from_secs(60), || {
+        state_of(&status(&output), &t0) == "done"
+    });
+    assert_eq!(sigterm(&mut child), 0);
+    let log = std::fs::read_to_string(log_path(&output)).unwrap();
+    assert!(log.contains("failed"), "{log}");
+    assert_eq!(ms_names(&output), vec![format!("{t0}.ms")]);
+}
+
+#[test]
+fn status_notices_a_missing_ms_and_retry_converts_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let src = groups(&dir.path().join("src"), 1);
+    let t0 = timestamp(&src[0]);
+    copy_into(&src[0], &input);
+    let mut child = daemon(&input, &output, "wait");
+    wait_for("the group done", Duration::from_secs(60), || {
+        state_of(&status(&output), &t0) == "done"
+    });
+    let db = output.join("dsa110-stream.sqlite");
+    let retry = |groups: &[&str]| {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"stream", &"retry", &"--state", &db];
+        for g in groups {
+            args.push(g);
+        }
+        common::run_cli(&args)
+    };
+    // Its MS in place: a retry is refused.
+    let (code, _, err) = retry(&[&t0]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("remove"), "{err}");
+    assert_eq!(group_json(&status(&output), &t0)["ms_missing"], false);
+    std::fs::remove_dir_all(output.join(format!("{t0}.ms"))).unwrap();
+    assert_eq!(group_json(&status(&output), &t0)["ms_missing"], true);
+    let (_, text, _) = common::run_cli(&[&"stream", &"status", &"--state", &db]);
+    assert!(text.contains("MS missing"), "{text}");
+    let (code, text, err) = retry(&[&t0]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("requeued"), "{text}");
+    wait_for("the group done again", Duration::from_secs(60), || {
+        let g = group_json(&status(&output), &t0);
+        g["state"] == "done" && g["ms_missing"] == false
+    });
+    assert_eq!(sigterm(&mut child), 0);
+    // An unknown group is an error.
+    assert_eq!(retry(&["2000-01-01T00:00:00"]).0, 1);
+}

@@ -5,6 +5,39 @@
 
 use erfa_sys as sys;
 
+/// A UTC date ERFA refuses (`eraUtctai`'s negative statuses): before 1960
+/// (UTC undefined), or not a calendar date at all.
+#[derive(Debug, thiserror::Error)]
+#[error("UTC Julian Date {jd}: {reason}")]
+pub struct DateError {
+    pub jd: f64,
+    pub reason: &'static str,
+}
+
+/// Whether ERFA accepts the UTC date `utc`: `Ok(true)` when it is usable
+/// but "dubious" (beyond the leap seconds ERFA knows: its UTC - TAI is a
+/// prediction), `Ok(false)` when fine. Every routine below that takes a
+/// UTC date gives its status only to say this, so dates are checked here
+/// once ([`super::Astrometer::check_time`]) before they reach them.
+pub fn check_utc(utc: (f64, f64)) -> Result<bool, DateError> {
+    let (mut tai1, mut tai2) = (0.0, 0.0);
+    // SAFETY: scalar inputs, outputs we own.
+    let status = unsafe { sys::eraUtctai(utc.0, utc.1, &mut tai1, &mut tai2) };
+    let jd = utc.0 + utc.1;
+    match status {
+        0 => Ok(false),
+        1 => Ok(true),
+        -1 => Err(DateError {
+            jd,
+            reason: "unacceptable date (before 1960, or too far from the present for UTC)",
+        }),
+        _ => Err(DateError {
+            jd,
+            reason: "not a valid calendar date",
+        }),
+    }
+}
+
 /// Observed place of an ICRS direction (`eraAtco13`), no refraction.
 pub struct Observed {
     /// Observed hour angle, radians.

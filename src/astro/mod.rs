@@ -19,7 +19,8 @@ mod iers;
 
 use crate::compute::SkyPos;
 
-pub use iers::{Iers, IersError};
+pub use erfa::DateError;
+pub use iers::{Iers, IersError, IersSource};
 
 use self::erfa::{Eop, Geodetic, ObservedKind};
 
@@ -80,6 +81,23 @@ impl Astrometer {
 
     fn utc(time_jd: f64) -> (f64, f64) {
         (MJD_ZERO, time_jd - MJD_ZERO)
+    }
+
+    /// Refuse a time ERFA cannot convert (the other methods take checked
+    /// times); a dubious one (past ERFA's leap-second table) is a warning.
+    pub fn check_time(&self, time_jd: f64) -> Result<(), DateError> {
+        if !time_jd.is_finite() {
+            return Err(DateError {
+                jd: time_jd,
+                reason: "not a finite number",
+            });
+        }
+        if erfa::check_utc(Self::utc(time_jd))? {
+            tracing::warn!(
+                "UTC Julian Date {time_jd}: past the leap seconds ERFA knows; UTC - TAI is assumed unchanged"
+            );
+        }
+        Ok(())
     }
 
     fn eop(&self, time_jd: f64) -> Eop {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::astro::{Astrometer, Iers};
+use crate::astro::Astrometer;
 use crate::calibrators::{self, Catalog};
 use crate::compute::{self, BackendChoice};
 use crate::telescope;
@@ -49,6 +49,10 @@ pub struct Args {
     /// Where the cross-match runs.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
+    /// IERS finals2000A file for UT1 - UTC and polar motion (default: the
+    /// table built in).
+    #[arg(long)]
+    pub iers: Option<PathBuf>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -59,7 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => Catalog::from_csv(p)?,
         None => Catalog::builtin(),
     };
-    let astro = Astrometer::new(telescope::array_site(), Iers::embedded());
+    let iers = super::convert::iers_source(args.iers.as_deref())?.table()?;
+    let astro = Astrometer::new(telescope::array_site(), iers);
     let (dec_rad, times_jd) = match &args.file {
         Some(path) => {
             let h = uvh5::read_header(path)?;

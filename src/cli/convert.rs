@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::astro::IersSource;
 use crate::calibrators::Catalog;
 use crate::compute::{self, BackendChoice, SkyPos};
 use crate::convert::{self, ConvertOptions, ConvertSummary, PhaseCenterMode};
@@ -34,7 +35,16 @@ In meridian mode the field where a catalog calibrator peaks in the primary
 beam (Airy, 4.65 m dish, band centre) is renamed <name>_t<idx>.
 In every mode UVW are recomputed from the antenna positions and visibilities
 corrected by exp(-2 pi i (w_new - w_old) f / c), w_old being the w the file's
-data were fringe-stopped with (its stored uvw).")]
+data were fringe-stopped with (its stored uvw).
+
+One writer per output: a conversion holds an exclusive lock on
+.<name>.ms.lock beside its output from before the existence check until the
+MS is in place, and writes into a partial directory of its own
+(.<name>.ms.<pid>-<n>.partial). A second convert (or the stream daemon) of
+the same output fails with 'another process (pid N) is writing this
+Measurement Set' and exit 1; the holder of the lock removes partials left by
+killed runs. With --json every group is listed with status converted,
+skipped or failed.")]
 pub struct Args {
     /// The files of one group (any order). Or use --input.
     pub files: Vec<PathBuf>,
@@ -60,7 +70,11 @@ pub struct Args {
     /// Output directory; each group becomes `<timestamp>.ms` there.
     #[arg(long, short, default_value = ".")]
     pub output: PathBuf,
-    /// Replace existing outputs (otherwise they are skipped).
+    /// Replace existing outputs. Without it a complete MS already there is
+    /// skipped (exit 0), and anything else at the output path (an empty
+    /// directory, a file, a broken table) is an error (exit 1), left as it
+    /// is. With it the old output stays in place until the new MS replaces
+    /// it in one atomic exchange.
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
@@ -101,6 +115,19 @@ pub struct PipelineArgs {
     /// HDF5 raw-data chunk cache per file (e.g. 16MiB).
     #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
     pub chunk_cache: usize,
+    /// IERS finals2000A file (finals2000A.all or .data from the IERS) for
+    /// UT1 - UTC and polar motion, instead of the table built in; read again
+    /// whenever it changes (the daemon needs no restart).
+    #[arg(long)]
+    pub iers: Option<PathBuf>,
+}
+
+/// The IERS table of `--iers`, or the one built in.
+pub fn iers_source(path: Option<&std::path::Path>) -> anyhow::Result<IersSource> {
+    Ok(match path {
+        Some(p) => IersSource::file(p)?,
+        None => IersSource::embedded(),
+    })
 }
 
 /// Parse a size such as `1GiB`, `512MiB`, `64M`, `1000000` into bytes.
@@ -266,6 +293,7 @@ pub fn pipeline_options(
         progress,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
         calibrators: (!args.no_rename_calibrator_fields).then(|| Arc::new(catalog)),
+        iers: Arc::new(iers_source(args.iers.as_deref())?),
     })
 }
 
@@ -294,39 +322,59 @@ pub fn print_summary(s: &ConvertSummary) {
     );
 }
 
+/// What became of one group, for `--json`: `converted` (with the
+/// summary), `skipped` (a complete MS is already there) or `failed` (with
+/// the error: bad input, another process writing the output, something at
+/// the output path that is not a complete MS).
+#[derive(serde::Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+enum Outcome {
+    Converted(ConvertSummary),
+    Skipped { ms_path: PathBuf, reason: String },
+    Failed { ms_path: PathBuf, error: String },
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let groups = groups_to_convert(&args)?;
     let opts = pipeline_options(&args.pipeline, args.overwrite, !args.json)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
-    let mut summaries = Vec::new();
-    let mut failures = 0;
+    let mut outcomes = Vec::new();
     for files in &groups {
         let out = args.output.join(convert::output_name(files));
-        if out.exists() && !args.overwrite {
-            tracing::info!("{} exists, skipped (use --overwrite)", out.display());
-            continue;
-        }
-        match convert::convert_group(files, &out, &opts) {
+        let outcome = match convert::convert_group(files, &out, &opts) {
             Ok(s) => {
                 if !args.json {
                     print_summary(&s);
                 }
-                summaries.push(s);
+                Outcome::Converted(s)
             }
-            Err(e) => {
-                failures += 1;
-                tracing::error!("{}: {e}", out.display());
-                if groups.len() == 1 {
-                    return Err(e.into());
+            // Only a complete MS counts as done (checked under the output's lock).
+            Err(convert::ConvertError::OutputExists(_)) => {
+                tracing::info!("{} exists, skipped (use --overwrite)", out.display());
+                Outcome::Skipped {
+                    ms_path: out,
+                    reason: "a complete Measurement Set is already there".into(),
                 }
             }
-        }
+            Err(e) => {
+                if groups.len() == 1 && !args.json {
+                    return Err(e.into());
+                }
+                tracing::error!("{}: {e}", out.display());
+                Outcome::Failed {
+                    ms_path: out,
+                    error: e.to_string(),
+                }
+            }
+        };
+        outcomes.push(outcome);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summaries)?);
+        println!("{}", serde_json::to_string_pretty(&outcomes)?);
     }
-    Ok(if failures > 0 {
+    let failed = outcomes.iter().any(|o| matches!(o, Outcome::Failed { .. }));
+    Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

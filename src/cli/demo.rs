@@ -70,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         imaging_columns: false,
         workers: None,
         chunk_cache: 16 << 20,
+        iers: None,
     };
     let opts = super::convert::pipeline_options(&pipeline, true, true)?;
     std::fs::create_dir_all(&output)?;

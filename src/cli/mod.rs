@@ -64,6 +64,14 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
+    // Output piped into `head` and closed early ends the process quietly,
+    // as any Unix filter does: Rust ignores SIGPIPE, which turns the next
+    // print into a panic. The daemon keeps ignoring it (a closed log pipe
+    // must not stop it; it prints nothing on stdout).
+    if !matches!(&cli.command, Command::Stream(a) if a.is_daemon()) {
+        // SAFETY: restoring a signal's default disposition, before any thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match cli.command {
         Command::Convert(args) => convert::run(args),
         Command::Demo(args) => demo::run(args),

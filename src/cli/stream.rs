@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::ms;
 use crate::stream::{self, GroupState, IncompletePolicy, PipelineConverter, State, StreamConfig};
 
 #[derive(clap::Args, Debug)]
@@ -18,8 +19,25 @@ pub struct Args {
 enum Command {
     /// Watch a directory and convert every group as soon as its 16 subbands are there.
     Run(RunArgs),
-    /// Counts per state, the last groups with their latency, and errors.
+    /// Counts per state, the last groups with their latency, and errors;
+    /// a done group whose MS is gone is marked "MS missing".
     Status(StatusArgs),
+    /// Convert groups again: failed ones, or done ones whose MS is gone
+    /// (a running daemon picks them up at its next tick).
+    Retry(RetryArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RetryArgs {
+    /// State database of a `stream run`.
+    #[arg(long)]
+    state: PathBuf,
+    /// Groups (timestamps, as `status` lists them).
+    #[arg(required_unless_present = "failed")]
+    groups: Vec<String>,
+    /// Every failed group.
+    #[arg(long)]
+    failed: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -97,11 +115,73 @@ struct StatusArgs {
     json: bool,
 }
 
+impl Args {
+    /// `stream run`, the long-lived daemon.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self.command, Command::Run(_))
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(a) => run_daemon(a),
         Command::Status(a) => status(a),
+        Command::Retry(a) => retry(a),
     }
+}
+
+/// A done group whose MS is no longer a complete MS at its path.
+fn ms_missing(g: &stream::GroupRow) -> bool {
+    g.state == GroupState::Done
+        && g.ms_path
+            .as_deref()
+            .is_some_and(|p| ms::inspect(p) != ms::OutputState::Complete)
+}
+
+fn retry(a: RetryArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.state.exists(),
+        "no state database at {}",
+        a.state.display()
+    );
+    let db = State::open(&a.state)?;
+    let mut groups = a.groups.clone();
+    if a.failed {
+        groups.extend(
+            db.groups_in(GroupState::Failed)?
+                .into_iter()
+                .map(|g| g.timestamp),
+        );
+    }
+    let mut refused = false;
+    for g in &groups {
+        let Some(row) = db.group(g)? else {
+            eprintln!("error: no group {g} in {}", a.state.display());
+            refused = true;
+            continue;
+        };
+        match row.state {
+            GroupState::Done if !ms_missing(&row) => {
+                eprintln!(
+                    "error: group {g} is done and its MS is in place; remove {} first to convert it again",
+                    row.ms_path.as_deref().unwrap_or(std::path::Path::new("it")).display()
+                );
+                refused = true;
+            }
+            GroupState::Converting | GroupState::Pending => {
+                println!("{g}: already {}", row.state.as_str());
+            }
+            _ => {
+                db.requeue(g, GroupState::Collecting)?;
+                println!("{g}: requeued (was {})", row.state.as_str());
+            }
+        }
+    }
+    Ok(if refused {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run_daemon(a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -150,7 +230,7 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let groups: Vec<serde_json::Value> = recent
             .iter()
-            .map(|g| serde_json::json!({"timestamp": g.timestamp, "state": g.state, "attempts": g.attempts, "latency_s": g.latency_s(), "error": g.error, "ms": g.ms_path}))
+            .map(|g| serde_json::json!({"timestamp": g.timestamp, "state": g.state, "attempts": g.attempts, "latency_s": g.latency_s(), "error": g.error, "ms": g.ms_path, "ms_missing": ms_missing(g)}))
             .collect();
         println!(
             "{}",
@@ -178,6 +258,16 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
         );
         if let (Some(e), true) = (&g.error, g.state != GroupState::Done) {
             println!("    error: {e}");
+        }
+        if ms_missing(g) {
+            println!(
+                "    MS missing: {} (stream retry {} converts it again)",
+                g.ms_path
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display(),
+                g.timestamp
+            );
         }
     }
     for q in &quarantined {

@@ -187,6 +187,11 @@ impl Backend for CpuBackend {
         targets: &[SkyPos],
         radius_rad: f64,
     ) -> Result<Vec<Match>, ComputeError> {
+        // As on the GPU: nothing is within a radius that is not positive
+        // (a negative frequency makes a negative beam radius).
+        if radius_rad.is_nan() || radius_rad <= 0.0 {
+            return Ok(Vec::new());
+        }
         // Targets sorted by declination: a point only scans the band
         // |dec - dec_p| <= radius, found by binary search.
         let mut order: Vec<u32> = (0..targets.len() as u32).collect();
@@ -201,7 +206,9 @@ impl Backend for CpuBackend {
             .enumerate()
             .flat_map_iter(|(p, &pos)| {
                 let lo = decs.partition_point(|&d| d < pos.dec_rad - radius_rad);
-                let hi = decs.partition_point(|&d| d <= pos.dec_rad + radius_rad);
+                let hi = decs
+                    .partition_point(|&d| d <= pos.dec_rad + radius_rad)
+                    .max(lo);
                 let mut found: Vec<Match> = order[lo..hi]
                     .iter()
                     .filter_map(|&t| {

@@ -57,13 +57,13 @@ impl IncrementalConversion {
         opts: &ConvertOptions,
     ) -> Result<IncrementalConversion, ConvertError> {
         let started = Instant::now();
-        setup::check_output(out_ms, opts)?;
+        let claim = setup::claim_output(out_ms, opts)?;
         let header = uvh5::read_header(first).map_err(GroupError::from)?;
         let setup = Setup::new(&header, opts)?;
         let width = header.n_freqs;
         let n_rows = setup.n_rows();
         let layout = setup.layout(width * n_subbands, width, opts);
-        let mut writer = MsWriter::create(out_ms, &layout, n_rows)?;
+        let mut writer = MsWriter::create(claim, &layout, n_rows)?;
         let t = Instant::now();
         let mut uvw = vec![[0.0; 3]; n_rows];
         setup.uvw(opts.backend.as_ref(), 0, &mut uvw)?;
@@ -125,7 +125,7 @@ impl IncrementalConversion {
                 ),
             });
         }
-        let reversed = group::direction(h)?;
+        let reversed = group::direction(h);
         let mut freq_hz = h.freq_hz.clone();
         if reversed {
             freq_hz.reverse();
@@ -279,7 +279,7 @@ impl IncrementalConversion {
             self.out_ms.display(),
             t.elapsed().as_secs_f64()
         );
-        let ms_path = setup::finish_ms(self.writer, &spec, &self.out_ms, &self.opts)?;
+        let ms_path = self.writer.finish(&spec)?;
         let seconds = [
             self.seconds_read,
             self.seconds_compute,

@@ -19,6 +19,7 @@ mod setup;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::astro::IersSource;
 use crate::calibrators::Catalog;
 use crate::compute::{Backend, ComputeError, SkyPos};
 
@@ -64,6 +65,8 @@ pub struct ConvertOptions {
     /// In meridian mode, rename the field where a catalog calibrator peaks
     /// in the primary beam to `<name>_t<idx>`; `None` renames nothing.
     pub calibrators: Option<Arc<Catalog>>,
+    /// UT1 - UTC and polar motion (read again for each group when a file).
+    pub iers: Arc<IersSource>,
 }
 
 /// What a conversion did, for the summary and `--json`.
@@ -90,6 +93,8 @@ pub struct ConvertSummary {
 pub enum ConvertError {
     #[error("output {0} exists (use --overwrite to replace it)")]
     OutputExists(PathBuf),
+    #[error("output {path} is not a complete Measurement Set ({reason}); not touched (use --overwrite to replace it)")]
+    OutputNotMs { path: PathBuf, reason: String },
     #[error("{path}: {reason}")]
     PhaseCenter { path: PathBuf, reason: String },
     #[error(transparent)]
@@ -98,14 +103,14 @@ pub enum ConvertError {
     Ms(#[from] crate::ms::MsError),
     #[error("compute backend failed: {0}")]
     Compute(#[from] ComputeError),
-    #[error("{path}: antenna number {number} of the rows is not in antenna_numbers")]
-    UnknownAntenna { path: PathBuf, number: i64 },
     #[error("{path}: {what}")]
     Input { path: PathBuf, what: String },
-    #[error("cannot replace {path}: {source}")]
-    Replace {
+    #[error(transparent)]
+    Iers(#[from] crate::astro::IersError),
+    #[error("{path}: {source}")]
+    Date {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::astro::DateError,
     },
 }
 

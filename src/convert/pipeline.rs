@@ -75,7 +75,7 @@ pub fn convert_group(
     opts: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
     let t_total = Instant::now();
-    setup::check_output(out_ms, opts)?;
+    let claim = setup::claim_output(out_ms, opts)?;
     let group = Group::open(files, opts.chunk_cache_bytes)?;
     let mut setup = Setup::new(group.header(), opts)?;
     let n_rows = setup.n_rows();
@@ -97,7 +97,7 @@ pub fn convert_group(
     }
     tracing::debug!("blocks of {block} rows");
 
-    let mut writer = MsWriter::create(out_ms, &layout, n_rows)?;
+    let mut writer = MsWriter::create(claim, &layout, n_rows)?;
     let progress = progress_bar(opts.progress, n_rows as u64);
     let mut seconds_write = 0.0;
 
@@ -199,7 +199,7 @@ pub fn convert_group(
         })?;
 
     let t = Instant::now();
-    let ms_path = setup::finish_ms(writer, &spec, out_ms, opts)?;
+    let ms_path = writer.finish(&spec)?;
     seconds_write += t.elapsed().as_secs_f64();
     progress.finish_and_clear();
     let seconds = [

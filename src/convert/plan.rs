@@ -43,6 +43,12 @@ impl Plan {
         let mut times_jd = header.time_jd.clone();
         times_jd.sort_by(f64::total_cmp);
         times_jd.dedup();
+        for t in [times_jd.first(), times_jd.last()].into_iter().flatten() {
+            astro.check_time(*t).map_err(|source| ConvertError::Date {
+                path: header.path.clone(),
+                source,
+            })?;
+        }
         let dsa_dec = match header.phase_center {
             PhaseCenter::DsaMeridian { dec_rad } => Some(dec_rad),
             _ => None,

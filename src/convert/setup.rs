@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::astro::{Astrometer, Iers, Site};
+use crate::astro::{Astrometer, Site};
 use crate::calibrators::{self, Catalog};
 use crate::compute::{Backend, UvwRequest};
 use crate::group::Group;
-use crate::ms::{Antenna, Field, MsLayout, MsSpec, MsWriter, RowMeta};
+use crate::ms::{self, Antenna, Field, MsLayout, MsSpec, OutputClaim, OutputState, RowMeta};
 use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
@@ -37,7 +37,7 @@ pub(super) struct Setup {
 impl Setup {
     pub fn new(header: &Header, opts: &ConvertOptions) -> Result<Setup, ConvertError> {
         let site = Site::from_degrees(header.latitude_deg, header.longitude_deg, header.altitude_m);
-        let astro = Astrometer::new(site, Iers::embedded());
+        let astro = Astrometer::new(site, opts.iers.table()?);
         let plan = Plan::new(header, &opts.phase_center, &astro)?;
         tracing::info!(
             "phase centres: {} ({} field{})",
@@ -46,26 +46,10 @@ impl Setup {
             if plan.fields.len() == 1 { "" } else { "s" }
         );
         let (ms_antennas, antenna_xyz_m) = antennas(header, &site)?;
-        let known = |number: &i64| -> Result<u32, ConvertError> {
-            header
-                .antenna_numbers
-                .contains(number)
-                .then_some(*number as u32)
-                .ok_or_else(|| ConvertError::UnknownAntenna {
-                    path: header.path.clone(),
-                    number: *number,
-                })
-        };
-        let ant1: Vec<u32> = header
-            .ant_1_array
-            .iter()
-            .map(known)
-            .collect::<Result<_, _>>()?;
-        let ant2: Vec<u32> = header
-            .ant_2_array
-            .iter()
-            .map(known)
-            .collect::<Result<_, _>>()?;
+        // Headers are read with every row's antennas among antenna_numbers,
+        // all in 0..=65535 (uvh5::check).
+        let ant1: Vec<u32> = header.ant_1_array.iter().map(|&n| n as u32).collect();
+        let ant2: Vec<u32> = header.ant_2_array.iter().map(|&n| n as u32).collect();
         let time_index: Vec<u32> = header
             .time_jd
             .iter()
@@ -243,16 +227,6 @@ fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>
     let origin = site.ecef_m();
     let stations = telescope::stations();
     let dsa = matches!(header.phase_center, PhaseCenter::DsaMeridian { .. });
-    if let Some(&bad) = header
-        .antenna_numbers
-        .iter()
-        .find(|&&n| !(0..=MAX_ANTENNA_NUMBER).contains(&n))
-    {
-        return Err(ConvertError::Input {
-            path: header.path.clone(),
-            what: format!("antenna number {bad} outside 0..={MAX_ANTENNA_NUMBER}"),
-        });
-    }
     let size = header
         .antenna_numbers
         .iter()
@@ -284,7 +258,7 @@ fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>
         };
         let diameter_m = match (dsa, &header.antenna_diameters_m) {
             (true, _) => telescope::DISH_DIAMETER_M,
-            (false, Some(d)) => d[i],
+            (false, Some(d)) => d.get(i).copied().unwrap_or(0.0),
             (false, None) => 0.0,
         };
         let n = number as usize;
@@ -305,32 +279,23 @@ fn antennas(header: &Header, site: &Site) -> Result<(Vec<Antenna>, Vec<[f64; 3]>
     Ok((ms, rel))
 }
 
-/// Largest antenna number accepted (the ANTENNA table has one row per number).
-const MAX_ANTENNA_NUMBER: i64 = 65_535;
-
-/// An existing `out_ms` is an error unless `opts.overwrite`.
-pub(super) fn check_output(out_ms: &Path, opts: &ConvertOptions) -> Result<(), ConvertError> {
-    if out_ms.exists() && !opts.overwrite {
-        return Err(ConvertError::OutputExists(out_ms.to_path_buf()));
-    }
-    Ok(())
-}
-
-/// Finish `writer` with `spec` into `out_ms`, replacing what is there
-/// (checked by [`check_output`]).
-pub(super) fn finish_ms(
-    writer: MsWriter,
-    spec: &MsSpec,
+/// The right to write `out_ms` (one writer per output): an existing
+/// complete MS is an error unless `opts.overwrite`, and so is anything else
+/// at the path ([`ConvertError::OutputNotMs`]). Checked under the lock,
+/// which the writer holds until the MS is in place.
+pub(super) fn claim_output(
     out_ms: &Path,
     opts: &ConvertOptions,
-) -> Result<PathBuf, ConvertError> {
-    if opts.overwrite && out_ms.exists() {
-        std::fs::remove_dir_all(out_ms).map_err(|source| ConvertError::Replace {
+) -> Result<OutputClaim, ConvertError> {
+    let claim = OutputClaim::acquire(out_ms)?;
+    match (ms::inspect(out_ms), opts.overwrite) {
+        (OutputState::Absent, _) | (_, true) => Ok(claim),
+        (OutputState::Complete, false) => Err(ConvertError::OutputExists(out_ms.to_path_buf())),
+        (OutputState::NotAnMs(reason), false) => Err(ConvertError::OutputNotMs {
             path: out_ms.to_path_buf(),
-            source,
-        })?;
+            reason,
+        }),
     }
-    Ok(writer.finish(spec)?)
 }
 
 fn jd_to_mjd_s(time_jd: f64) -> f64 {

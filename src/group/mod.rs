@@ -126,19 +126,11 @@ pub(crate) fn check_same_rows(h: &Header, reference: &Header) -> Result<(), Grou
     Ok(())
 }
 
-/// Channel direction of a file: ascending (false) or descending (true).
-pub(crate) fn direction(h: &Header) -> Result<bool, GroupError> {
-    let f = &h.freq_hz;
-    if f.windows(2).all(|w| w[1] > w[0]) {
-        Ok(false)
-    } else if f.windows(2).all(|w| w[1] < w[0]) {
-        Ok(true)
-    } else {
-        Err(GroupError::Uvh5(Uvh5Error::Unsupported {
-            path: h.path.clone(),
-            what: "channel order: freq_array is neither ascending nor descending".into(),
-        }))
-    }
+/// Channel direction of a file: ascending (false) or descending (true);
+/// headers are read with their channels strictly monotonic
+/// ([`uvh5::check`]).
+pub(crate) fn direction(h: &Header) -> bool {
+    h.freq_hz.windows(2).any(|w| w[1] < w[0])
 }
 
 impl Group {
@@ -161,7 +153,7 @@ impl Group {
         let mut freq_hz = Vec::new();
         let mut channel_width_hz = Vec::new();
         for (k, h) in headers.iter().enumerate() {
-            let reversed = direction(h)?;
+            let reversed = direction(h);
             if k > 0 {
                 let prev = &headers[k - 1];
                 let top = prev

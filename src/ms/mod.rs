@@ -16,15 +16,19 @@
 //! is in); the subtables are written last, by [`MsWriter::finish`], once
 //! the whole band is known.
 //!
-//! The MS is written under `.<name>.partial` next to its final path and
-//! renamed into place by [`MsWriter::finish`] after every file is synced:
-//! an interrupted run never leaves something that looks finished.
+//! The MS is written under a hidden partial name next to its final path,
+//! by the one process holding the output's lock ([`OutputClaim`]), and
+//! put in place by [`MsWriter::finish`] after every file is synced: an
+//! interrupted run never leaves something that looks finished, and an old
+//! MS at the path stays until the new one replaces it.
 
+mod output;
 mod schema;
 mod slice;
 mod subtables;
 mod weights;
 
+pub use output::{inspect, lock_path, remove_stale, OutputClaim, OutputState};
 pub use weights::WeightStats;
 
 use std::path::{Path, PathBuf};
@@ -134,6 +138,8 @@ pub enum MsError {
     },
     #[error("casacore: {0}")]
     Casacore(String),
+    #[error("{path}: another process{} is writing this Measurement Set", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Busy { path: PathBuf, holder: Option<u32> },
     #[error("{path}: not enough free space: the Measurement Set needs about {need_mb} MB, {free_mb} MB are free")]
     NoSpace {
         path: PathBuf,
@@ -176,25 +182,6 @@ fn casa_pol(aips: i32) -> Result<(i32, [i32; 2]), MsError> {
     })
 }
 
-/// The temporary directory an MS is written in before its rename.
-pub fn partial_path(final_path: &Path) -> PathBuf {
-    let name = final_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    final_path.with_file_name(format!(".{name}.partial"))
-}
-
-/// Remove a leftover partial MS of `final_path` (from a crashed run).
-pub fn remove_partial(final_path: &Path) -> Result<bool, MsError> {
-    let p = partial_path(final_path);
-    if p.exists() {
-        std::fs::remove_dir_all(&p).map_err(io(&p))?;
-        return Ok(true);
-    }
-    Ok(false)
-}
-
 /// Bytes an MS of these dimensions takes, roughly.
 fn estimated_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
     let per_row_vis = (layout.n_chan * layout.polarizations.len()) as u64;
@@ -218,6 +205,8 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 pub struct MsWriter {
     final_path: PathBuf,
     tmp: PathBuf,
+    /// The output's lock, held until the writer is finished or dropped.
+    claim: OutputClaim,
     table: Option<Table>,
     n_rows: usize,
     layout: MsLayout,
@@ -239,13 +228,14 @@ struct Scratch {
 }
 
 impl MsWriter {
-    /// Create the main table for `n_rows` rows under a temporary name
-    /// beside `final_path`.
+    /// Create the main table for `n_rows` rows under a partial name of
+    /// its own beside the claimed output path.
     pub fn create(
-        final_path: &Path,
+        claim: OutputClaim,
         layout: &MsLayout,
         n_rows: usize,
     ) -> Result<MsWriter, MsError> {
+        let final_path = claim.final_path().to_path_buf();
         let dir = final_path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -267,10 +257,7 @@ impl MsWriter {
                 });
             }
         }
-        let tmp = partial_path(final_path);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        }
+        let tmp = claim.new_partial();
         // Probe writability with a plain directory first: casacore's
         // message for an unwritable directory is obscure.
         std::fs::create_dir(&tmp).map_err(io(&tmp))?;
@@ -345,8 +332,9 @@ impl MsWriter {
             .set_standard_stman_cache_size("StandardStMan", buckets)
             .map_err(casacore)?;
         Ok(MsWriter {
-            final_path: final_path.to_path_buf(),
+            final_path,
             tmp,
+            claim,
             table: Some(table),
             n_rows,
             layout: layout.clone(),
@@ -660,7 +648,7 @@ impl MsWriter {
     }
 
     /// Write the subtables from `spec`, close the tables, sync every file
-    /// and rename the MS into place.
+    /// and put the MS in place (replacing what is there only then).
     pub fn finish(mut self, spec: &MsSpec) -> Result<PathBuf, MsError> {
         if spec.freq_hz.len() != self.layout.n_chan
             || spec.polarizations != self.layout.polarizations
@@ -676,6 +664,9 @@ impl MsWriter {
         let (tmp, pol_order) = (self.tmp.clone(), self.pol_order.clone());
         let t = std::time::Instant::now();
         subtables::write_all(self.table(), &tmp, spec, &pol_order)?;
+        // Written here, where a failure (a full disk) is an error; the
+        // destructor then has nothing left to write.
+        slice::flush(&tmp)?;
         drop(self.table.take());
         let closed_s = t.elapsed().as_secs_f64();
         sync_tree(&self.tmp)?;
@@ -684,7 +675,7 @@ impl MsWriter {
             self.final_path.display(),
             t.elapsed().as_secs_f64() - closed_s
         );
-        std::fs::rename(&self.tmp, &self.final_path).map_err(io(&self.final_path))?;
+        self.claim.install(&self.tmp)?;
         if let Some(dir) = self
             .final_path
             .parent()
@@ -733,11 +724,19 @@ impl Block {
 }
 
 impl Drop for MsWriter {
-    /// An unfinished MS is removed.
+    /// An unfinished MS is removed, and so is the old MS a finished one
+    /// replaced (exchanged to the partial path); then the lock goes.
     fn drop(&mut self) {
-        if self.table.take().is_some() {
-            let _ = std::fs::remove_dir_all(&self.tmp);
+        if self.table.is_some() {
+            // Unfinished: closing must not write (a write that fails in
+            // casacore's destructor aborts the process).
+            if let Err(e) = slice::mark_for_delete(&self.tmp) {
+                tracing::warn!("{e}");
+            }
+            drop(self.table.take());
         }
+        // A directory, or whatever was at the output before (a file too).
+        let _ = output::remove_any(&self.tmp);
     }
 }
 
@@ -799,13 +798,5 @@ mod tests {
         assert_eq!(casa_pol(-6).unwrap(), (12, [1, 1]));
         assert_eq!(casa_pol(-7).unwrap(), (10, [0, 1]));
         assert!(casa_pol(-9).is_err());
-    }
-
-    #[test]
-    fn partial_path_is_hidden_beside_the_output() {
-        assert_eq!(
-            partial_path(Path::new("/out/x.ms")),
-            PathBuf::from("/out/.x.ms.partial")
-        );
     }
 }

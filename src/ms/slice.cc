@@ -1,7 +1,11 @@
-// Channel-slice puts into a table's array column: the one casacore call
-// rubbl_casatables does not wrap (it puts whole cells only). The streaming
-// daemon writes each subband's channels as the subband lands; tiles one
-// subband wide make those puts touch only that subband's tiles.
+// Channel-slice puts into a table's array column, flushing a table, and
+// marking one for delete: the casacore calls rubbl_casatables does not
+// wrap (it puts whole cells only, and flushes only in the destructor, where
+// a failed write -- a full disk -- cannot be reported and aborts the
+// process). The streaming daemon writes each subband's channels as the
+// subband lands; tiles one subband wide make those puts touch only that
+// subband's tiles. Every casacore exception, and anything else thrown, is
+// caught here and returned as a message.
 //
 // Compiled against the casacore that rubbl_casatables_impl builds (in its
 // `rubbl_casacore` namespace), so the table opened here is the very object
@@ -75,6 +79,39 @@ int dsa110_put_slice(const char *table_path, const char *column, int type,
         }
     } catch (const std::exception &e) {
         return fail(e.what(), err, err_len);
+    } catch (...) {
+        return fail("unknown C++ exception", err, err_len);
+    }
+}
+
+// Write everything of the open table at `table_path` (and its subtables)
+// to disk. Returns 0, or 1 with a message in `err`.
+int dsa110_flush_table(const char *table_path, char *err,
+                       unsigned long err_len) {
+    try {
+        casacore::Table table(table_path, casacore::Table::Update);
+        table.flush(true, true);
+        return 0;
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    } catch (...) {
+        return fail("unknown C++ exception", err, err_len);
+    }
+}
+
+// Mark the open table at `table_path` for delete: when the last reference
+// goes it is removed instead of written (nothing left to fail). Returns 0,
+// or 1 with a message in `err`.
+int dsa110_mark_for_delete(const char *table_path, char *err,
+                           unsigned long err_len) {
+    try {
+        casacore::Table table(table_path, casacore::Table::Update);
+        table.markForDelete();
+        return 0;
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    } catch (...) {
+        return fail("unknown C++ exception", err, err_len);
     }
 }
 }

@@ -1,5 +1,6 @@
-//! Safe wrapper of `slice.cc`: puts of a channel range of an array column
-//! over a range of rows, which rubbl_casatables does not offer.
+//! Safe wrappers of `slice.cc`: puts of a channel range of an array column
+//! over a range of rows, flushing a table and marking one for delete,
+//! which rubbl_casatables does not offer.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
 use std::path::Path;
@@ -22,6 +23,48 @@ extern "C" {
         err: *mut c_char,
         err_len: c_ulong,
     ) -> c_int;
+    fn dsa110_flush_table(table: *const c_char, err: *mut c_char, err_len: c_ulong) -> c_int;
+    fn dsa110_mark_for_delete(table: *const c_char, err: *mut c_char, err_len: c_ulong) -> c_int;
+}
+
+fn c_path(table: &Path) -> Result<CString, MsError> {
+    CString::new(table.as_os_str().as_encoded_bytes()).map_err(|e| MsError::Casacore(e.to_string()))
+}
+
+/// Call a `slice.cc` function with an error buffer; its message as the error.
+fn call(what: &str, f: impl FnOnce(*mut c_char, c_ulong) -> c_int) -> Result<(), MsError> {
+    let mut err = [0 as c_char; 512];
+    if f(err.as_mut_ptr(), err.len() as c_ulong) != 0 {
+        // SAFETY: the shim NUL-terminates what it writes.
+        let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) };
+        return Err(MsError::Casacore(format!(
+            "{what}: {}",
+            msg.to_string_lossy()
+        )));
+    }
+    Ok(())
+}
+
+/// Write everything of the open table at `table` to disk: the errors a
+/// destructor could not report (a full disk) come back here.
+pub(super) fn flush(table: &Path) -> Result<(), MsError> {
+    let c_table = c_path(table)?;
+    // SAFETY: a NUL-terminated path; `err` is writable for the length passed.
+    call(
+        &format!("flushing {}", table.display()),
+        |err, len| unsafe { dsa110_flush_table(c_table.as_ptr(), err, len) },
+    )
+}
+
+/// Mark the open table at `table` for delete, so that closing it writes
+/// nothing (after a failed write, nothing more can fail).
+pub(super) fn mark_for_delete(table: &Path) -> Result<(), MsError> {
+    let c_table = c_path(table)?;
+    // SAFETY: a NUL-terminated path; `err` is writable for the length passed.
+    call(
+        &format!("discarding {}", table.display()),
+        |err, len| unsafe { dsa110_mark_for_delete(c_table.as_ptr(), err, len) },
+    )
 }
 
 /// Element types a slice can hold, with their code in `slice.cc`.
@@ -60,14 +103,13 @@ pub(super) fn put<T: SliceValue>(
         )));
     }
     let n_rows = values.len() / per_row;
-    let c_table = CString::new(table.as_os_str().as_encoded_bytes())
-        .map_err(|e| MsError::Casacore(e.to_string()))?;
+    let c_table = c_path(table)?;
     let c_column = CString::new(column).map_err(|e| MsError::Casacore(e.to_string()))?;
-    let mut err = [0 as c_char; 512];
+    let what = format!("{column} channels {chan0}..{}", chan0 + n_chan);
     // SAFETY: NUL-terminated strings; `values` holds n_rows x n_chan x n_pol
     // elements of the type `T::CODE` names (Complex32 is two f32, as
     // casacore's Complex); `err` is writable for the length passed.
-    let rc = unsafe {
+    call(&what, |err, len| unsafe {
         dsa110_put_slice(
             c_table.as_ptr(),
             c_column.as_ptr(),
@@ -78,18 +120,8 @@ pub(super) fn put<T: SliceValue>(
             n_chan as c_ulong,
             n_pol as c_ulong,
             values.as_ptr().cast(),
-            err.as_mut_ptr(),
-            err.len() as c_ulong,
+            err,
+            len,
         )
-    };
-    if rc != 0 {
-        // SAFETY: the shim NUL-terminates what it writes.
-        let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) };
-        return Err(MsError::Casacore(format!(
-            "{column} channels {chan0}..{}: {}",
-            chan0 + n_chan,
-            msg.to_string_lossy()
-        )));
-    }
-    Ok(())
+    })
 }

@@ -30,12 +30,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::convert::{self, ConvertOptions, IncrementalConversion};
+use crate::convert::{self, ConvertError, ConvertOptions, IncrementalConversion};
 use crate::group::parse_file_name;
 use crate::ms;
 use crate::uvh5;
 
-pub use state::{GroupRow, GroupState, State};
+pub use state::{FileStamp, GroupRow, GroupState, KnownFile, State};
 
 /// Errors of the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +49,36 @@ pub enum StreamError {
     },
 }
 
+/// Why a group's conversion did not put its MS in place.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error("no subband was converted")]
+    NothingStaged,
+    #[error("the subband thread stopped")]
+    StagerStopped,
+}
+
+impl JobError {
+    /// Another process holds the output's lock: not the group's fault.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            JobError::Convert(ConvertError::Ms(ms::MsError::Busy { .. }))
+        )
+    }
+
+    /// A complete MS was already at the output (written by someone else).
+    fn is_done_elsewhere(&self) -> bool {
+        matches!(self, JobError::Convert(ConvertError::OutputExists(_)))
+    }
+}
+
 /// Converts groups; the daemon's only dependency on the pipeline.
 pub trait GroupConverter: Send + Sync {
     /// Convert a whole group.
-    fn convert(&self, files: &[PathBuf], out_ms: &Path) -> Result<(), String>;
+    fn convert(&self, files: &[PathBuf], out_ms: &Path) -> Result<(), ConvertError>;
     /// Start converting the group of `first` subband by subband, on the
     /// calling thread.
     fn start_subbands(
@@ -60,26 +86,24 @@ pub trait GroupConverter: Send + Sync {
         first: &Path,
         n_subbands: usize,
         out_ms: &Path,
-    ) -> Result<Box<dyn SubbandConversion>, String>;
+    ) -> Result<Box<dyn SubbandConversion>, ConvertError>;
 }
 
 /// A group being converted subband by subband, on one thread (casacore
 /// tables stay on the thread that opened them). Dropping it unfinished
 /// removes its partial MS.
 pub trait SubbandConversion {
-    fn add(&mut self, file: &Path) -> Result<(), String>;
+    fn add(&mut self, file: &Path) -> Result<(), ConvertError>;
     /// Finish with the complete group's `files`.
-    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), String>;
+    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), ConvertError>;
 }
 
 /// The real pipeline.
 pub struct PipelineConverter(pub ConvertOptions);
 
 impl GroupConverter for PipelineConverter {
-    fn convert(&self, files: &[PathBuf], out_ms: &Path) -> Result<(), String> {
-        convert::convert_group(files, out_ms, &self.0)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn convert(&self, files: &[PathBuf], out_ms: &Path) -> Result<(), ConvertError> {
+        convert::convert_group(files, out_ms, &self.0).map(|_| ())
     }
 
     fn start_subbands(
@@ -87,28 +111,25 @@ impl GroupConverter for PipelineConverter {
         first: &Path,
         n_subbands: usize,
         out_ms: &Path,
-    ) -> Result<Box<dyn SubbandConversion>, String> {
+    ) -> Result<Box<dyn SubbandConversion>, ConvertError> {
         IncrementalConversion::start(first, n_subbands, out_ms, &self.0)
             .map(|c| Box::new(c) as Box<dyn SubbandConversion>)
-            .map_err(|e| e.to_string())
     }
 }
 
 impl SubbandConversion for IncrementalConversion {
-    fn add(&mut self, file: &Path) -> Result<(), String> {
-        IncrementalConversion::add(self, file).map_err(|e| e.to_string())
+    fn add(&mut self, file: &Path) -> Result<(), ConvertError> {
+        IncrementalConversion::add(self, file)
     }
 
-    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), String> {
-        IncrementalConversion::finish(*self, files)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), ConvertError> {
+        IncrementalConversion::finish(*self, files).map(|_| ())
     }
 }
 
 enum StageMsg {
     Add(PathBuf),
-    Finish(Vec<PathBuf>, mpsc::Sender<Result<(), String>>),
+    Finish(Vec<PathBuf>, mpsc::Sender<Result<(), JobError>>),
 }
 
 /// A thread converting one collecting group subband by subband as its
@@ -134,7 +155,7 @@ impl Stager {
         let abandoned = abandon.clone();
         let thread = std::thread::spawn(move || {
             let mut staged: Option<Box<dyn SubbandConversion>> = None;
-            let mut failed: Option<String> = None;
+            let mut failed: Option<ConvertError> = None;
             for msg in rx {
                 if abandoned.load(Ordering::Relaxed) {
                     return;
@@ -159,9 +180,9 @@ impl Stager {
                     StageMsg::Add(_) => {}
                     StageMsg::Finish(files, reply) => {
                         let res = match (staged.take(), failed.take()) {
-                            (Some(s), None) => s.finish(&files),
-                            (_, Some(e)) => Err(e),
-                            (None, None) => Err("no subband was converted".into()),
+                            (Some(s), None) => s.finish(&files).map_err(JobError::from),
+                            (_, Some(e)) => Err(JobError::from(e)),
+                            (None, None) => Err(JobError::NothingStaged),
                         };
                         let _ = reply.send(res);
                         return;
@@ -184,14 +205,12 @@ impl Stager {
 
     /// Finish the group with its `files`; the error when the subbands
     /// converted so far are not that group.
-    fn finish(mut self, files: Vec<PathBuf>) -> Result<(), String> {
+    fn finish(mut self, files: Vec<PathBuf>) -> Result<(), JobError> {
         let (reply_tx, reply_rx) = mpsc::channel();
-        let tx = self.tx.take().expect("stager not finished yet");
+        let tx = self.tx.take().ok_or(JobError::StagerStopped)?;
         tx.send(StageMsg::Finish(files, reply_tx))
-            .map_err(|_| "the subband thread stopped".to_string())?;
-        reply_rx
-            .recv()
-            .unwrap_or_else(|_| Err("the subband thread stopped".into()))
+            .map_err(|_| JobError::StagerStopped)?;
+        reply_rx.recv().unwrap_or(Err(JobError::StagerStopped))
     }
 }
 
@@ -294,7 +313,7 @@ pub fn run(
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(cfg.queue.max(1));
     let job_rx = Arc::new(std::sync::Mutex::new(job_rx));
     // (group, the time its MS was in place or the error).
-    let (done_tx, done_rx) = mpsc::channel::<(String, Result<f64, String>)>();
+    let (done_tx, done_rx) = mpsc::channel::<(String, Result<f64, JobError>)>();
     let workers: Vec<_> = (0..cfg.jobs.max(1))
         .map(|_| {
             let (rx, tx, conv) = (job_rx.clone(), done_tx.clone(), converter.clone());
@@ -305,13 +324,15 @@ pub fn run(
                     Err(_) => break,
                 };
                 let t = Instant::now();
+                let whole = || conv.convert(&job.files, &job.out).map_err(JobError::from);
                 let res = match job.stager.map(|st| st.finish(job.files.clone())) {
                     Some(Ok(())) => Ok(()),
+                    Some(Err(e)) if e.is_busy() || e.is_done_elsewhere() => Err(e),
                     Some(Err(e)) => {
                         tracing::warn!("group {}: {e}; converting the group whole", job.group);
-                        conv.convert(&job.files, &job.out)
+                        whole()
                     }
-                    None => conv.convert(&job.files, &job.out),
+                    None => whole(),
                 };
                 tracing::info!(
                     "group {} converted in {:.2} s: {}",
@@ -334,6 +355,9 @@ pub fn run(
     let mut closed: HashSet<OsString> = HashSet::new();
     let mut in_flight = 0usize;
     let mut stagers: HashMap<String, Stager> = HashMap::new();
+    // Groups whose output another process holds, and when to try again.
+    let mut deferred: HashMap<String, Instant> = HashMap::new();
+    let busy_retry = cfg.tick.max(Duration::from_secs(2));
     tracing::info!(
         "watching {} (state {})",
         cfg.input.display(),
@@ -342,12 +366,8 @@ pub fn run(
     loop {
         for (group, res) in done_rx.try_iter() {
             in_flight -= 1;
-            match res {
-                Ok(finished_s) => db.finish_conversion(&group, finished_s)?,
-                Err(e) => {
-                    let state = db.fail_conversion(&group, &e, cfg.max_attempts)?;
-                    tracing::error!("group {group}: {e} ({})", state.as_str());
-                }
+            if record_result(&db, cfg, &group, res)? {
+                deferred.insert(group, Instant::now() + busy_retry);
             }
         }
         if stop.load(Ordering::Relaxed) {
@@ -382,6 +402,13 @@ pub fn run(
         }
         promote(&db, cfg)?;
         for g in db.groups_in(GroupState::Pending)? {
+            if deferred
+                .get(&g.timestamp)
+                .is_some_and(|t| Instant::now() < *t)
+            {
+                continue;
+            }
+            deferred.remove(&g.timestamp);
             let files: Vec<PathBuf> = db
                 .ready_files(&g.timestamp)?
                 .into_iter()
@@ -426,17 +453,41 @@ pub fn run(
     drop(watcher);
     // Workers finish the jobs already queued (the queue is short), then exit.
     for (group, res) in done_rx.iter() {
-        match res {
-            Ok(finished_s) => db.finish_conversion(&group, finished_s)?,
-            Err(e) => {
-                db.fail_conversion(&group, &e, cfg.max_attempts)?;
-            }
-        }
+        record_result(&db, cfg, &group, res)?;
     }
     for w in workers {
         let _ = w.join();
     }
     Ok(())
+}
+
+/// Record what became of a conversion of `group`; true when another
+/// process is writing its output (not an attempt: the group stays pending,
+/// to be tried again later, and is done once that process's MS is in
+/// place).
+fn record_result(
+    db: &State,
+    cfg: &StreamConfig,
+    group: &str,
+    res: Result<f64, JobError>,
+) -> Result<bool, StreamError> {
+    match res {
+        Ok(finished_s) => db.finish_conversion(group, finished_s)?,
+        Err(e) if e.is_done_elsewhere() => {
+            tracing::info!("group {group}: another process put its MS in place: done");
+            db.finish_conversion(group, now_s())?;
+        }
+        Err(e) if e.is_busy() => {
+            tracing::warn!("group {group}: {e}; trying again later");
+            db.defer_conversion(group, &e.to_string())?;
+            return Ok(true);
+        }
+        Err(e) => {
+            let state = db.fail_conversion(group, &e.to_string(), cfg.max_attempts)?;
+            tracing::error!("group {group}: {e} ({})", state.as_str());
+        }
+    }
+    Ok(false)
 }
 
 /// One daemon per state database: an exclusive `flock` on `<state>.lock`,
@@ -462,9 +513,10 @@ fn lock_state(state: &Path) -> Result<std::fs::File, StreamError> {
 /// After a crash: partial outputs removed, interrupted groups redone.
 fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
     // Groups converted subband by subband while collecting start over.
+    // (An output another process is writing keeps its partials.)
     for state in [GroupState::Collecting, GroupState::Incomplete] {
         for g in db.groups_in(state)? {
-            let _ = ms::remove_partial(&cfg.ms_path(&g.timestamp));
+            let _ = ms::remove_stale(&cfg.ms_path(&g.timestamp));
         }
     }
     // A pending group with its MS in place finished before a power cut
@@ -473,13 +525,13 @@ fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
     interrupted.extend(db.groups_in(GroupState::Pending)?);
     for g in interrupted {
         let out = cfg.ms_path(&g.timestamp);
-        if ms::remove_partial(&out).unwrap_or(false) {
+        if ms::remove_stale(&out).is_ok_and(|n| n > 0) {
             tracing::warn!(
                 "removed the partial MS of interrupted group {}",
                 g.timestamp
             );
         }
-        if out.exists() {
+        if ms::inspect(&out) == ms::OutputState::Complete {
             tracing::info!(
                 "group {} was renamed into place before the crash: done",
                 g.timestamp
@@ -543,11 +595,18 @@ fn scan(
         let Some((timestamp, time_s, subband)) = parse_file_name(&path) else {
             continue;
         };
-        if db.knows_file(&path)? {
-            continue;
-        }
         let Ok(meta) = entry.metadata() else { continue };
         let (size, mtime) = (meta.len(), mtime_s(&meta));
+        let stamp = FileStamp {
+            size,
+            mtime_s: mtime,
+            ino: std::os::unix::fs::MetadataExt::ino(&meta),
+        };
+        if let Some(known) = db.known_file(&path)? {
+            if known.stamp == stamp || !examine_again(db, &path, &known, stamp)? {
+                continue;
+            }
+        }
         let w = watching.entry(path.clone()).or_insert(Watching {
             size,
             mtime,
@@ -582,10 +641,9 @@ fn scan(
                     &path,
                     &group,
                     subband,
-                    size,
+                    stamp,
                     if dup { "duplicate" } else { "ready" },
                     None,
-                    mtime,
                 )?;
                 watching.remove(&path);
                 tracing::debug!("accepted {}", path.display());
@@ -597,21 +655,63 @@ fn scan(
                 let dest = quarantine(&cfg.input, &path);
                 let reason = format!("{e} (moved to {})", dest.display());
                 tracing::error!("quarantined: {reason}");
-                db.add_file(
-                    &path,
-                    &group,
-                    subband,
-                    size,
-                    "quarantined",
-                    Some(&reason),
-                    mtime,
-                )?;
+                db.add_file(&path, &group, subband, stamp, "quarantined", Some(&reason))?;
                 watching.remove(&path);
             }
             Err(_) => {}
         }
     }
     Ok(accepted)
+}
+
+/// A known path holds a new file (`stamp` differs from the one seen):
+/// whether to examine it afresh, as a file just landed. A re-sent
+/// quarantined or duplicate file is; so is a replaced file of a group
+/// still collecting (its slice is written again) or failed (the group
+/// starts over). A file replaced under a group that is done, or being
+/// converted, is logged and otherwise left alone.
+fn examine_again(
+    db: &State,
+    path: &Path,
+    known: &KnownFile,
+    stamp: FileStamp,
+) -> Result<bool, StreamError> {
+    let group = &known.group;
+    let state = db.group_state(group)?;
+    let again = match (known.status.as_str(), state) {
+        ("quarantined" | "duplicate", _) => {
+            tracing::info!(
+                "{}: a new file ({}): examining it again",
+                path.display(),
+                known.status
+            );
+            true
+        }
+        (_, Some(GroupState::Failed)) => {
+            tracing::info!(
+                "{}: replaced; group {group} (failed) starts over",
+                path.display()
+            );
+            db.requeue(group, GroupState::Collecting)?;
+            true
+        }
+        (_, Some(GroupState::Collecting | GroupState::Incomplete) | None) => true,
+        (_, Some(s)) => {
+            tracing::warn!(
+                "{}: replaced while group {group} is {}: not converted again \
+                 (remove its MS and run `stream retry {group}` to redo it)",
+                path.display(),
+                s.as_str()
+            );
+            false
+        }
+    };
+    if again {
+        db.forget_file(path)?;
+    } else {
+        db.restamp_file(path, stamp)?;
+    }
+    Ok(again)
 }
 
 /// Move a bad file to `<input>/quarantine/`; returns where it went.

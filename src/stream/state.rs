@@ -83,7 +83,27 @@ pub struct Quarantined {
     pub reason: String,
 }
 
-const SCHEMA_VERSION: i32 = 1;
+/// What identifies one version of a landed file: a file re-sent or fixed
+/// at the same path differs in one of these.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FileStamp {
+    pub size: u64,
+    /// Unix seconds.
+    pub mtime_s: f64,
+    pub ino: u64,
+}
+
+/// A file the database knows: the version it saw and what became of it.
+#[derive(Clone, Debug)]
+pub struct KnownFile {
+    pub group: String,
+    /// `ready`, `duplicate` or `quarantined`.
+    pub status: String,
+    pub stamp: FileStamp,
+}
+
+/// 2: files carry their inode (`ino`).
+const SCHEMA_VERSION: i32 = 2;
 
 /// The state database.
 pub struct State {
@@ -130,10 +150,16 @@ impl State {
              CREATE TABLE IF NOT EXISTS groups (
                 timestamp TEXT PRIMARY KEY, time_s INTEGER NOT NULL, state TEXT NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 0, error TEXT, first_seen_s REAL NOT NULL,
-                last_landed_s REAL NOT NULL, started_s REAL, finished_s REAL, ms_path TEXT);
-             PRAGMA user_version = 1;",
+                last_landed_s REAL NOT NULL, started_s REAL, finished_s REAL, ms_path TEXT);",
         )
         .map_err(&e)?;
+        let has_ino = db.prepare("SELECT ino FROM files LIMIT 0").is_ok();
+        if !has_ino {
+            db.execute_batch("ALTER TABLE files ADD COLUMN ino INTEGER NOT NULL DEFAULT 0")
+                .map_err(&e)?;
+        }
+        db.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(&e)?;
         Ok(State {
             db,
             path: path.to_path_buf(),
@@ -144,14 +170,84 @@ impl State {
         db_err(&self.path)
     }
 
-    /// Whether `path` is already known (ready, duplicate or quarantined).
-    pub fn knows_file(&self, path: &Path) -> Result<bool, StreamError> {
-        let n: i64 = self
-            .db
+    /// What the database knows of `path` (ready, duplicate or quarantined).
+    pub fn known_file(&self, path: &Path) -> Result<Option<KnownFile>, StreamError> {
+        self.db
             .query_row(
-                "SELECT COUNT(*) FROM files WHERE path = ?1",
+                "SELECT group_ts, status, size, landed_s, ino FROM files WHERE path = ?1",
                 [path.to_string_lossy()],
-                |r| r.get(0),
+                |r| {
+                    Ok(KnownFile {
+                        group: r.get(0)?,
+                        status: r.get(1)?,
+                        stamp: FileStamp {
+                            size: r.get::<_, i64>(2)? as u64,
+                            mtime_s: r.get(3)?,
+                            ino: r.get::<_, i64>(4)? as u64,
+                        },
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Forget `path`: the next scan examines it as a new file.
+    pub fn forget_file(&self, path: &Path) -> Result<(), StreamError> {
+        self.db
+            .execute(
+                "DELETE FROM files WHERE path = ?1",
+                [path.to_string_lossy()],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Remember that `path` is now `stamp` (a change that was only logged).
+    pub fn restamp_file(&self, path: &Path, stamp: FileStamp) -> Result<(), StreamError> {
+        self.db
+            .execute(
+                "UPDATE files SET size = ?2, landed_s = ?3, ino = ?4 WHERE path = ?1",
+                params![
+                    path.to_string_lossy(),
+                    stamp.size as i64,
+                    stamp.mtime_s,
+                    stamp.ino as i64
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The row of `group`, if the database has it.
+    pub fn group(&self, group: &str) -> Result<Option<GroupRow>, StreamError> {
+        Ok(self
+            .query_groups("WHERE timestamp = ?1", params![group])?
+            .into_iter()
+            .next())
+    }
+
+    /// The state of `group`, if the database has it.
+    pub fn group_state(&self, group: &str) -> Result<Option<GroupState>, StreamError> {
+        self.db
+            .query_row(
+                "SELECT state FROM groups WHERE timestamp = ?1",
+                [group],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|s| s.map(|s| GroupState::parse(&s)))
+            .map_err(self.err())
+    }
+
+    /// Start `group` over: `state` (collecting, to take its files again,
+    /// or pending, to convert what it has), no attempts, no error.
+    pub fn requeue(&self, group: &str, state: GroupState) -> Result<bool, StreamError> {
+        let n = self
+            .db
+            .execute(
+                "UPDATE groups SET state = ?2, attempts = 0, error = NULL, finished_s = NULL WHERE timestamp = ?1",
+                params![group, state.as_str()],
             )
             .map_err(self.err())?;
         Ok(n > 0)
@@ -188,22 +284,22 @@ impl State {
         Ok(timestamp.to_string())
     }
 
-    /// Record a landed file: `ready`, `duplicate` or `quarantined`.
-    #[allow(clippy::too_many_arguments)]
+    /// Record a landed file (`stamp`: the version seen; its mtime counts
+    /// as its landing time): `ready`, `duplicate` or `quarantined`.
     pub fn add_file(
         &self,
         path: &Path,
         group: &str,
         subband: u32,
-        size: u64,
+        stamp: FileStamp,
         status: &str,
         reason: Option<&str>,
-        now_s: f64,
     ) -> Result<(), StreamError> {
+        let now_s = stamp.mtime_s;
         self.db
             .execute(
-                "INSERT OR REPLACE INTO files (path, group_ts, subband, size, status, reason, landed_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![path.to_string_lossy(), group, subband, size as i64, status, reason, now_s],
+                "INSERT OR REPLACE INTO files (path, group_ts, subband, size, status, reason, landed_s, ino) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![path.to_string_lossy(), group, subband, stamp.size as i64, status, reason, now_s, stamp.ino as i64],
             )
             .map_err(self.err())?;
         if status == "ready" {
@@ -254,6 +350,19 @@ impl State {
     pub fn finish_conversion(&self, group: &str, now_s: f64) -> Result<(), StreamError> {
         self.db
             .execute("UPDATE groups SET state = 'done', finished_s = ?2, error = NULL WHERE timestamp = ?1", params![group, now_s])
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// An attempt that could not start because another process is
+    /// writing the group's output: back to pending, the attempt not
+    /// counted, `reason` kept as the error.
+    pub fn defer_conversion(&self, group: &str, reason: &str) -> Result<(), StreamError> {
+        self.db
+            .execute(
+                "UPDATE groups SET state = 'pending', attempts = MAX(attempts - 1, 0), error = ?2 WHERE timestamp = ?1",
+                params![group, reason],
+            )
             .map_err(self.err())?;
         Ok(())
     }

@@ -87,6 +87,34 @@ pub struct Uvh5File {
     scratch: Vec<u8>,
     inflated: Vec<u8>,
     force_library: bool,
+    /// Non-finite visibilities or bad nsamples seen (and warned about) yet.
+    warned_unusable: bool,
+}
+
+/// Flag what no conversion can use: visibilities that are NaN or
+/// infinite (set to 0) and nsamples that are NaN, infinite or negative
+/// (set to 0, so that they weigh nothing). How many values were flagged.
+fn flag_unusable(vis: &mut [Complex32], flags: &mut [bool], nsamples: &mut [f32]) -> usize {
+    let mut n = 0;
+    for ((v, f), ns) in vis
+        .iter_mut()
+        .zip(flags.iter_mut())
+        .zip(nsamples.iter_mut())
+    {
+        let bad_vis = !(v.re.is_finite() && v.im.is_finite());
+        let bad_ns = !(ns.is_finite() && *ns >= 0.0);
+        if bad_vis {
+            *v = Complex32::new(0.0, 0.0);
+        }
+        if bad_ns {
+            *ns = 0.0;
+        }
+        if bad_vis || bad_ns {
+            *f = true;
+            n += 1;
+        }
+    }
+    n
 }
 
 fn plan(ds: &hdf5::Dataset, mem: hdf5::Datatype, elem_bytes: usize, n_rows: usize) -> Plan {
@@ -194,6 +222,7 @@ impl Uvh5File {
             scratch: Vec::new(),
             inflated: Vec::new(),
             force_library: false,
+            warned_unusable: false,
         };
         tracing::debug!(
             "{}: visdata {:?}, flags {:?}, nsamples {:?}",
@@ -224,7 +253,8 @@ impl Uvh5File {
 
     /// Rows `[r0, r1)` into `vis`, `flags`, `nsamples`, each holding
     /// exactly `(r1 - r0) * Nfreqs * Npols` values, `[row][freq][pol]` in
-    /// file order.
+    /// file order. Non-finite visibilities and non-finite or negative
+    /// nsamples come back flagged, as zeros (a warning, once per file).
     pub fn read_rows(
         &mut self,
         r0: usize,
@@ -285,6 +315,14 @@ impl Uvh5File {
         })? {
             library_copy(&self.h5, "Data/nsamples", r0, r1, nsamples)
                 .map_err(|e| lib(e, "Data/nsamples"))?;
+        }
+        let unusable = flag_unusable(vis, flags, nsamples);
+        if unusable > 0 && !self.warned_unusable {
+            self.warned_unusable = true;
+            tracing::warn!(
+                "{}: {unusable} NaN/infinite visibilities or NaN/infinite/negative nsamples in rows                  {r0}..{r1}: flagged, written as 0",
+                path.display()
+            );
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! `uvw_array`, `phase_type = "drift"`) and the current pyuvdata one (1-D
 //! `freq_array`, per-channel widths, `phase_center_catalog`).
 
+pub mod check;
 mod data;
 mod h5;
 mod validate;
@@ -231,7 +232,7 @@ pub(crate) fn header_of(file: &hdf5::File, path: &Path) -> Result<Header, Uvh5Er
             .ok()
             .and_then(|d| d.read_raw::<f64>().ok()),
         uvw_m: uvw.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect(),
-        time_jd: h5::f64_vec(&h, "time_array", path)?,
+        time_jd: time_array(&h, path)?,
         integration_time_s: h5::f64_vec(&h, "integration_time", path)?,
         freq_hz,
         channel_width_hz,
@@ -247,7 +248,22 @@ pub(crate) fn header_of(file: &hdf5::File, path: &Path) -> Result<Header, Uvh5Er
             .unwrap_or_else(|_| "unknown".into()),
     };
     check_shapes(&header, &vis)?;
+    check::check_values(&header)?;
     Ok(header)
+}
+
+/// `time_array`, which must be stored as float64: a float32 Julian Date
+/// resolves only a quarter of a day.
+fn time_array(h: &hdf5::Group, path: &Path) -> Result<Vec<f64>, Uvh5Error> {
+    let ds = h5::dataset(h, "time_array", path)?;
+    let size = ds.dtype().map(|t| t.size()).unwrap_or(0);
+    if size < 8 {
+        return Err(malformed(
+            path,
+            format!("time_array is stored in {size} bytes per value: Julian Dates need float64"),
+        ));
+    }
+    h5::f64_vec(h, "time_array", path)
 }
 
 /// The first entry of `phase_center_catalog` (current layout), or drift.

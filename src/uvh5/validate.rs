@@ -5,9 +5,10 @@ use std::path::Path;
 use super::{RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 
 /// Problems found in `path`, one sentence each; empty when the file is a
-/// usable UVH5: Header and Data present, non-empty time_array, shapes
-/// consistent with Nblts/Nfreqs/Npols, finite times, frequencies and uvw,
-/// and the first and last rows of the data readable.
+/// usable UVH5: it opens as the conversion opens it (Header and Data
+/// present, shapes consistent with Nblts/Nfreqs/Npols, and every value the
+/// conversion uses finite and in range: [`super::check`]), and the first
+/// and last rows of the data are readable.
 pub fn validate(path: &Path) -> Vec<String> {
     let mut file = match Uvh5File::open(path, DEFAULT_CHUNK_CACHE_BYTES) {
         Ok(f) => f,
@@ -15,14 +16,6 @@ pub fn validate(path: &Path) -> Vec<String> {
     };
     let h = file.header().clone();
     let mut problems = Vec::new();
-    if h.n_times == 0 || h.n_bls == 0 {
-        problems.push(format!(
-            "{}: Ntimes = {}, Nbls = {}",
-            path.display(),
-            h.n_times,
-            h.n_bls
-        ));
-    }
     let mut buf = RowBuffers::new(1, h.per_row());
     for row in [0, h.n_blts - 1] {
         if let Err(e) = file.read_rows(
