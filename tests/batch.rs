@@ -143,21 +143,22 @@ fn reference(input: &Path, dir: &Path) {
     assert_eq!(code, 0, "{err}");
 }
 
-/// Entries of `dir` by kind: `.ms` directories and hidden partial ones.
+/// The `.ms` entries of `dir`, and its hidden entries (partial MSs, locks,
+/// temporary records: nothing of the sort may be left when all is done).
 fn outputs(dir: &Path) -> (Vec<String>, Vec<String>) {
     let mut ms = Vec::new();
-    let mut partial = Vec::new();
+    let mut hidden = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        if name.ends_with(".partial") {
-            partial.push(name);
+        if name.starts_with('.') {
+            hidden.push(name);
         } else if name.ends_with(".ms") {
             ms.push(name);
         }
     }
     ms.sort();
-    partial.sort();
-    (ms, partial)
+    hidden.sort();
+    (ms, hidden)
 }
 
 fn plan(slurm: &Slurm, input: &Path, out: &Path) -> Manifest {
@@ -243,11 +244,11 @@ fn an_array_of_four_tasks_converts_each_of_eight_groups_once_as_convert_does() {
         assert_eq!(t["MinMemoryNode"], format!("{mem_mib}M"), "task {id}");
     }
     // Exactly one MS per group, nothing partial, each as `convert` writes it.
-    let (ms, partial) = outputs(&out);
+    let (ms, hidden) = outputs(&out);
     let (expected, _) = outputs(&refs);
     assert_eq!(ms, expected);
     assert_eq!(ms.len(), 8);
-    assert!(partial.is_empty(), "{partial:?}");
+    assert!(hidden.is_empty(), "{hidden:?}");
     for name in &ms {
         common::assert_same_ms(&out.join(name), &refs.join(name));
     }
@@ -338,11 +339,11 @@ fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twi
         "{missing:?} not all of {of_task_1:?}"
     );
     assert_eq!(in_state(&st, "done").len() + missing.len(), 8);
-    let (_, partial) = outputs(&out);
-    for p in &partial {
+    let (_, hidden) = outputs(&out);
+    for p in &hidden {
         assert!(
             missing.iter().any(|g| p.contains(g.as_str())),
-            "partial {p} of a done group"
+            "{p} left by a done group"
         );
     }
     // The done groups: their MS (inode, mtime) and record, to see that
@@ -381,9 +382,9 @@ fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twi
         );
         assert_eq!(&std::fs::read(batch::record_path(path)).unwrap(), record);
     }
-    let (ms, partial) = outputs(&out);
+    let (ms, hidden) = outputs(&out);
     assert_eq!(ms.len(), 8);
-    assert!(partial.is_empty(), "left behind: {partial:?}");
+    assert!(hidden.is_empty(), "left behind: {hidden:?}");
     for g in st["groups"].as_array().unwrap() {
         if missing.iter().any(|m| g["group"] == m.as_str()) {
             assert_eq!(g["record"]["slurm_job"], format!("{again}_1").as_str());
@@ -446,19 +447,25 @@ fn the_same_task_twice_at_once_leaves_one_good_ms_per_group() {
         );
     }
 
-    // Task 0's groups: each converted by exactly one of the two.
+    // Task 0's groups: each converted by exactly one of the two; the other
+    // found it locked or done.
     let share = &batch::split(&manifest.groups, 2).unwrap()[0];
     let mut converted: BTreeMap<String, usize> = BTreeMap::new();
+    let mut locked = 0;
     for element in 0..2 {
         let text =
             std::fs::read_to_string(dir.path().join(format!("twice-{element}.json"))).unwrap();
         let records: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         assert_eq!(records.as_array().unwrap().len(), share.len());
         for r in records.as_array().unwrap() {
-            if r["outcome"] == "ok" {
-                *converted
-                    .entry(r["group"].as_str().unwrap().to_string())
-                    .or_default() += 1;
+            match r["outcome"].as_str().unwrap() {
+                "ok" => {
+                    *converted
+                        .entry(r["group"].as_str().unwrap().to_string())
+                        .or_default() += 1
+                }
+                "skipped_other_writer" => locked += 1,
+                other => assert_eq!(other, "skipped_exists", "{r}"),
             }
         }
     }
@@ -467,11 +474,19 @@ fn the_same_task_twice_at_once_leaves_one_good_ms_per_group() {
         .map(|&i| (manifest.groups[i].group.clone(), 1))
         .collect();
     assert_eq!(converted, expected);
-    let (ms, partial) = outputs(&out);
+    // Started together, the two met on the first group at least.
+    assert!(
+        locked >= 1,
+        "the two never wrote one output at the same time"
+    );
+    let (ms, hidden) = outputs(&out);
     assert_eq!(ms.len(), share.len());
-    assert!(partial.is_empty(), "{partial:?}");
+    assert!(hidden.is_empty(), "{hidden:?}");
     for &i in share {
-        let name = format!("{}.ms", manifest.groups[i].group);
+        let g = &manifest.groups[i];
+        let record = batch::ResultRecord::read(&g.output).unwrap().unwrap();
+        assert_eq!(record.outcome, batch::Outcome::Ok, "{record:?}");
+        let name = format!("{}.ms", g.group);
         common::assert_same_ms(&out.join(&name), &refs.join(&name));
     }
 }

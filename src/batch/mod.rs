@@ -9,9 +9,11 @@
 //! writes the sbatch script of the array and [`sbatch`] submits it.
 //!
 //! Exactly once, whatever Slurm does (preempt, requeue, run a task twice): a
-//! group whose MS is in place is skipped, an MS appears only complete (the
-//! writer renames it into place), a killed conversion leaves no record and
-//! its partial MS is removed by the next one, and records are replaced
+//! group whose complete MS is in place is skipped; one process at a time
+//! writes an output (its lock, [`crate::ms::OutputClaim`]), and a task that
+//! finds the lock held skips the group and leaves it to the holder; an MS
+//! appears only complete; a killed conversion leaves no record and its
+//! partial MS is removed by the next writer; records are replaced
 //! atomically.
 
 mod plan;

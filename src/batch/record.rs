@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{io, write_atomic, BatchError};
+use super::{io, temporary_path, write_atomic, BatchError};
 
 /// What became of a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,9 @@ pub enum Outcome {
     Failed,
     /// Its MS was already in place (an earlier task, `convert`, the daemon).
     SkippedExists,
+    /// Another process held the output's lock (a duplicate of this task,
+    /// the daemon, a `convert`): that writer records its own outcome.
+    SkippedOtherWriter,
 }
 
 /// Seconds per stage of a conversion (reading overlaps the rest).
@@ -65,9 +68,28 @@ impl ResultRecord {
     /// Write this record beside its output, replacing any earlier one in
     /// one rename.
     pub fn write(&self) -> Result<(), BatchError> {
-        let mut text = serde_json::to_string_pretty(self).expect("plain data serializes");
-        text.push('\n');
-        write_atomic(&record_path(&self.output), text.as_bytes())
+        write_atomic(&record_path(&self.output), self.text().as_bytes())
+    }
+
+    /// Write this record only where the output has none yet (atomically:
+    /// a hard link fails on an existing record); false when one was there.
+    /// For a writer that skipped: the one holding the output may have
+    /// recorded its outcome already, or will replace this record with it.
+    pub fn write_if_absent(&self) -> Result<bool, BatchError> {
+        let path = record_path(&self.output);
+        let tmp = temporary_path(&path);
+        std::fs::write(&tmp, self.text()).map_err(io(&tmp))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        std::fs::remove_file(&tmp).map_err(io(&tmp))?;
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    fn text(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plain data serializes") + "\n"
     }
 
     /// The record of `output`, if one was written.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::{BatchError, Manifest, Outcome, PlannedGroup, ResultRecord, StageSeconds};
 use crate::convert::{self, ConvertError, ConvertOptions};
+use crate::ms::{self, MsError, OutputState};
 
 /// Who is running: the task, the host and the Slurm job, for the records.
 #[derive(Clone, Debug)]
@@ -96,8 +97,10 @@ pub fn split(groups: &[PlannedGroup], tasks: usize) -> Result<Vec<Vec<usize>>, B
 
 /// Convert the share of `ctx.task` (never replacing an MS: `opts.overwrite`
 /// is ignored) and write each group's record; returns the records in
-/// manifest order. A group that fails is recorded and the task goes on;
-/// only a record that cannot be written stops it.
+/// manifest order. A complete MS is skipped, and so is an output another
+/// process holds the lock of (a duplicate task: it records its own
+/// outcome). A group that fails is recorded and the task goes on; only a
+/// record that cannot be written stops it.
 pub fn run_task(
     manifest: &Manifest,
     ctx: &TaskContext,
@@ -118,12 +121,18 @@ pub fn run_task(
     for i in mine {
         let g = &manifest.groups[i];
         let record = convert_one(g, ctx, &opts);
-        let earlier = ResultRecord::read(&g.output).ok().flatten();
-        // A skip never hides the record of the conversion that made the MS.
-        let keep = record.outcome == Outcome::SkippedExists
-            && earlier.is_some_and(|r| r.outcome == Outcome::Ok);
-        if !keep {
-            record.write()?;
+        match record.outcome {
+            Outcome::Ok | Outcome::Failed => record.write()?,
+            // Never hide the record of the conversion that made the MS.
+            Outcome::SkippedExists => {
+                let earlier = ResultRecord::read(&g.output).ok().flatten();
+                if !earlier.is_some_and(|r| r.outcome == Outcome::Ok) {
+                    record.write()?;
+                }
+            }
+            Outcome::SkippedOtherWriter => {
+                record.write_if_absent()?;
+            }
         }
         match record.outcome {
             Outcome::Failed => tracing::error!(
@@ -168,7 +177,7 @@ fn convert_one(g: &PlannedGroup, ctx: &TaskContext, opts: &ConvertOptions) -> Re
             g.bytes,
         )
     };
-    if g.output.exists() {
+    if ms::inspect(&g.output) == OutputState::Complete {
         return exists();
     }
     let files: Vec<PathBuf> = g.files.iter().map(|f| f.path.clone()).collect();
@@ -185,6 +194,12 @@ fn convert_one(g: &PlannedGroup, ctx: &TaskContext, opts: &ConvertOptions) -> Re
             s.bytes_read,
         ),
         Err(ConvertError::OutputExists(_)) => exists(),
+        Err(e @ ConvertError::Ms(MsError::Busy { .. })) => record(
+            Outcome::SkippedOtherWriter,
+            Some(e.to_string()),
+            None,
+            g.bytes,
+        ),
         Err(e) => record(Outcome::Failed, Some(e.to_string()), None, g.bytes),
     }
 }

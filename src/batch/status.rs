@@ -1,20 +1,24 @@
-//! `batch status`: done, failed or missing, per group, from the records.
+//! `batch status`: done, failed or missing, per group, from the outputs
+//! and their records.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::{split, BatchError, Manifest, Outcome, ResultRecord};
+use crate::ms::{self, OutputState};
 
 /// Where a group stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupState {
-    /// Its MS is in place and its record says converted (or found in place).
+    /// A complete MS is in place (casacore opens it).
     Done,
-    /// Its last conversion failed (the record holds the error).
+    /// No complete MS, and the last conversion failed (the record holds
+    /// the error).
     Failed,
-    /// Not converted yet: no record, or an MS recorded done is gone.
+    /// No complete MS and no failure recorded: not converted yet, killed
+    /// while converting, or an MS recorded done that is gone.
     Missing,
 }
 
@@ -34,9 +38,9 @@ pub fn status(manifest: &Manifest) -> Result<Vec<GroupStatus>, BatchError> {
         .iter()
         .map(|g| {
             let record = ResultRecord::read(&g.output)?;
-            let state = match record.as_ref().map(|r| r.outcome) {
-                Some(Outcome::Failed) => GroupState::Failed,
-                Some(Outcome::Ok | Outcome::SkippedExists) if g.output.exists() => GroupState::Done,
+            let state = match (ms::inspect(&g.output), record.as_ref().map(|r| r.outcome)) {
+                (OutputState::Complete, _) => GroupState::Done,
+                (_, Some(Outcome::Failed)) => GroupState::Failed,
                 _ => GroupState::Missing,
             };
             Ok(GroupStatus {

@@ -22,10 +22,12 @@ A year of DSA-110 data is about 105,000 groups: days of work for one node.
   dsa110-convert batch status --manifest /ms/jan/plan.jsonl
   dsa110-convert batch submit --manifest /ms/jan/plan.jsonl --tasks 64 --only-missing
 
-A group whose MS is in place is skipped, an MS appears only complete, and
-every group gets a record <output>.result.json (ok / failed / skipped, the
-error, seconds per stage, bytes, host, Slurm job): a task that Slurm kills,
-preempts, requeues or runs twice never corrupts or doubles a group.")]
+A group whose complete MS is in place is skipped, one process at a time
+writes an output (a task finding another writer on it skips the group), an
+MS appears only complete, and every group gets a record <output>.result.json
+(ok / failed / skipped_exists / skipped_other_writer, the error, seconds per
+stage, bytes, host, Slurm job): a task that Slurm kills, preempts, requeues
+or runs twice never corrupts or doubles a group.")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -87,8 +89,10 @@ array's task count (SLURM_ARRAY_TASK_COUNT, or MAX - MIN + 1): for an array
 (largest groups first, each to the task with the fewest bytes so far), so
 every task of the array agrees on it without talking to the others.
 
-Groups whose MS is in place are skipped; existing outputs are never
-replaced. Exit status 1 when a group failed (its record holds the error).
+Groups whose complete MS is in place are skipped, and so are outputs another
+process is writing (a duplicate of this task, the daemon, a `convert`): that
+writer records the outcome. Existing outputs are never replaced. Exit status
+1 when a group failed (its record holds the error).
 
 Example (what `batch submit` runs in each task):
   dsa110-convert batch run --manifest /ms/jan/plan.jsonl --task 3 --tasks 64")]
@@ -162,10 +166,11 @@ struct SubmitArgs {
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-done: the MS is in place and its record says converted (or found in place);
-failed: the last conversion failed (the error is shown); missing: not
-converted yet (no record, a task killed while converting, or an MS recorded
-done that is gone). Exit status 1 unless every group is done.
+done: a complete MS is in place (one casacore opens); failed: none, and the
+last conversion failed (the error is shown); missing: none and no failure
+recorded (not converted yet, a task killed while converting, a writer
+outside this job still at it, or an MS recorded done that is gone). Exit
+status 1 unless every group is done.
 
 Example:
   dsa110-convert batch status --manifest /ms/jan/plan.jsonl --json")]
@@ -245,6 +250,10 @@ fn run_task(a: RunArgs) -> anyhow::Result<ExitCode> {
             let what = match (r.outcome, &r.seconds) {
                 (Outcome::Ok, Some(s)) => format!("converted in {:.2} s", s.total),
                 (Outcome::SkippedExists, _) => "skipped: its MS is in place".into(),
+                (Outcome::SkippedOtherWriter, _) => format!(
+                    "skipped: {}",
+                    r.detail.as_deref().unwrap_or("another process holds it")
+                ),
                 _ => format!("FAILED: {}", r.detail.as_deref().unwrap_or("")),
             };
             println!("{}  {what}", r.group);
@@ -275,6 +284,7 @@ fn run_args(p: &PipelineArgs) -> anyhow::Result<Vec<String>> {
         imaging_columns,
         workers,
         chunk_cache,
+        iers,
     } = p;
     let backend = match backend {
         BackendChoice::Auto => "auto",
@@ -291,11 +301,11 @@ fn run_args(p: &PipelineArgs) -> anyhow::Result<Vec<String>> {
         "--chunk-cache".into(),
         chunk_cache.to_string(),
     ];
-    if let Some(c) = catalog {
-        let abs = c
-            .canonicalize()
-            .with_context(|| format!("--catalog {}", c.display()))?;
-        out.extend(["--catalog".into(), abs.to_string_lossy().into_owned()]);
+    for (flag, path) in [("--catalog", catalog), ("--iers", iers)] {
+        if let Some(p) = path {
+            let abs = absolute(p).with_context(|| flag.to_string())?;
+            out.extend([flag.into(), abs.to_string_lossy().into_owned()]);
+        }
     }
     if *no_rename_calibrator_fields {
         out.push("--no-rename-calibrator-fields".into());
@@ -436,7 +446,12 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
                     "FAILED",
                     format!("{}: {}", r.host, r.detail.as_deref().unwrap_or("")),
                 ),
-                (GroupState::Missing, Some(_)) => ("missing", "its MS is gone".to_string()),
+                (GroupState::Done, None) => ("done", "(no record: made outside batch)".into()),
+                (GroupState::Missing, Some(r)) if r.outcome == Outcome::SkippedOtherWriter => (
+                    "missing",
+                    format!("{}: {}", r.host, r.detail.as_deref().unwrap_or("")),
+                ),
+                (GroupState::Missing, Some(_)) => ("missing", "its MS is gone".into()),
                 _ => ("missing", String::new()),
             };
             println!("{}  {state:<7}  {extra}", g.group);
@@ -466,11 +481,18 @@ mod tests {
 
     #[test]
     fn the_scripts_run_arguments_parse_back_to_the_same_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let (catalog, iers) = (dir.path().join("cat.csv"), dir.path().join("finals.all"));
+        std::fs::write(&catalog, "").unwrap();
+        std::fs::write(&iers, "").unwrap();
+        let (catalog, iers) = (catalog.to_str().unwrap(), iers.to_str().unwrap());
         let cases: [&[&str]; 2] = [
             &[],
             &[
                 "--phase-center",
                 "13:31:08.3,+30:30:33",
+                "--catalog",
+                catalog,
                 "--backend",
                 "gpu",
                 "--max-memory",
@@ -481,6 +503,8 @@ mod tests {
                 "--imaging-columns",
                 "--workers",
                 "3",
+                "--iers",
+                iers,
             ],
         ];
         for case in cases {
