@@ -24,7 +24,11 @@ stop_pidfile() {
   [ -f "$f" ] || return 0
   local pid; pid="$(cat "$f")"
   if [ -n "$pid" ] && $SUDO kill "$pid" 2>/dev/null; then
-    for _ in $(seq 50); do $SUDO kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # Gone, or a zombie that nobody reaps (no init in some containers).
+    for _ in $(seq 50); do
+      [[ "$(ps -o stat= -p "$pid" 2>/dev/null || echo Z)" == Z* ]] && break
+      sleep 0.1
+    done
   fi
   $SUDO rm -f "$f"
 }

@@ -25,14 +25,17 @@ impl Slurm {
             .map(PathBuf::from)
             .unwrap_or_else(|| common::repo().join("target/slurm/slurm.conf"));
         let slurm = Slurm { conf };
-        let up = slurm
-            .cmd("sinfo")
-            .args(["-h", "-o", "%t"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .is_some_and(|s| ["idle", "mix", "alloc"].iter().any(|t| s.contains(t)));
+        // Without a configuration the Slurm commands search DNS for a
+        // controller for a minute: ask only when the file is there.
+        let up = slurm.conf.is_file()
+            && slurm
+                .cmd("sinfo")
+                .args(["-h", "-o", "%t"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .is_some_and(|s| ["idle", "mix", "alloc"].iter().any(|t| s.contains(t)));
         if up {
             return Some(slurm);
         }

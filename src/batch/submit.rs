@@ -84,9 +84,9 @@ fn quote(s: &str) -> String {
 pub fn script(job: &ArrayJob) -> String {
     let mut s = String::from("#!/bin/bash\n");
     s += &format!(
-        "# dsa110-convert batch: {} tasks over the groups of {}\n",
-        job.tasks,
-        job.manifest.display()
+        "# dsa110-convert batch: the groups of {} in {} task(s)\n",
+        job.manifest.display(),
+        job.tasks
     );
     let mut opt = |o: String| s += &format!("#SBATCH {o}\n");
     opt(format!("--job-name={}", quote(job.job_name)));
@@ -215,7 +215,7 @@ mod tests {
         let mib = ((1u64 << 30) + TASK_OVERHEAD_BYTES) >> 20;
         let expected = format!(
             "#!/bin/bash
-# dsa110-convert batch: 8 tasks over the groups of /m/plan.jsonl
+# dsa110-convert batch: the groups of /m/plan.jsonl in 8 task(s)
 #SBATCH --job-name=dsa110-batch
 #SBATCH --array=0-7
 #SBATCH --cpus-per-task=4

@@ -41,7 +41,7 @@ enum Command {
     Run(RunArgs),
     /// Write the sbatch script of the job array and submit it.
     Submit(SubmitArgs),
-    /// Done, failed or missing, per group, from the result records.
+    /// Done, failed or missing, per group, from the outputs and their records.
     Status(StatusArgs),
 }
 
