@@ -2,6 +2,13 @@
 
 usage: python scripts/make_iers_table.py [FINALS2000A] > data/iers/finals_compact.csv
 
+To refresh the table built into the binary: download a current
+finals2000A.all from the IERS (e.g.
+https://datacenter.iers.org/products/eop/rapid/standard/finals2000A.all), or
+upgrade astropy-iers-data in the venv, run this script, rebuild. Without a
+rebuild, give the file to `convert`, `stream run` or `calibrators` with
+`--iers FILE` (a running daemon reads it again whenever it changes).
+
 Default input: the finals2000A.all shipped by the astropy-iers-data package
 (the same table astropy uses offline). Keeps, per day from 2000-01-01: MJD,
 UT1-UTC (s), x_p and y_p (arcsec), taking Bulletin B values where present and
@@ -33,8 +40,13 @@ except ImportError:
     pass
 print(f"# IERS finals2000A (IERS Rapid Service/Prediction Center), compacted by scripts/make_iers_table.py")
 print(f"# source: {os.path.basename(path)} {('from astropy-iers-data ' + version) if version else ''}".rstrip())
+lines = open(path).read().splitlines()
+# Column 58: I (IERS value) or P (prediction) of Bulletin A's UT1-UTC.
+predicted = [field(l, 8, 15) for l in lines if len(l) >= 68 and l[57] == "P"]
+if predicted:
+    print(f"# predictions_from_mjd: {predicted[0]:.0f}")
 print("# mjd,ut1_utc_s,xp_arcsec,yp_arcsec")
-for line in open(path):
+for line in lines:
     if len(line) < 68:
         continue
     mjd = field(line, 8, 15)

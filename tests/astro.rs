@@ -163,3 +163,118 @@ fn a_finals2000a_file_loads_like_the_embedded_table() {
     let e = Iers::from_finals2000a(bad.path()).unwrap_err().to_string();
     assert!(e.contains("no usable rows"), "{e}");
 }
+
+/// A finals2000A file (fixed columns, Bulletin A only) with UT1 - UTC
+/// `dut1_s` and polar motion 0 every day of `mjds`, flagged as predictions
+/// (`P`) from `predicted_from` on.
+fn finals2000a(
+    path: &std::path::Path,
+    mjds: std::ops::Range<u32>,
+    dut1_s: f64,
+    predicted_from: u32,
+) {
+    let mut text = String::new();
+    for mjd in mjds {
+        let mut line = vec![b' '; 80];
+        let mut put =
+            |col: usize, s: String| line[col - 1..col - 1 + s.len()].copy_from_slice(s.as_bytes());
+        let flag = if mjd >= predicted_from { "P" } else { "I" };
+        put(1, "250101".into());
+        put(8, format!("{:8.2}", mjd as f64));
+        put(17, flag.into());
+        put(19, format!("{:9.6}", 0.0));
+        put(38, format!("{:9.6}", 0.0));
+        put(58, flag.into());
+        put(59, format!("{:10.7}", dut1_s));
+        text.push_str(std::str::from_utf8(&line).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn an_iers_file_is_read_again_when_it_changes() {
+    use dsa110_convert::astro::IersSource;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("finals2000A.all");
+    finals2000a(&path, 60_000..60_100, 0.1, 60_050);
+    let source = IersSource::file(&path).unwrap();
+    let table = source.table().unwrap();
+    assert_eq!(table.ut1_minus_utc_s(60_010.5), 0.1);
+    assert_eq!(table.predicted_from_mjd(), Some(60_050.0));
+    // A refreshed file (a longer one, other values) replaces it in place.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    finals2000a(&path, 60_000..60_200, -0.2, 60_150);
+    let table = source.table().unwrap();
+    assert_eq!(table.ut1_minus_utc_s(60_010.5), -0.2);
+    assert_eq!(table.range_mjd(), (60_000.0, 60_199.0));
+    assert_eq!(table.predicted_from_mjd(), Some(60_150.0));
+    // The embedded table knows where its predictions start.
+    assert!(Iers::embedded()
+        .predicted_from_mjd()
+        .is_some_and(|p| p > 60_000.0));
+}
+
+#[test]
+fn convert_with_iers_moves_the_meridian_by_the_earth_rotation_of_the_ut1_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = common::small_group(&dir.path().join("in"), common::small_config());
+    // 2025-01-15 is MJD 60690: tables around it with UT1 - UTC 0 and 0.2 s.
+    let (zero, shifted) = (dir.path().join("zero.all"), dir.path().join("shifted.all"));
+    finals2000a(&zero, 60_600..60_800, 0.0, 60_650);
+    finals2000a(&shifted, 60_600..60_800, 0.2, 60_650);
+    let ra_of = |iers: &std::path::Path, out: &str| -> (Vec<f64>, String) {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+            &"convert",
+            &"--backend",
+            &"cpu",
+            &"--json",
+            &"--iers",
+            &iers,
+            &"-o",
+        ];
+        let out = dir.path().join(out);
+        args.push(&out);
+        for f in &files {
+            args.push(f);
+        }
+        let (code, stdout, err) = common::run_cli(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let ra = v[0]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["position"]["ra_rad"].as_f64().unwrap())
+            .collect();
+        (ra, err)
+    };
+    let (a, warned) = ra_of(&zero, "a");
+    let (b, _) = ra_of(&shifted, "b");
+    // Predictions are used, and said so with the table's age.
+    assert!(warned.contains("IERS predictions"), "{warned}");
+    assert!(warned.contains("days ago"), "{warned}");
+    // 0.2 s later in UT1: the meridian is 0.2 s x 15.041 "/s further east.
+    let expected = 0.2 * 15.0 * 1.002_737_909 * ARCSEC;
+    for (ra_a, ra_b) in a.iter().zip(&b) {
+        let d = (ra_b - ra_a).rem_euclid(TAU);
+        assert!(
+            (d - expected).abs() < 0.005 * ARCSEC,
+            "{} arcsec",
+            d / ARCSEC
+        );
+    }
+    // A file that is not a finals2000A table is refused up front.
+    let bad = dir.path().join("bad.all");
+    std::fs::write(&bad, "no\n").unwrap();
+    let (code, _, err) = common::run_cli(&[
+        &"convert",
+        &"--iers",
+        &bad,
+        &"-o",
+        &dir.path().join("c"),
+        &files[0],
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.all"), "{err}");
+}

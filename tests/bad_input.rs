@@ -201,6 +201,105 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
     assert!(leftovers.is_empty(), "left on the full disk: {leftovers:?}");
 }
 
+/// Fill the filesystem of `dir` with a file of zeros until it is full.
+fn fill_disk(dir: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+#[test]
+fn a_disk_that_fills_during_the_casacore_writes_gives_an_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config();
+    cfg.n_ants = 32;
+    cfg.n_times = 16;
+    cfg.chans_per_subband = 48;
+    let files = small_group(&dir.path().join("in"), cfg);
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = common::command("mount")
+        .args(["-t", "tmpfs", "-o", "size=256m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(
+            !common::in_ci(),
+            "CI must be able to mount a tmpfs for the full-disk test"
+        );
+        eprintln!("*** SKIPPING mid-write full-disk check: cannot mount a tmpfs here ***");
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let mut failed_mid_write = 0;
+        // Another process fills the disk once this many bytes of the MS
+        // (about 120 MB in all) are written.
+        for written in [4u64 << 20, 24 << 20, 64 << 20] {
+            let mut child = common::command(common::bin())
+                .args(["-q", "convert", "--backend", "cpu", "-o"])
+                .arg(&small)
+                .args(&files)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while partial_of(&small, pid).is_none_or(|p| bytes_in(&p) <= written)
+                && std::time::Instant::now() < deadline
+                && child.try_wait().unwrap().is_none()
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            fill_disk(&small);
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !err.contains("terminate") && !err.contains("panicked"),
+                "{err}"
+            );
+            let left: Vec<String> = std::fs::read_dir(&small)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "filler")
+                .collect();
+            match out.status.code() {
+                // The cached rest fitted in the space held for the final flush.
+                Some(0) => assert_eq!(left, vec![convert_name(&files)]),
+                Some(1) => {
+                    assert!(err.contains("the disk is full"), "{err}");
+                    assert!(left.is_empty(), "a failed write left {left:?}");
+                    failed_mid_write += 1;
+                }
+                other => panic!("exit {other:?}: {err}"),
+            }
+            std::fs::remove_file(small.join("filler")).unwrap();
+            for n in left {
+                std::fs::remove_dir_all(small.join(n)).unwrap();
+            }
+        }
+        assert!(failed_mid_write > 0, "the disk never filled mid-write");
+        // With room again, a rerun completes.
+        assert_eq!(
+            run_cli(&[
+                &"-q",
+                &"convert",
+                &"--backend",
+                &"cpu",
+                &"-o",
+                &small,
+                &files[0]
+            ])
+            .0,
+            0
+        );
+    });
+    common::command("umount").arg(&small).status().unwrap();
+    result.unwrap();
+}
+
 /// Where a killed `convert` (process `pid`) was, from what it left in
 /// `out` (a SIGKILL runs no clean-up): no partial MS of its own yet
 /// (setting up), its partial without subtables (writing rows), its partial

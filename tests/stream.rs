@@ -310,23 +310,92 @@ fn incomplete_groups_are_converted_under_the_convert_policy() {
     assert!(log.contains("converting the group whole"), "{log}");
 }
 
+/// Where a killed daemon (process `pid`) was in its groups, from what it
+/// left in `output` (a SIGKILL runs no clean-up): its partial MS with
+/// subtables (finishing a group: subtables, sync, rename), one without
+/// (writing rows, subband by subband), or none of its own (before rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Phase {
+    BeforeRows,
+    Rows,
+    Finishing,
+}
+
+fn partials_of(output: &Path, pid: u32) -> Vec<PathBuf> {
+    let tag = format!(".{pid}-");
+    std::fs::read_dir(output)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                    n.ends_with(".partial") && n.contains(&tag)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn phase_left(output: &Path, pid: u32) -> Phase {
+    let partials = partials_of(output, pid);
+    if partials.iter().any(|p| p.join("ANTENNA").exists()) {
+        Phase::Finishing
+    } else if partials.is_empty() {
+        Phase::BeforeRows
+    } else {
+        Phase::Rows
+    }
+}
+
+/// Whether process `pid` holds a `flock` (the daemon takes its state
+/// lock before anything else).
+fn holds_flock(pid: u32) -> bool {
+    let pid = pid.to_string();
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"FLOCK") && f.get(4) == Some(&pid.as_str())
+        })
+}
+
 #[test]
 fn sigkill_at_any_point_loses_nothing_and_converts_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     std::fs::create_dir_all(&input).unwrap();
-    let src = groups(&dir.path().join("src"), 4);
+    // Groups large enough (8 MB MSs) that finishing one takes a while.
+    let src: Vec<Vec<PathBuf>> = (0..4)
+        .map(|g| {
+            let cfg = SimConfig {
+                n_ants: 24,
+                n_times: 8,
+                n_subbands: 4,
+                chans_per_subband: 48,
+                start_time_jd: Some(2_460_690.5 + g as f64 * 300.0 / 86_400.0),
+                ..SimConfig::default()
+            };
+            common::small_group(&dir.path().join(format!("src/g{g}")), cfg)
+        })
+        .collect();
     for f in src.iter().flatten() {
         std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
     }
     let stamps: Vec<String> = src.iter().map(|g| timestamp(g)).collect();
     let mut first_seen: std::collections::HashMap<String, SystemTimeKey> = Default::default();
+    let mut landed: std::collections::HashMap<Phase, usize> = Default::default();
     let mut kills = 0;
-    // Kill points: while collecting (early), while converting (a .partial
-    // exists), right after an MS appears (around the rename).
-    for round in 0..12 {
+    // Kills right after a rename, before the database knows.
+    let mut after_rename = 0;
+    // Aim at each phase in turn: as soon as the daemon runs (before any
+    // row of its own), once it writes a group's rows, once it writes a
+    // group's subtables, right after an MS appears.
+    for round in 0..24 {
         let mut child = daemon(&input, &output, "wait");
+        let pid = child.id();
         let t = Instant::now();
+        let done_before = first_seen.len();
         loop {
             let names = if output.exists() {
                 ms_names(&output)
@@ -334,14 +403,13 @@ fn sigkill_at_any_point_loses_nothing_and_converts_nothing_twice() {
                 vec![]
             };
             record(&output, &names, &mut first_seen);
-            let hit = match round % 3 {
-                0 => t.elapsed() > Duration::from_millis(200),
-                1 => names.iter().any(|n| n.ends_with(".partial")),
-                _ => {
-                    names.iter().filter(|n| n.ends_with(".ms")).count()
-                        > first_seen.len().saturating_sub(1)
-                        && !first_seen.is_empty()
-                }
+            let hit = match round % 4 {
+                0 => holds_flock(pid),
+                1 => !partials_of(&output, pid).is_empty(),
+                2 => partials_of(&output, pid)
+                    .iter()
+                    .any(|p| p.join("ANTENNA").exists()),
+                _ => first_seen.len() > done_before,
             };
             if hit
                 || t.elapsed() > Duration::from_secs(20)
@@ -349,24 +417,37 @@ fn sigkill_at_any_point_loses_nothing_and_converts_nothing_twice() {
             {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_micros(500));
         }
         child.kill().unwrap();
         child.wait().unwrap();
         kills += 1;
-        if output.exists()
-            && ms_names(&output)
-                .iter()
-                .filter(|n| n.ends_with(".ms"))
-                .count()
-                == 4
+        *landed.entry(phase_left(&output, pid)).or_default() += 1;
+        record(&output, &ms_names(&output), &mut first_seen);
+        after_rename += (round % 4 == 3 && first_seen.len() > done_before) as usize;
+        if ms_names(&output)
+            .iter()
+            .filter(|n| n.ends_with(".ms"))
+            .count()
+            == 4
         {
             break;
         }
     }
+    eprintln!("{kills} kills landed: {landed:?}, {after_rename} right after a rename");
+    assert!(
+        after_rename >= 2,
+        "{after_rename} kills right after a rename"
+    );
+    for phase in [Phase::BeforeRows, Phase::Rows, Phase::Finishing] {
+        assert!(
+            landed.get(&phase).copied().unwrap_or(0) >= 2,
+            "fewer than 2 kills landed while {phase:?}: {landed:?}"
+        );
+    }
     // A last clean run finishes whatever is left.
     let mut child = daemon(&input, &output, "wait");
-    wait_for("all four groups done", Duration::from_secs(60), || {
+    wait_for("all four groups done", Duration::from_secs(120), || {
         let st = status(&output);
         stamps.iter().all(|t| state_of(&st, t) == "done")
     });

@@ -57,7 +57,14 @@ The state (files, groups, attempts, errors, timings) lives in an SQLite
 database; after a crash, interrupted groups are converted again and finished
 ones never are. SIGINT/SIGTERM: no new work, the conversions in hand are
 finished, groups still collecting are abandoned (their partial MS removed),
-exit 0.")]
+exit 0.
+
+An output another process is writing (a backfill `convert` holds its lock)
+is not an error: the group waits, is tried again every few seconds, and is
+done once that process's MS is in place. A file is known by its size, mtime
+and inode: a new file at a quarantined path is examined afresh, a replaced
+file of a failed group starts the group over. `stream retry` requeues groups
+by hand.")]
 struct RunArgs {
     /// Directory the correlator writes `<timestamp>_sbNN.hdf5` files into.
     #[arg(long)]

@@ -199,19 +199,21 @@ impl IncrementalConversion {
                 let (r0, r1) = (b.r0, b.r1);
                 let n = (r1 - r0) * per_row;
                 let t = Instant::now();
-                writer.write_channels(
-                    r0,
-                    chan0,
-                    width,
-                    &Channels {
-                        ant1: &setup.ant1[r0..r1],
-                        ant2: &setup.ant2[r0..r1],
-                        vis: &b.rows.vis[..n],
-                        flags: &b.rows.flags[..n],
-                        nsamples: &b.rows.nsamples[..n],
-                    },
-                    stats,
-                )?;
+                writer
+                    .write_channels(
+                        r0,
+                        chan0,
+                        width,
+                        &Channels {
+                            ant1: &setup.ant1[r0..r1],
+                            ant2: &setup.ant2[r0..r1],
+                            vis: &b.rows.vis[..n],
+                            flags: &b.rows.flags[..n],
+                            nsamples: &b.rows.nsamples[..n],
+                        },
+                        stats,
+                    )
+                    .map_err(|e| writer.explain(e))?;
                 write_s += t.elapsed().as_secs_f64();
                 // The reader may have stopped after the last block.
                 let _ = empty_tx.send(b);

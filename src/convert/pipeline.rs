@@ -175,19 +175,21 @@ pub fn convert_group(
                 let rows = r1 - r0;
                 let n = rows * per_row;
                 let t = Instant::now();
-                writer.write_rows(
-                    r0,
-                    &RowBlock {
-                        meta: setup.meta(r0, &b.uvw[..rows]),
-                        channels: Channels {
-                            ant1: &setup.ant1[r0..r1],
-                            ant2: &setup.ant2[r0..r1],
-                            vis: &b.vis[..n],
-                            flags: &b.flags[..n],
-                            nsamples: &b.nsamples[..n],
+                writer
+                    .write_rows(
+                        r0,
+                        &RowBlock {
+                            meta: setup.meta(r0, &b.uvw[..rows]),
+                            channels: Channels {
+                                ant1: &setup.ant1[r0..r1],
+                                ant2: &setup.ant2[r0..r1],
+                                vis: &b.vis[..n],
+                                flags: &b.flags[..n],
+                                nsamples: &b.nsamples[..n],
+                            },
                         },
-                    },
-                )?;
+                    )
+                    .map_err(|e| writer.explain(e))?;
                 seconds_write += t.elapsed().as_secs_f64();
                 progress.inc(rows as u64);
                 // The reader may have stopped after the last block: ignore a closed channel.

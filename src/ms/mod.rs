@@ -146,6 +146,12 @@ pub enum MsError {
         need_mb: u64,
         free_mb: u64,
     },
+    #[error("{path}: the disk is full ({free_kb} KiB free): {cause}")]
+    DiskFull {
+        path: PathBuf,
+        free_kb: u64,
+        cause: String,
+    },
     #[error("unsupported polarization code {0}")]
     Polarization(i32),
     #[error("inconsistent rows: {0}")]
@@ -191,6 +197,23 @@ fn estimated_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
     per_row * n_rows as u64 + (1 << 20)
 }
 
+/// Bytes casacore may still have to write when the MS is flushed and
+/// closed (what [`output::Reserve`] holds): the scalar columns' cache
+/// (sized for every row), the tiled columns' caches (tiles of up to 1024
+/// rows; a block of rows spans up to three of them across every channel),
+/// the subtables and headers; never more than the whole main table.
+fn final_flush_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
+    let per_row_vis = (layout.n_chan * layout.polarizations.len()) as u64;
+    let bytes_per_vis = if layout.imaging_columns {
+        8 + 1 + 8 + 8 + 4
+    } else {
+        8 + 1
+    };
+    let tiles = per_row_vis * bytes_per_vis * (n_rows as u64 + 1024).min(3 * 1024);
+    let scalars = (n_rows as u64 * 200).div_ceil(4096).max(64) * 4096;
+    scalars + tiles + (8 << 20)
+}
+
 fn free_bytes(dir: &Path) -> Option<u64> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -207,6 +230,8 @@ pub struct MsWriter {
     tmp: PathBuf,
     /// The output's lock, held until the writer is finished or dropped.
     claim: OutputClaim,
+    /// Room for the final flush, released just before it.
+    reserve: Option<output::Reserve>,
     table: Option<Table>,
     n_rows: usize,
     layout: MsLayout,
@@ -247,7 +272,8 @@ impl MsWriter {
                 source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
-        let need = estimated_bytes(layout, n_rows);
+        let flush_bytes = final_flush_bytes(layout, n_rows);
+        let need = estimated_bytes(layout, n_rows) + flush_bytes;
         if let Some(free) = free_bytes(dir) {
             if free < need {
                 return Err(MsError::NoSpace {
@@ -257,6 +283,7 @@ impl MsWriter {
                 });
             }
         }
+        let reserve = claim.reserve(flush_bytes)?;
         let tmp = claim.new_partial();
         // Probe writability with a plain directory first: casacore's
         // message for an unwritable directory is obscure.
@@ -335,6 +362,7 @@ impl MsWriter {
             final_path,
             tmp,
             claim,
+            reserve: Some(reserve),
             table: Some(table),
             n_rows,
             layout: layout.clone(),
@@ -342,6 +370,20 @@ impl MsWriter {
             pol_partner,
             scratch: Scratch::default(),
         })
+    }
+
+    /// A casacore error of this writer, said plainly when the disk is full
+    /// (casacore's message for a short write often names a stale errno).
+    pub fn explain(&self, e: MsError) -> MsError {
+        let dir = self.tmp.parent().unwrap_or(Path::new("."));
+        match (e, free_bytes(dir)) {
+            (MsError::Casacore(cause), Some(free)) if free < 1 << 20 => MsError::DiskFull {
+                path: self.final_path.clone(),
+                free_kb: free >> 10,
+                cause,
+            },
+            (e, _) => e,
+        }
     }
 
     fn table(&mut self) -> &mut Table {
@@ -663,10 +705,13 @@ impl MsWriter {
         }
         let (tmp, pol_order) = (self.tmp.clone(), self.pol_order.clone());
         let t = std::time::Instant::now();
-        subtables::write_all(self.table(), &tmp, spec, &pol_order)?;
+        // From here casacore writes what it cached, some of it from
+        // destructors: give it the room held for that.
+        drop(self.reserve.take());
+        subtables::write_all(self.table(), &tmp, spec, &pol_order).map_err(|e| self.explain(e))?;
         // Written here, where a failure (a full disk) is an error; the
         // destructor then has nothing left to write.
-        slice::flush(&tmp)?;
+        slice::flush(&tmp).map_err(|e| self.explain(e))?;
         drop(self.table.take());
         let closed_s = t.elapsed().as_secs_f64();
         sync_tree(&self.tmp)?;
@@ -728,8 +773,11 @@ impl Drop for MsWriter {
     /// replaced (exchanged to the partial path); then the lock goes.
     fn drop(&mut self) {
         if self.table.is_some() {
-            // Unfinished: closing must not write (a write that fails in
-            // casacore's destructor aborts the process).
+            // Unfinished: closing should not write, but casacore's storage
+            // managers still flush their buffers from destructors, where a
+            // failing write aborts the process: give them the room held for
+            // that (a disk filled by someone else is what failed).
+            drop(self.reserve.take());
             if let Err(e) = slice::mark_for_delete(&self.tmp) {
                 tracing::warn!("{e}");
             }

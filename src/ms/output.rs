@@ -10,6 +10,8 @@
 //! - `.<name>.<pid>-<n>.partial`: the MS being written, unique per writer.
 //! - `.<name>.<pid>-<n>.old`: an old MS moved aside while a new one takes
 //!   its place, on filesystems without `RENAME_EXCHANGE` only.
+//! - `.<name>.<pid>-<n>.reserve`: disk space the writer holds until its
+//!   final flush ([`Reserve`]).
 //!
 //! Whoever holds the lock owns every partial and old copy of the output:
 //! [`OutputClaim::acquire`] removes them (restoring an old MS whose
@@ -203,7 +205,9 @@ impl OutputClaim {
         for entry in entries.filter_map(|e| e.ok()) {
             let entry_name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            if is_copy_of(&entry_name, &name, "partial") {
+            if is_copy_of(&entry_name, &name, "partial")
+                || is_copy_of(&entry_name, &name, "reserve")
+            {
                 tracing::warn!(
                     "removing the partial MS {} of a run that did not finish",
                     path.display()
@@ -239,6 +243,12 @@ impl OutputClaim {
     /// A fresh partial path for this writer.
     pub(super) fn new_partial(&self) -> PathBuf {
         unique_path(&self.final_path, "partial")
+    }
+
+    /// Hold `bytes` of disk beside the output until the returned reserve
+    /// is dropped.
+    pub(super) fn reserve(&self, bytes: u64) -> Result<Reserve, MsError> {
+        Reserve::take(unique_path(&self.final_path, "reserve"), bytes)
     }
 
     /// Put the finished `partial` at the final path. Whatever was there
@@ -282,6 +292,42 @@ impl Drop for OutputClaim {
     /// Remove the lock file while still holding it (see `acquire`).
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.lock_path);
+    }
+}
+
+/// Disk space held by a writer until just before its last flush.
+///
+/// casacore writes `table.dat` and what its caches still hold when a table
+/// is flushed or closed, partly from destructors, where a write error (a
+/// disk filled meanwhile by someone else) cannot be reported and aborts the
+/// process. Holding, from the start, at least what those writes need and
+/// releasing it just before them keeps them out of a full disk; a disk
+/// that fills earlier fails the row writes instead, which report it.
+#[derive(Debug)]
+pub(super) struct Reserve {
+    path: PathBuf,
+}
+
+impl Reserve {
+    fn take(path: PathBuf, bytes: u64) -> Result<Reserve, MsError> {
+        let file = std::fs::File::create(&path).map_err(io(&path))?;
+        let reserve = Reserve { path };
+        // SAFETY: a descriptor we own; offset 0, a positive length.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, bytes.max(1) as libc::off_t) };
+        if rc != 0 {
+            let err = std::io::Error::from_raw_os_error(rc);
+            return Err(io(&reserve.path)(std::io::Error::new(
+                err.kind(),
+                format!("reserving {} MB for the final flush: {err}", bytes >> 20),
+            )));
+        }
+        Ok(reserve)
+    }
+}
+
+impl Drop for Reserve {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -163,7 +163,14 @@ fn plan(ds: &hdf5::Dataset, mem: hdf5::Datatype, elem_bytes: usize, n_rows: usiz
         });
     }
     pieces.sort_by_key(|p| p.row0);
-    if pieces.len() != n_rows.div_ceil(chunk[0]) {
+    // One chunk per block of rows, each where its rows start: anything else
+    // (a damaged chunk index) goes through the library, which checks it.
+    if pieces.len() != n_rows.div_ceil(chunk[0])
+        || pieces
+            .iter()
+            .enumerate()
+            .any(|(i, p)| p.row0 != i * chunk[0])
+    {
         return Plan::Library;
     }
     Plan::Raw {
@@ -366,8 +373,20 @@ impl Uvh5File {
         let row_bytes = self.header.per_row() * elem_bytes;
         let first = r0 / rows_per_piece;
         let last = (r1 - 1) / rows_per_piece;
+        let file_len = self.raw.metadata().map(|m| m.len()).unwrap_or(0);
         for piece in &pieces[first..=last] {
             let piece_rows = (*rows_per_piece).min(self.header.n_blts - piece.row0);
+            if piece.addr.saturating_add(piece.size) > file_len {
+                return Err(self.read_error(
+                    r0,
+                    r1,
+                    format!(
+                        "{name}: a chunk of {} bytes at offset {} lies beyond the end of the file \
+                         ({file_len} bytes): truncated or damaged",
+                        piece.size, piece.addr
+                    ),
+                ));
+            }
             self.scratch.resize(piece.size as usize, 0);
             self.raw
                 .read_exact_at(&mut self.scratch, piece.addr)
