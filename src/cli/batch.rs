@@ -272,6 +272,14 @@ fn run_task(a: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The command-line spelling of a `--flag` choice.
+fn value_name(v: &impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .expect("every choice has a name")
+        .get_name()
+        .to_string()
+}
+
 /// `batch run`'s conversion options as arguments, for the script. Every
 /// field is named, so a new option cannot be forgotten here.
 fn run_args(p: &PipelineArgs) -> anyhow::Result<Vec<String>> {
@@ -286,16 +294,11 @@ fn run_args(p: &PipelineArgs) -> anyhow::Result<Vec<String>> {
         chunk_cache,
         iers,
     } = p;
-    let backend = match backend {
-        BackendChoice::Auto => "auto",
-        BackendChoice::Gpu => "gpu",
-        BackendChoice::Cpu => "cpu",
-    };
     let mut out: Vec<String> = vec![
         "--phase-center".into(),
         phase_center.clone(),
         "--backend".into(),
-        backend.into(),
+        value_name(backend),
         "--max-memory".into(),
         max_memory.to_string(),
         "--chunk-cache".into(),
