@@ -27,11 +27,12 @@ cat "$W"/in/* > /dev/null   # both runs start from a warm page cache
 t0=$(date +%s.%N)
 "$BIN" -q convert --backend cpu --input "$W/in" -o "$W/convert"
 t1=$(date +%s.%N)
-echo "convert --input: $G groups in $(echo "$t1 - $t0" | bc) s: $(echo "scale=2; 60 * $G / ($t1 - $t0)" | bc) groups/min"
+rate() { awk -v g="$G" -v a="$1" -v b="$2" 'BEGIN { printf "%d groups in %.1f s: %.2f groups/min", g, b - a, 60 * g / (b - a) }'; }
+echo "convert --input: $(rate "$t0" "$t1")"
 
 "$BIN" -q batch plan --input "$W/in" --output "$W/batch" >/dev/null
 t0=$(date +%s.%N)
-job="$("$BIN" -q batch submit --manifest "$W/batch/manifest.jsonl" --tasks "$N" --cpus $((2 / N > 0 ? 2 / N : 1)) --backend cpu)"
+job="$("$BIN" -q batch submit --manifest "$W/batch/manifest.jsonl" --tasks "$N" --cpus $(( $(nproc) / N > 0 ? $(nproc) / N : 1 )) --backend cpu)"
 declare -A peak
 while [ -n "$(squeue -h -j "$job" -o %i)" ]; do
   while IFS='|' read -r id rss; do
@@ -41,7 +42,7 @@ while [ -n "$(squeue -h -j "$job" -o %i)" ]; do
   sleep 1
 done
 t1=$(date +%s.%N)
-echo "batch, $N tasks: $G groups in $(echo "$t1 - $t0" | bc) s (submit to last task done): $(echo "scale=2; 60 * $G / ($t1 - $t0)" | bc) groups/min"
+echo "batch, $N tasks (submit to last task done): $(rate "$t0" "$t1")"
 mem="$(scontrol -o show job "$job" | sed -n 's/.*MinMemoryNode=\([^ ]*\).*/\1/p' | head -1)"
 for id in "${!peak[@]}"; do echo "  $id: peak RSS $((peak[$id] / 1024)) MiB (sstat MaxRSS), --mem $mem"; done | sort
 "$BIN" batch status --manifest "$W/batch/manifest.jsonl" | tail -1
