@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 #   python3-venv    for the oracle tests (pyuvdata, python-casacore, astropy)
 #   wsclean         the imaging test
 #   valgrind        the instruction-count performance guard
-APT_PACKAGES=(libhdf5-dev liberfa-dev mesa-vulkan-drivers libvulkan1 pkg-config cmake python3-venv wsclean valgrind)
+#   slurm-wlm munge the one-node Slurm cluster of the `batch` tests (scripts/slurm.sh)
+APT_PACKAGES=(libhdf5-dev liberfa-dev mesa-vulkan-drivers libvulkan1 pkg-config cmake python3-venv wsclean valgrind slurm-wlm munge)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,10 +6,11 @@
 //! [`compute`] runs the batch kernels (UVW, phase correction, separations) on
 //! the GPU (WGSL through wgpu) or the CPU (rayon), [`ms`] writes Measurement
 //! Sets, [`convert`] wires those into the pipeline, [`stream`] runs it as a
-//! daemon, [`sim`] writes synthetic DSA-110 groups and [`cli`] is the
-//! command-line front end.
+//! daemon, [`batch`] runs it over an archive as a Slurm job array, [`sim`]
+//! writes synthetic DSA-110 groups and [`cli`] is the command-line front end.
 
 pub mod astro;
+pub mod batch;
 pub mod calibrators;
 pub mod cli;
 pub mod compute;

@@ -1,6 +1,7 @@
 //! Command-line front end: one file per subcommand; the library does the work.
 //! Errors are typed in the library and rendered for humans here.
 
+mod batch;
 mod bench;
 mod calibrators;
 mod convert;
@@ -54,6 +55,8 @@ enum Command {
     Stream(stream::Args),
     /// Write a synthetic DSA-110 group (16 UVH5 files) in the correlator's layout.
     Simulate(simulate::Args),
+    /// Reprocess an archive as a Slurm job array: plan, run, submit, status.
+    Batch(batch::Args),
 }
 
 /// Parse the command line, set up logging, run the subcommand and turn any
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Devices(args) => devices::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Stream(args) => stream::run(args),
+        Command::Batch(args) => batch::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,110 @@
+//! The result record a task leaves beside each output:
+//! `<timestamp>.ms.result.json`, replaced atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{io, temporary_path, write_atomic, BatchError};
+
+/// What became of a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Converted by this task.
+    Ok,
+    /// The conversion failed; `detail` says why.
+    Failed,
+    /// Its MS was already in place (an earlier task, `convert`, the daemon).
+    SkippedExists,
+    /// Another process held the output's lock (a duplicate of this task,
+    /// the daemon, a `convert`): that writer records its own outcome.
+    SkippedOtherWriter,
+}
+
+/// Seconds per stage of a conversion (reading overlaps the rest).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSeconds {
+    pub read: f64,
+    pub compute: f64,
+    pub write: f64,
+    pub total: f64,
+}
+
+/// One group's record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultRecord {
+    pub group: String,
+    pub output: PathBuf,
+    pub outcome: Outcome,
+    /// The error of a failed conversion, or why the group was skipped.
+    pub detail: Option<String>,
+    /// Of a conversion that ran to its end.
+    pub seconds: Option<StageSeconds>,
+    /// Bytes read by the conversion; else the manifest's size of the files.
+    pub bytes: u64,
+    /// Host the task ran on.
+    pub host: String,
+    /// Slurm job of the task, `<array job>_<array task>` (or the job id);
+    /// `None` outside Slurm.
+    pub slurm_job: Option<String>,
+    /// The task's number and the number of tasks of the split.
+    pub task: usize,
+    pub tasks: usize,
+    /// When the record was written, UTC `YYYY-MM-DDTHH:MM:SS`.
+    pub finished_utc: String,
+}
+
+/// `<output>.result.json`.
+pub fn record_path(output: &Path) -> PathBuf {
+    let mut name = output.file_name().unwrap_or_default().to_os_string();
+    name.push(".result.json");
+    output.with_file_name(name)
+}
+
+impl ResultRecord {
+    /// Write this record beside its output, replacing any earlier one in
+    /// one rename.
+    pub fn write(&self) -> Result<(), BatchError> {
+        write_atomic(&record_path(&self.output), self.text().as_bytes())
+    }
+
+    /// Write this record only where the output has none yet (atomically:
+    /// a hard link fails on an existing record); false when one was there.
+    /// For a writer that skipped: the one holding the output may have
+    /// recorded its outcome already, or will replace this record with it.
+    pub fn write_if_absent(&self) -> Result<bool, BatchError> {
+        let path = record_path(&self.output);
+        let tmp = temporary_path(&path);
+        std::fs::write(&tmp, self.text()).map_err(io(&tmp))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        std::fs::remove_file(&tmp).map_err(io(&tmp))?;
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    fn text(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plain data serializes") + "\n"
+    }
+
+    /// The record of `output`, if one was written.
+    pub fn read(output: &Path) -> Result<Option<ResultRecord>, BatchError> {
+        let path = record_path(output);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| BatchError::Record {
+                path,
+                what: e.to_string(),
+            })
+    }
+}
