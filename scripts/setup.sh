@@ -28,28 +28,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python venv with the oracle libraries, pinned.
-VENV=.venv
-REQ=scripts/requirements-oracle.txt
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQ" "$VENV/.requirements"; then
-  echo "setup: creating Python venv $VENV for the oracle tests"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r "$REQ"
-  cp "$REQ" "$VENV/.requirements"
-fi
+# A Python venv DIR with the pinned packages of REQUIREMENTS, made anew
+# when they change; says WHAT it is for.
+venv() {
+  local dir=$1 req=$2 what=$3
+  if [ ! -x "$dir/bin/python" ] || ! cmp -s "$req" "$dir/.requirements"; then
+    echo "setup: creating Python venv $dir for $what"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    "$dir/bin/pip" install -q -r "$req"
+    cp "$req" "$dir/.requirements"
+  fi
+}
 
-# CASA (casatools, casatasks, casadata), pinned, in a venv of its own.
+# The oracle libraries (pyuvdata, python-casacore, h5py, astropy).
+venv .venv scripts/requirements-oracle.txt "the oracle tests"
+# CASA (casatools, casatasks, casadata) in a venv of its own: casatools
+# bundles its own casacore, which must not share a process with
+# python-casacore.
 CASA_VENV=.venv-casa
-CASA_REQ=scripts/requirements-casa.txt
-if [ ! -x "$CASA_VENV/bin/python" ] || ! cmp -s "$CASA_REQ" "$CASA_VENV/.requirements"; then
-  echo "setup: creating Python venv $CASA_VENV for the CASA oracle tests"
-  python3 -m venv "$CASA_VENV"
-  "$CASA_VENV/bin/pip" install -q --upgrade pip
-  "$CASA_VENV/bin/pip" install -q -r "$CASA_REQ"
-  cp "$CASA_REQ" "$CASA_VENV/.requirements"
-  rm -rf "$CASA_VENV/measures"
-fi
+venv "$CASA_VENV" scripts/requirements-casa.txt "the CASA oracle tests"
 # CASA's measures with the DSA_110 observatory added, as the README tells
 # CASA users to make them (scripts/casa_add_dsa110.py), run offline.
 if [ ! -d "$CASA_VENV/measures/geodetic" ]; then

@@ -12,7 +12,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{casa, run_cli, small_group};
+use common::{casa, small_group};
 use dsa110_convert::astro::{Astrometer, Iers};
 use dsa110_convert::sim::{self, SimConfig};
 use dsa110_convert::telescope;
@@ -44,29 +44,7 @@ fn calibrator_group(dir: &Path, offset: f64) -> Vec<PathBuf> {
 /// `convert` `files` into `out_dir` with `--spw-layout layout` and `extra`;
 /// returns the MS.
 fn convert(files: &[PathBuf], out_dir: &Path, layout: &str, extra: &[&str]) -> PathBuf {
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
-        &"-q",
-        &"convert",
-        &"--backend",
-        &"cpu",
-        &"--spw-layout",
-        &layout,
-        &"-o",
-        &out_dir,
-    ];
-    for e in extra {
-        args.push(e);
-    }
-    for f in files {
-        args.push(f);
-    }
-    let (code, out, err) = run_cli(&args);
-    assert_eq!(code, 0, "convert failed: {err}");
-    let ms = std::fs::read_dir(out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "ms"));
-    ms.unwrap_or_else(|| panic!("no MS written: {out}"))
+    common::convert(files, out_dir, &[&["--spw-layout", layout], extra].concat())
 }
 
 /// A scratch directory for one CASA run.

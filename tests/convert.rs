@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{oracle, run_cli, shared_data, small_config, small_group};
+use common::{convert, oracle, run_cli, shared_data, small_config, small_group};
 
 /// Meridian phasing with the fields named as pyuvdata names them (no
 /// calibrator renaming).
@@ -15,30 +15,24 @@ const MERIDIAN_AS_PYUVDATA: &[&str] = &[
     "--no-rename-calibrator-fields",
 ];
 
-/// Convert `files` with the CLI into `out_dir`; returns the MS path.
-fn convert(files: &[PathBuf], out_dir: &Path, extra: &[&str]) -> PathBuf {
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-        vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &out_dir];
-    for e in extra {
-        args.push(e);
+/// pyuvdata's own MS of `files` phased for `mode` (`pyuvdata_convert.py`),
+/// at `out`: one window per file with `subbands` (its multi-window MS),
+/// else one window.
+fn pyuvdata_ms(files: &[PathBuf], mode: &str, subbands: bool, out: &Path) {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![];
+    if subbands {
+        args.push(&"--subbands");
     }
+    args.push(&mode);
+    args.push(&out);
     for f in files {
         args.push(f);
     }
-    let (code, _, err) = run_cli(&args);
-    assert_eq!(code, 0, "convert failed: {err}");
-    let ms: Vec<PathBuf> = std::fs::read_dir(out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ms"))
-        .collect();
-    assert_eq!(ms.len(), 1, "{ms:?}");
-    ms[0].clone()
+    oracle("pyuvdata_convert.py", &args);
 }
 
 /// Compare our MS with pyuvdata's for `mode` in the same spectral-window
-/// layout (`subbands`: pyuvdata's multi-window MS, one window per file),
-/// with the tolerances.
+/// layout, with the tolerances.
 fn compare_with_pyuvdata(
     files: &[PathBuf],
     ours: &Path,
@@ -47,16 +41,7 @@ fn compare_with_pyuvdata(
     dir: &Path,
 ) -> serde_json::Value {
     let reference = dir.join("pyuvdata.ms");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![];
-    if subbands {
-        args.push(&"--subbands");
-    }
-    args.push(&mode);
-    args.push(&reference);
-    for f in files {
-        args.push(f);
-    }
-    oracle("pyuvdata_convert.py", &args);
+    pyuvdata_ms(files, mode, subbands, &reference);
     let cmp = oracle("compare_ms.py", &[&ours, &reference]);
     let rows = cmp["rows"].as_array().unwrap();
     assert_eq!(rows[0], rows[1], "{cmp}");
@@ -314,15 +299,7 @@ fn pyuvdata_reads_both_layouts_back_as_xx_yy_with_the_data_of_its_own_ms() {
             &[MERIDIAN_AS_PYUVDATA, &["--spw-layout", layout]].concat(),
         );
         let reference = dir.path().join(format!("pyuvdata-{layout}.ms"));
-        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![];
-        if subbands {
-            args.push(&"--subbands");
-        }
-        args.extend([&"meridian" as &dyn AsRef<std::ffi::OsStr>, &reference]);
-        for f in &files {
-            args.push(f);
-        }
-        oracle("pyuvdata_convert.py", &args);
+        pyuvdata_ms(&files, "meridian", subbands, &reference);
         let seen = oracle("pyuvdata_readback.py", &[&ms, &reference]);
         assert_eq!(
             seen["pols"][0],

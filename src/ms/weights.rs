@@ -214,29 +214,27 @@ mod tests {
             stats.add(0, chan0, width, &take(&full), &fl);
         }
         assert!(stats.finish(0, 16).is_err());
-        let (weight, flag_row) = stats.finish(0, 12).unwrap();
-        for r in 0..n_rows {
-            for p in 0..n_pol {
-                let column: Vec<f32> = (0..12).map(|c| full[(r * 12 + c) * n_pol + p]).collect();
-                assert_eq!(
-                    weight[r * n_pol + p],
-                    numpy_median(&column),
-                    "row {r} pol {p}"
-                );
+        // WEIGHT over channels `chans` is numpy's median of them.
+        let assert_medians = |weight: &[f32], chans: std::ops::Range<usize>| {
+            for r in 0..n_rows {
+                for p in 0..n_pol {
+                    let column: Vec<f32> = chans
+                        .clone()
+                        .map(|c| full[(r * 12 + c) * n_pol + p])
+                        .collect();
+                    assert_eq!(
+                        weight[r * n_pol + p],
+                        numpy_median(&column),
+                        "row {r} pol {p}"
+                    );
+                }
             }
-        }
+        };
+        let (weight, flag_row) = stats.finish(0, 12).unwrap();
+        assert_medians(&weight, 0..12);
         assert_eq!(flag_row, vec![false, false, true]);
         // One window per slice: each from its own channels.
         let (weight, _) = stats.finish(4, 4).unwrap();
-        for r in 0..n_rows {
-            for p in 0..n_pol {
-                let column: Vec<f32> = (4..8).map(|c| full[(r * 12 + c) * n_pol + p]).collect();
-                assert_eq!(
-                    weight[r * n_pol + p],
-                    numpy_median(&column),
-                    "row {r} pol {p}"
-                );
-            }
-        }
+        assert_medians(&weight, 4..8);
     }
 }

@@ -18,17 +18,24 @@ pub fn shared_data(rel: &str) -> PathBuf {
     p
 }
 
-/// The Python interpreter of the oracle venv (`make test` sets DSA110_PYTHON).
-pub fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("DSA110_PYTHON") {
+/// The Python of a venv that `make test` creates: `$env` when set (the
+/// Makefile sets it), else `<repo>/<dir>/bin/python`.
+fn venv_python(env: &str, dir: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
         return PathBuf::from(p);
     }
-    let venv = repo().join(".venv/bin/python");
+    let venv = repo().join(dir).join("bin/python");
     assert!(
         venv.exists(),
-        "oracle venv missing: run `make test` (or scripts/setup.sh) first"
+        "{dir} missing: run `make test` (or scripts/setup.sh) first"
     );
     venv
+}
+
+/// The Python interpreter of the oracle venv (pyuvdata, python-casacore,
+/// astropy, h5py).
+pub fn python() -> PathBuf {
+    venv_python("DSA110_PYTHON", ".venv")
 }
 
 /// A `Command` for `program` whose child inherits no descriptor beyond
@@ -60,25 +67,34 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
 /// Run `tests/oracle/<script>` with `args`; parse its stdout as JSON.
 /// Panics with the script's stderr when it fails.
 pub fn oracle(script: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> serde_json::Value {
-    let path = repo().join("tests/oracle").join(script);
-    let mut cmd = command(python());
-    cmd.arg(&path);
+    run_oracle(command(python()), script, args)
+}
+
+/// Run the oracle `script` with `python` (a command, set up); its JSON is
+/// the last line of its stdout starting with `{` (CASA may print before).
+fn run_oracle(
+    mut python: Command,
+    script: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+) -> serde_json::Value {
+    python.arg(repo().join("tests/oracle").join(script));
     for a in args {
-        cmd.arg(a);
+        python.arg(a);
     }
-    let out = cmd.output().expect("running the oracle python");
+    let out = python.output().expect("running the oracle python");
     assert!(
         out.status.success(),
-        "oracle {} failed:\n{}",
-        script,
+        "oracle {script} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "oracle {script} printed no JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{') || l.starts_with('['))
+        .unwrap_or("");
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("oracle {script} printed no JSON ({e}):\n{stdout}"))
 }
 
 /// A JSON array of numbers as `Vec<f64>` (nested arrays flattened).
@@ -140,6 +156,28 @@ pub fn run_cli(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
     )
 }
 
+/// Convert `files` with the CLI (CPU backend) into `out_dir`, adding
+/// `extra` arguments; returns the one MS written there.
+pub fn convert(files: &[PathBuf], out_dir: &Path, extra: &[&str]) -> PathBuf {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &out_dir];
+    for e in extra {
+        args.push(e);
+    }
+    for f in files {
+        args.push(f);
+    }
+    let (code, _, err) = run_cli(&args);
+    assert_eq!(code, 0, "convert failed: {err}");
+    let ms: Vec<PathBuf> = std::fs::read_dir(out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ms"))
+        .collect();
+    assert_eq!(ms.len(), 1, "{ms:?}");
+    ms[0].clone()
+}
+
 /// Assert that two of our Measurement Sets of the same group hold the same
 /// rows (python-casacore, `compare_ms.py`): flags, FLAG_ROW, WEIGHT, SIGMA,
 /// UVW, field names and channel frequencies identical, DATA within 1e-6
@@ -160,15 +198,7 @@ pub fn assert_same_ms(ours: &Path, theirs: &Path) {
 /// PyPI, which `make test` creates as `.venv-casa`). CASA bundles its own
 /// casacore, so it runs in its own process, never beside python-casacore.
 pub fn casa_python() -> PathBuf {
-    if let Ok(p) = std::env::var("DSA110_CASA_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = repo().join(".venv-casa/bin/python");
-    assert!(
-        venv.exists(),
-        "CASA venv missing: run `make test` (or scripts/setup.sh) first"
-    );
-    venv
+    venv_python("DSA110_CASA_PYTHON", ".venv-casa")
 }
 
 /// Run the CASA oracle `tests/oracle/<script>` with `args`, CASA set up
@@ -218,27 +248,9 @@ pub fn casa_with_measures(
     )
     .expect("CASA config");
     let mut cmd = command(casa_python());
-    cmd.arg(repo().join("tests/oracle").join(script))
-        .current_dir(work)
+    cmd.current_dir(work)
         .env("HOME", &home)
         .env("CASA_LOG", &log)
         .env("PYTHONPATH", repo().join("tests/oracle"));
-    for a in args {
-        cmd.arg(a);
-    }
-    let out = cmd.output().expect("running the CASA python");
-    assert!(
-        out.status.success(),
-        "CASA oracle {script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // CASA may print before the script's JSON, which is its last line.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("");
-    serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("CASA oracle {script} printed no JSON ({e}):\n{stdout}"))
+    run_oracle(cmd, script, args)
 }
