@@ -19,7 +19,9 @@ import astropy.units as u
 
 ms, workdir, ra0, dec0 = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 prefix = f"{workdir}/img"
-cmd = ["wsclean", "-quiet", "-size", "2048", "2048", "-scale", "2asec", "-weight", "natural",
+# -reorder: WSClean refuses an MS of several spectral windows without it
+# (and it changes nothing for one window).
+cmd = ["wsclean", "-quiet", "-reorder", "-size", "2048", "2048", "-scale", "2asec", "-weight", "natural",
        "-niter", "0", "-pol", "I", "-no-update-model-required", "-name", prefix, ms]
 res = subprocess.run(cmd, capture_output=True, text=True)
 if res.returncode != 0:
