@@ -149,6 +149,44 @@ fn ms_names(dir: &Path) -> Vec<String> {
     v
 }
 
+/// A test's daemon set-up: an empty input directory, an output
+/// directory, `src` simulated groups to deliver and the first one's
+/// timestamp.
+struct Feed {
+    dir: tempfile::TempDir,
+    input: PathBuf,
+    output: PathBuf,
+    src: Vec<Vec<PathBuf>>,
+    t0: String,
+}
+
+impl Feed {
+    fn new(n_groups: usize) -> Feed {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+        std::fs::create_dir_all(&input).unwrap();
+        let src = groups(&dir.path().join("src"), n_groups);
+        let t0 = timestamp(&src[0]);
+        Feed {
+            dir,
+            input,
+            output,
+            src,
+            t0,
+        }
+    }
+}
+
+/// Wait (up to 60 s) until `stream status` of `output` shows group `ts`
+/// in `state`.
+fn wait_for_state(output: &Path, ts: &str, state: &str) {
+    wait_for(
+        &format!("group {ts} {state}"),
+        Duration::from_secs(60),
+        || state_of(&status(output), ts) == state,
+    );
+}
+
 fn state_of(st: &serde_json::Value, ts: &str) -> String {
     st["groups"]
         .as_array()
@@ -545,9 +583,7 @@ fn a_group_whose_output_another_process_writes_waits_and_is_then_done() {
     std::fs::rename(elsewhere.join(format!("{t0}.ms")), &target).unwrap();
     let placed = key(&target);
     drop(held);
-    wait_for("the group done", Duration::from_secs(60), || {
-        state_of(&status(&output), &t0) == "done"
-    });
+    wait_for_state(&output, &t0, "done");
     assert_eq!(sigterm(&mut child), 0);
     assert_eq!(
         key(&target),
@@ -559,11 +595,13 @@ fn a_group_whose_output_another_process_writes_waits_and_is_then_done() {
 
 #[test]
 fn a_good_file_resent_to_a_quarantined_path_completes_its_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
-    std::fs::create_dir_all(&input).unwrap();
-    let src = groups(&dir.path().join("src"), 1);
-    let t0 = timestamp(&src[0]);
+    let Feed {
+        dir: _dir,
+        input,
+        output,
+        src,
+        t0,
+    } = Feed::new(1);
     copy_into(&src[0][..3], &input);
     let bad = input.join(src[0][3].file_name().unwrap());
     std::fs::write(&bad, "not HDF5").unwrap();
@@ -578,9 +616,7 @@ fn a_good_file_resent_to_a_quarantined_path_completes_its_group() {
     );
     // The correlator sends the file again, good this time.
     std::fs::copy(&src[0][3], &bad).unwrap();
-    wait_for("the group done", Duration::from_secs(60), || {
-        state_of(&status(&output), &t0) == "done"
-    });
+    wait_for_state(&output, &t0, "done");
     assert_eq!(sigterm(&mut child), 0);
     assert_eq!(
         dsa110_convert::ms::inspect(&output.join(format!("{t0}.ms"))),
@@ -590,11 +626,13 @@ fn a_good_file_resent_to_a_quarantined_path_completes_its_group() {
 
 #[test]
 fn a_failed_group_starts_over_when_its_bad_file_is_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
-    std::fs::create_dir_all(&input).unwrap();
-    let src = groups(&dir.path().join("src"), 2);
-    let t0 = timestamp(&src[0]);
+    let Feed {
+        dir: _dir,
+        input,
+        output,
+        src,
+        t0,
+    } = Feed::new(2);
     // sb03 holds another group's rows under group 0's name: it opens, but
     // the group cannot be converted.
     copy_into(&src[0][..3], &input);
@@ -606,9 +644,7 @@ fn a_failed_group_starts_over_when_its_bad_file_is_replaced() {
     });
     std::fs::remove_file(&wrong).unwrap();
     std::fs::copy(&src[0][3], &wrong).unwrap();
-    wait_for("the group done", Duration::from_secs(60), || {
-        state_of(&status(&output), &t0) == "done"
-    });
+    wait_for_state(&output, &t0, "done");
     assert_eq!(sigterm(&mut child), 0);
     let log = std::fs::read_to_string(log_path(&output)).unwrap();
     assert!(log.contains("failed"), "{log}");
@@ -617,16 +653,16 @@ fn a_failed_group_starts_over_when_its_bad_file_is_replaced() {
 
 #[test]
 fn status_notices_a_missing_ms_and_retry_converts_it_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
-    std::fs::create_dir_all(&input).unwrap();
-    let src = groups(&dir.path().join("src"), 1);
-    let t0 = timestamp(&src[0]);
+    let Feed {
+        dir: _dir,
+        input,
+        output,
+        src,
+        t0,
+    } = Feed::new(1);
     copy_into(&src[0], &input);
     let mut child = daemon(&input, &output, "wait");
-    wait_for("the group done", Duration::from_secs(60), || {
-        state_of(&status(&output), &t0) == "done"
-    });
+    wait_for_state(&output, &t0, "done");
     // A file replaced after its group is done is logged, not converted.
     let again = input.join(src[0][2].file_name().unwrap());
     std::fs::remove_file(&again).unwrap();
