@@ -175,17 +175,7 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
 
     // A full disk: a 512 KiB tmpfs (needs root; CI runs as root).
     let small = dir.path().join("small");
-    std::fs::create_dir(&small).unwrap();
-    let mounted = common::command("mount")
-        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
-        .arg(&small)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        assert!(
-            !common::in_ci(),
-            "CI must be able to mount a tmpfs for the full-disk test"
-        );
+    if !mount_tmpfs(&small, "512k") {
         eprintln!("*** SKIPPING full-disk check: cannot mount a tmpfs here ***");
         return;
     }
@@ -199,6 +189,23 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
     common::command("umount").arg(&small).status().unwrap();
     result.unwrap();
     assert!(leftovers.is_empty(), "left on the full disk: {leftovers:?}");
+}
+
+/// Create `dir` and mount a tmpfs of `size` (e.g. `512k`) on it; false
+/// when mounting is not allowed here (needs root), which fails the test
+/// under CI (CI runs as root).
+fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    std::fs::create_dir(dir).unwrap();
+    let mounted = common::command("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        mounted || !common::in_ci(),
+        "CI must be able to mount a tmpfs for the full-disk tests"
+    );
+    mounted
 }
 
 /// Fill the filesystem of `dir` with a file of zeros until it is full.
@@ -219,17 +226,7 @@ fn a_disk_that_fills_during_the_casacore_writes_gives_an_error_and_leaves_nothin
     cfg.chans_per_subband = 48;
     let files = small_group(&dir.path().join("in"), cfg);
     let small = dir.path().join("small");
-    std::fs::create_dir(&small).unwrap();
-    let mounted = common::command("mount")
-        .args(["-t", "tmpfs", "-o", "size=256m", "tmpfs"])
-        .arg(&small)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        assert!(
-            !common::in_ci(),
-            "CI must be able to mount a tmpfs for the full-disk test"
-        );
+    if !mount_tmpfs(&small, "256m") {
         eprintln!("*** SKIPPING mid-write full-disk check: cannot mount a tmpfs here ***");
         return;
     }
