@@ -164,6 +164,38 @@ fn outputs(dir: &Path) -> (Vec<String>, Vec<String>) {
     (ms, hidden)
 }
 
+/// An archive of 8 simulated groups of `n_ants` antennas (`groups`, under
+/// `dir/in`), the MS `convert` writes for each (`refs`), and its `batch
+/// plan` manifest for `out`.
+struct Planned {
+    dir: tempfile::TempDir,
+    out: PathBuf,
+    refs: PathBuf,
+    groups: Vec<Vec<PathBuf>>,
+    manifest: Manifest,
+}
+
+impl Planned {
+    fn new(slurm: &Slurm, n_ants: usize) -> Planned {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out, refs) = (
+            dir.path().join("in"),
+            dir.path().join("out"),
+            dir.path().join("ref"),
+        );
+        let groups = archive(&input, 8, n_ants);
+        reference(&input, &refs);
+        let manifest = plan(slurm, &input, &out);
+        Planned {
+            dir,
+            out,
+            refs,
+            groups,
+            manifest,
+        }
+    }
+}
+
 fn plan(slurm: &Slurm, input: &Path, out: &Path) -> Manifest {
     let manifest = out.join("manifest.jsonl");
     slurm.cli(&[&"batch", &"plan", &"--input", &input, &"--output", &out]);
@@ -224,15 +256,13 @@ fn submit(
 #[test]
 fn an_array_of_four_tasks_converts_each_of_eight_groups_once_as_convert_does() {
     let Some(slurm) = Slurm::get() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (input, out, refs) = (
-        dir.path().join("in"),
-        dir.path().join("out"),
-        dir.path().join("ref"),
-    );
-    let groups = archive(&input, 8, 12);
-    reference(&input, &refs);
-    let manifest = plan(&slurm, &input, &out);
+    let Planned {
+        dir: _dir,
+        out,
+        refs,
+        groups,
+        manifest,
+    } = Planned::new(&slurm, 12);
     assert_eq!(manifest.groups.len(), 8);
 
     let job = submit(&slurm, &manifest.path, 4, "1GiB", &[]);
@@ -288,15 +318,13 @@ fn an_array_of_four_tasks_converts_each_of_eight_groups_once_as_convert_does() {
 #[test]
 fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twice() {
     let Some(slurm) = Slurm::get() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (input, out, refs) = (
-        dir.path().join("in"),
-        dir.path().join("out"),
-        dir.path().join("ref"),
-    );
-    archive(&input, 8, 24);
-    reference(&input, &refs);
-    let manifest = plan(&slurm, &input, &out);
+    let Planned {
+        dir: _dir,
+        out,
+        refs,
+        groups: _,
+        manifest,
+    } = Planned::new(&slurm, 24);
 
     let job = submit(&slurm, &manifest.path, 4, "1MiB", &[]);
     // Cancel task 1 once its first group's partial MS is there.
@@ -400,15 +428,13 @@ fn a_task_cancelled_while_converting_is_finished_by_only_missing_and_nothing_twi
 #[test]
 fn the_same_task_twice_at_once_leaves_one_good_ms_per_group() {
     let Some(slurm) = Slurm::get() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (input, out, refs) = (
-        dir.path().join("in"),
-        dir.path().join("out"),
-        dir.path().join("ref"),
-    );
-    archive(&input, 8, 24);
-    reference(&input, &refs);
-    let manifest = plan(&slurm, &input, &out);
+    let Planned {
+        dir,
+        out,
+        refs,
+        groups: _,
+        manifest,
+    } = Planned::new(&slurm, 24);
 
     // Two array elements, both task 0 of 2; each waits for the other to
     // start, so the two really convert at the same time.
