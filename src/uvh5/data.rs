@@ -1,21 +1,19 @@
 //! Reading rows of `Data/` into buffers the caller owns.
 //!
-//! The `hdf5` crate serialises every library call behind one global lock,
-//! so threads calling it read one at a time. For the bulk data we ask HDF5
-//! once, at open, where the bytes are (`H5Dget_offset` for contiguous
-//! datasets, `H5Dget_chunk_info` for chunks) and then read them with
-//! positioned reads, inflating gzip chunks ourselves: any number of files
-//! are then read truly in parallel. Datasets whose layout or type this raw
-//! path does not handle (other filters such as LZF, chunks that split a
-//! row, byte orders other than the machine's) go through the library.
+//! The bulk data are read raw ([`super::chunks`]): positioned reads of the
+//! chunks, decoded and scattered by the workers, for any chunk grid, so any
+//! number of files (and runs of chunks within a file) are read truly in
+//! parallel. Datasets the raw path cannot decode (a filter other than
+//! deflate, shuffle and LZF, a byte order other than the machine's, a stored
+//! type other than the reader's) go through the library, one thread at a
+//! time; the log says so once per file.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use hdf5::filters::Filter;
 use num_complex::Complex32;
 
+use super::chunks::{Layout, LibraryReason};
 use super::{header_of, open_hdf5, Header, Uvh5Error};
 
 /// Default HDF5 raw-data chunk cache per file, bytes.
@@ -48,27 +46,6 @@ impl RowBuffers {
     }
 }
 
-/// One stored piece of a dataset: rows `row0..row0 + rows` at `addr`.
-#[derive(Clone, Debug)]
-struct Piece {
-    row0: usize,
-    addr: u64,
-    size: u64,
-    deflated: bool,
-}
-
-/// How one dataset is read.
-#[derive(Clone, Debug)]
-enum Plan {
-    /// Positioned reads of whole-row pieces of `rows_per_piece` rows.
-    Raw {
-        pieces: Vec<Piece>,
-        rows_per_piece: usize,
-    },
-    /// Through the HDF5 library.
-    Library,
-}
-
 /// Which path reads each dataset, for logs and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadPath {
@@ -76,16 +53,70 @@ pub enum ReadPath {
     Library,
 }
 
-/// An open UVH5 file: its header and the plans for its data.
+/// How one bulk dataset of a file is read, for `convert --dry-run` and logs.
+#[derive(Clone, Debug)]
+pub struct DatasetRead {
+    /// `Data/visdata`, `Data/flags` or `Data/nsamples`.
+    pub name: &'static str,
+    pub path: ReadPath,
+    /// Chunk shape as stored (`None` when contiguous or unknown).
+    pub chunk: Option<Vec<usize>>,
+    /// Filters in the writer's order (`deflate`, `shuffle`, `lzf`, ...).
+    pub filters: Vec<String>,
+    /// Why the library reads it, when it does.
+    pub why_library: Option<LibraryReason>,
+}
+
+/// One bulk dataset: its stored layout and, when raw reads can decode it,
+/// where its chunks are.
+struct Bulk {
+    name: &'static str,
+    chunk: Option<Vec<usize>>,
+    filters: Vec<String>,
+    raw: Result<Layout, LibraryReason>,
+}
+
+impl Bulk {
+    fn new(ds: &hdf5::Dataset, name: &'static str, mem: hdf5::Datatype, elem_bytes: usize) -> Bulk {
+        Bulk {
+            name,
+            chunk: ds.chunk(),
+            filters: ds
+                .filters()
+                .iter()
+                .map(|f| format!("{f:?}").to_lowercase())
+                .collect(),
+            raw: Layout::of(ds, &mem, elem_bytes),
+        }
+    }
+
+    fn describe(&self, force_library: bool) -> DatasetRead {
+        let (path, why_library) = match (&self.raw, force_library) {
+            (Ok(_), false) => (ReadPath::Raw, None),
+            (Ok(_), true) => (ReadPath::Library, None),
+            (Err(why), _) => (ReadPath::Library, Some(why.clone())),
+        };
+        DatasetRead {
+            name: self.name,
+            path,
+            chunk: self.chunk.clone(),
+            filters: self.filters.clone(),
+            why_library,
+        }
+    }
+}
+
+/// An open UVH5 file: its header and how its bulk data are read.
 pub struct Uvh5File {
     header: Header,
     h5: hdf5::File,
     raw: File,
-    vis: Plan,
-    flags: Plan,
-    nsamples: Plan,
-    scratch: Vec<u8>,
-    inflated: Vec<u8>,
+    file_len: u64,
+    vis: Bulk,
+    flags: Bulk,
+    nsamples: Bulk,
+    /// Stored flag bytes, converted to `bool` after a raw read.
+    flag_bytes: Vec<u8>,
     force_library: bool,
     /// Non-finite visibilities or bad nsamples seen (and warned about) yet.
     warned_unusable: bool,
@@ -115,68 +146,6 @@ fn flag_unusable(vis: &mut [Complex32], flags: &mut [bool], nsamples: &mut [f32]
         }
     }
     n
-}
-
-fn plan(ds: &hdf5::Dataset, mem: hdf5::Datatype, elem_bytes: usize, n_rows: usize) -> Plan {
-    let same_type = ds.dtype().map(|t| t == mem).unwrap_or(false);
-    if !same_type || n_rows == 0 {
-        return Plan::Library;
-    }
-    let shape = ds.shape();
-    let row_bytes = (shape[1..].iter().product::<usize>() * elem_bytes) as u64;
-    if let Some(addr) = ds.offset() {
-        return Plan::Raw {
-            pieces: vec![Piece {
-                row0: 0,
-                addr,
-                size: row_bytes * n_rows as u64,
-                deflated: false,
-            }],
-            rows_per_piece: n_rows,
-        };
-    }
-    let Some(chunk) = ds.chunk() else {
-        return Plan::Library;
-    };
-    if chunk[1..] != shape[1..] {
-        return Plan::Library;
-    }
-    let deflate = match ds.filters()[..] {
-        [] => false,
-        [Filter::Deflate(_)] => true,
-        _ => return Plan::Library,
-    };
-    let Some(n) = ds.num_chunks() else {
-        return Plan::Library;
-    };
-    let mut pieces = Vec::with_capacity(n);
-    for i in 0..n {
-        let Some(info) = ds.chunk_info(i) else {
-            return Plan::Library;
-        };
-        pieces.push(Piece {
-            row0: info.offset[0] as usize,
-            addr: info.addr,
-            size: info.size,
-            // A set bit in the mask means that filter was skipped.
-            deflated: deflate && info.filter_mask & 1 == 0,
-        });
-    }
-    pieces.sort_by_key(|p| p.row0);
-    // One chunk per block of rows, each where its rows start: anything else
-    // (a damaged chunk index) goes through the library, which checks it.
-    if pieces.len() != n_rows.div_ceil(chunk[0])
-        || pieces
-            .iter()
-            .enumerate()
-            .any(|(i, p)| p.row0 != i * chunk[0])
-    {
-        return Plan::Library;
-    }
-    Plan::Raw {
-        pieces,
-        rows_per_piece: chunk[0],
-    }
 }
 
 impl Uvh5File {
@@ -213,31 +182,50 @@ impl Uvh5File {
             }
         }
         let native = |r: hdf5::Result<hdf5::Datatype>| r.expect("native HDF5 types exist");
-        let n = header.n_blts;
+        let file_len = raw.metadata().map(|m| m.len()).unwrap_or(0);
         let file = Uvh5File {
-            vis: plan(
+            vis: Bulk::new(
                 &vis,
+                "Data/visdata",
                 native(hdf5::Datatype::from_type::<ComplexF32>()),
                 8,
-                n,
             ),
-            flags: plan(&flags, native(hdf5::Datatype::from_type::<bool>()), 1, n),
-            nsamples: plan(&nsamples, native(hdf5::Datatype::from_type::<f32>()), 4, n),
+            flags: Bulk::new(
+                &flags,
+                "Data/flags",
+                native(hdf5::Datatype::from_type::<bool>()),
+                1,
+            ),
+            nsamples: Bulk::new(
+                &nsamples,
+                "Data/nsamples",
+                native(hdf5::Datatype::from_type::<f32>()),
+                4,
+            ),
             header,
             h5,
             raw,
-            scratch: Vec::new(),
-            inflated: Vec::new(),
+            file_len,
+            flag_bytes: Vec::new(),
             force_library: false,
             warned_unusable: false,
         };
-        tracing::debug!(
-            "{}: visdata {:?}, flags {:?}, nsamples {:?}",
-            path.display(),
-            file.read_paths()[0],
-            file.read_paths()[1],
-            file.read_paths()[2]
-        );
+        let library: Vec<String> = file
+            .datasets()
+            .iter()
+            .filter_map(|d| {
+                d.why_library
+                    .as_ref()
+                    .map(|why| format!("{} ({why})", d.name))
+            })
+            .collect();
+        if !library.is_empty() {
+            tracing::info!(
+                "{}: read through the HDF5 library, one thread at a time: {}",
+                path.display(),
+                library.join(", ")
+            );
+        }
         Ok(file)
     }
 
@@ -245,12 +233,14 @@ impl Uvh5File {
         &self.header
     }
 
+    /// How each of visdata, flags, nsamples is read.
+    pub fn datasets(&self) -> [DatasetRead; 3] {
+        [&self.vis, &self.flags, &self.nsamples].map(|b| b.describe(self.force_library))
+    }
+
     /// The path each of visdata, flags, nsamples takes.
     pub fn read_paths(&self) -> [ReadPath; 3] {
-        [&self.vis, &self.flags, &self.nsamples].map(|p| match (p, self.force_library) {
-            (Plan::Raw { .. }, false) => ReadPath::Raw,
-            _ => ReadPath::Library,
-        })
+        self.datasets().map(|d| d.path)
     }
 
     /// Read every dataset through the HDF5 library (for comparisons).
@@ -300,45 +290,45 @@ impl Uvh5File {
             r1,
             reason: format!("{name}: {e}"),
         };
-        let plan = self.plan_for(&self.vis);
-        if !self.read_raw(&plan, "Data/visdata", r0, r1, 8, |bytes, k| {
-            vis[k] = Complex32::new(
-                f32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes")),
-                f32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes")),
-            )
-        })? {
-            library_vis(&self.h5, r0, r1, vis).map_err(|e| lib(e, "Data/visdata"))?;
+        match self.raw_layout(&self.vis) {
+            Some(l) => self.read_raw(l, r0, r1, bytemuck::cast_slice_mut(vis))?,
+            None => library_vis(&self.h5, r0, r1, vis).map_err(|e| lib(e, self.vis.name))?,
         }
-        let plan = self.plan_for(&self.flags);
-        if !self.read_raw(&plan, "Data/flags", r0, r1, 1, |bytes, k| {
-            flags[k] = bytes[0] != 0
-        })? {
-            library_copy(&self.h5, "Data/flags", r0, r1, flags)
-                .map_err(|e| lib(e, "Data/flags"))?;
+        match self.raw_layout(&self.flags) {
+            Some(l) => {
+                let mut bytes = std::mem::take(&mut self.flag_bytes);
+                bytes.resize(n, 0);
+                self.read_raw(l, r0, r1, &mut bytes)?;
+                for (f, &b) in flags.iter_mut().zip(&bytes) {
+                    *f = b != 0;
+                }
+                self.flag_bytes = bytes;
+            }
+            None => library_copy(&self.h5, self.flags.name, r0, r1, flags)
+                .map_err(|e| lib(e, self.flags.name))?,
         }
-        let plan = self.plan_for(&self.nsamples);
-        if !self.read_raw(&plan, "Data/nsamples", r0, r1, 4, |bytes, k| {
-            nsamples[k] = f32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"))
-        })? {
-            library_copy(&self.h5, "Data/nsamples", r0, r1, nsamples)
-                .map_err(|e| lib(e, "Data/nsamples"))?;
+        match self.raw_layout(&self.nsamples) {
+            Some(l) => self.read_raw(l, r0, r1, bytemuck::cast_slice_mut(nsamples))?,
+            None => library_copy(&self.h5, self.nsamples.name, r0, r1, nsamples)
+                .map_err(|e| lib(e, self.nsamples.name))?,
         }
         let unusable = flag_unusable(vis, flags, nsamples);
         if unusable > 0 && !self.warned_unusable {
             self.warned_unusable = true;
             tracing::warn!(
-                "{}: {unusable} NaN/infinite visibilities or NaN/infinite/negative nsamples in rows                  {r0}..{r1}: flagged, written as 0",
+                "{}: {unusable} NaN/infinite visibilities or NaN/infinite/negative nsamples in rows \
+                 {r0}..{r1}: flagged, written as 0",
                 path.display()
             );
         }
         Ok(())
     }
 
-    fn plan_for(&self, p: &Plan) -> Plan {
-        if self.force_library || matches!(p, Plan::Library) {
-            Plan::Library
-        } else {
-            p.clone()
+    /// The raw layout of a dataset, unless the library reads it.
+    fn raw_layout<'a>(&self, bulk: &'a Bulk) -> Option<(&'static str, &'a Layout)> {
+        match (&bulk.raw, self.force_library) {
+            (Ok(l), false) => Some((bulk.name, l)),
+            _ => None,
         }
     }
 
@@ -351,96 +341,17 @@ impl Uvh5File {
         }
     }
 
-    /// Read one dataset's rows by positioned reads of its pieces, handing
-    /// each element's bytes to `put(bytes, output index)`. Returns false,
-    /// reading nothing, when the plan is the library's.
+    /// One dataset's rows by positioned reads of its chunks, as bytes.
     fn read_raw(
-        &mut self,
-        plan: &Plan,
-        name: &str,
+        &self,
+        (name, layout): (&'static str, &Layout),
         r0: usize,
         r1: usize,
-        elem_bytes: usize,
-        mut put: impl FnMut(&[u8], usize),
-    ) -> Result<bool, Uvh5Error> {
-        let Plan::Raw {
-            pieces,
-            rows_per_piece,
-        } = plan
-        else {
-            return Ok(false);
-        };
-        let row_bytes = self.header.per_row() * elem_bytes;
-        let first = r0 / rows_per_piece;
-        let last = (r1 - 1) / rows_per_piece;
-        let file_len = self.raw.metadata().map(|m| m.len()).unwrap_or(0);
-        for piece in &pieces[first..=last] {
-            let piece_rows = (*rows_per_piece).min(self.header.n_blts - piece.row0);
-            if piece.addr.saturating_add(piece.size) > file_len {
-                return Err(self.read_error(
-                    r0,
-                    r1,
-                    format!(
-                        "{name}: a chunk of {} bytes at offset {} lies beyond the end of the file \
-                         ({file_len} bytes): truncated or damaged",
-                        piece.size, piece.addr
-                    ),
-                ));
-            }
-            self.scratch.resize(piece.size as usize, 0);
-            self.raw
-                .read_exact_at(&mut self.scratch, piece.addr)
-                .map_err(|e| {
-                    self.read_error(
-                        r0,
-                        r1,
-                        format!(
-                            "{name}: reading {} bytes at offset {}: {e} (file truncated?)",
-                            piece.size, piece.addr
-                        ),
-                    )
-                })?;
-            let bytes: &[u8] = if piece.deflated {
-                self.inflated.clear();
-                self.inflated.reserve(rows_per_piece * row_bytes);
-                let mut z = flate2::Decompress::new(true);
-                z.decompress_vec(
-                    &self.scratch,
-                    &mut self.inflated,
-                    flate2::FlushDecompress::Finish,
-                )
-                .map_err(|e| {
-                    self.read_error(
-                        r0,
-                        r1,
-                        format!("{name}: corrupt gzip chunk at offset {}: {e}", piece.addr),
-                    )
-                })?;
-                &self.inflated
-            } else {
-                &self.scratch
-            };
-            if bytes.len() < piece_rows * row_bytes {
-                return Err(self.read_error(
-                    r0,
-                    r1,
-                    format!(
-                        "{name}: chunk at offset {} holds {} bytes, expected {}",
-                        piece.addr,
-                        bytes.len(),
-                        piece_rows * row_bytes
-                    ),
-                ));
-            }
-            let lo = r0.max(piece.row0);
-            let hi = r1.min(piece.row0 + piece_rows);
-            let src = &bytes[(lo - piece.row0) * row_bytes..(hi - piece.row0) * row_bytes];
-            let base = (lo - r0) * (row_bytes / elem_bytes);
-            for (k, elem) in src.chunks_exact(elem_bytes).enumerate() {
-                put(elem, base + k);
-            }
-        }
-        Ok(true)
+        out: &mut [u8],
+    ) -> Result<(), Uvh5Error> {
+        layout
+            .read_rows(&self.raw, self.file_len, r0, r1, out)
+            .map_err(|e| self.read_error(r0, r1, format!("{name}: {e}")))
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
 
+use super::chunks::read_whole;
 use super::Uvh5Error;
 
 pub(super) fn dataset(
@@ -56,13 +57,30 @@ pub(super) fn usize_scalar(
     }
 }
 
+/// A numeric array as f64. Stored as native f64 or f32 it is read raw
+/// (no library lock: the per-row arrays of a group are megabytes); any other
+/// type through the library, which converts.
 pub(super) fn f64_vec(group: &hdf5::Group, name: &str, path: &Path) -> Result<Vec<f64>, Uvh5Error> {
     let ds = dataset(group, name, path)?;
+    if let Some(v) = read_whole::<f64>(&ds, path) {
+        return Ok(v);
+    }
+    if let Some(v) = read_whole::<f32>(&ds, path) {
+        return Ok(v.into_iter().map(f64::from).collect());
+    }
     ds.read_raw().map_err(|e| bad(path, &ds, e))
 }
 
+/// An integer array as i64: raw when stored as native i64 or i32 (see
+/// [`f64_vec`]), otherwise through the library.
 pub(super) fn i64_vec(group: &hdf5::Group, name: &str, path: &Path) -> Result<Vec<i64>, Uvh5Error> {
     let ds = dataset(group, name, path)?;
+    if let Some(v) = read_whole::<i64>(&ds, path) {
+        return Ok(v);
+    }
+    if let Some(v) = read_whole::<i32>(&ds, path) {
+        return Ok(v.into_iter().map(i64::from).collect());
+    }
     ds.read_raw().map_err(|e| bad(path, &ds, e))
 }
 

@@ -7,13 +7,15 @@
 //! `freq_array`, per-channel widths, `phase_center_catalog`).
 
 pub mod check;
+mod chunks;
 mod data;
 mod h5;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use data::{ReadPath, RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
+pub use chunks::LibraryReason;
+pub use data::{DatasetRead, ReadPath, RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 pub use validate::validate;
 
 /// Which on-disk layout a file uses.

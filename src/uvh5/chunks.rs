@@ -1,0 +1,520 @@
+//! Where a dataset's bytes lie in the file, and reads of whole rows from
+//! them without the HDF5 library.
+//!
+//! The `hdf5` crate serialises every library call behind one global lock,
+//! so threads calling it read one at a time. At open we ask HDF5 once where
+//! each chunk is (the [`Layout`]); afterwards rows are read with positioned
+//! reads, decoded (deflate, shuffle, LZF, in any combination) and scattered
+//! into the caller's `[row][...]` buffer by any number of threads at once.
+//!
+//! Chunks may cut a row anywhere: the real correlator's visdata chunks
+//! hold 128 rows x 12 channels x 1 polarization. Chunks that are adjacent
+//! in the file (they are allocated in the order they are first written, so
+//! a real file's ~7,000 visdata chunks form a few hundred runs) are read
+//! with one system call.
+//!
+//! Listing the chunks uses `H5Dget_chunk_info_by_coord` for each position
+//! of the chunk grid, a B-tree lookup: `H5Dget_chunk_info(index)` walks the
+//! index from the start on every call (quadratic overall), and the linear
+//! `H5Dchunk_iter` needs HDF5 >= 1.12.3, newer than Debian 12's 1.10.8.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use hdf5::filters::Filter;
+use rayon::prelude::*;
+
+/// Why a dataset is read through the HDF5 library instead of raw reads.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LibraryReason {
+    #[error("stored type differs from the reader's (another type or byte order)")]
+    Type,
+    #[error("filter {0} is not decoded here")]
+    Filter(String),
+    #[error("storage layout is compact or virtual")]
+    Storage,
+    #[error("some chunks are not allocated (fill values)")]
+    Unallocated,
+    #[error("the HDF5 library cannot list the chunks")]
+    Index,
+}
+
+/// One filter of the pipeline, in the order the writer applied them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    Deflate,
+    Shuffle,
+    Lzf,
+}
+
+/// One stored chunk.
+#[derive(Clone, Copy, Debug)]
+struct Stored {
+    addr: u64,
+    size: u64,
+    /// Bit i set: filter i was skipped for this chunk.
+    filter_mask: u32,
+}
+
+/// Where every chunk of one dataset is and how it is encoded. A contiguous
+/// dataset is one chunk the size of the dataset.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    shape: Vec<usize>,
+    chunk: Vec<usize>,
+    elem_bytes: usize,
+    codecs: Vec<Codec>,
+    /// In chunk-grid order (row-major over the grid).
+    chunks: Vec<Stored>,
+}
+
+/// Largest single read, bytes: bounds the memory a worker holds and leaves
+/// runs for the other workers.
+const MAX_RUN_BYTES: u64 = 4 << 20;
+
+/// A read that failed, for the caller to name file and rows.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    #[error("a chunk of {size} bytes at offset {addr} lies beyond the end of the file ({len} bytes): truncated or damaged")]
+    BeyondEnd { addr: u64, size: u64, len: u64 },
+    #[error("reading {size} bytes at offset {addr}: {source} (file truncated?)")]
+    Io {
+        addr: u64,
+        size: u64,
+        source: std::io::Error,
+    },
+    #[error("corrupt {codec} chunk at offset {addr}: {reason}")]
+    Corrupt {
+        codec: &'static str,
+        addr: u64,
+        reason: String,
+    },
+    #[error("chunk at offset {addr} decodes to {got} bytes, expected {want}")]
+    Size { addr: u64, got: usize, want: usize },
+}
+
+impl Layout {
+    /// The layout of `ds`, whose elements must be stored exactly as the
+    /// reader's `mem` type (`elem_bytes` each) for raw reads.
+    pub fn of(
+        ds: &hdf5::Dataset,
+        mem: &hdf5::Datatype,
+        elem_bytes: usize,
+    ) -> Result<Layout, LibraryReason> {
+        if !ds.dtype().map(|t| &t == mem).unwrap_or(false) {
+            return Err(LibraryReason::Type);
+        }
+        let shape = ds.shape();
+        if let Some(addr) = ds.offset() {
+            let size = (shape.iter().product::<usize>() * elem_bytes) as u64;
+            return Ok(Layout {
+                chunk: shape.clone(),
+                shape,
+                elem_bytes,
+                codecs: Vec::new(),
+                chunks: vec![Stored {
+                    addr,
+                    size,
+                    filter_mask: 0,
+                }],
+            });
+        }
+        let chunk = ds.chunk().ok_or(LibraryReason::Storage)?;
+        let codecs = ds
+            .filters()
+            .iter()
+            .map(|f| match f {
+                Filter::Deflate(_) => Ok(Codec::Deflate),
+                Filter::Shuffle => Ok(Codec::Shuffle),
+                Filter::LZF => Ok(Codec::Lzf),
+                other => Err(LibraryReason::Filter(format!("{other:?}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let chunks = list_chunks(ds, &shape, &chunk)?;
+        Ok(Layout {
+            shape,
+            chunk,
+            elem_bytes,
+            codecs,
+            chunks,
+        })
+    }
+
+    /// Elements per row (all axes after the first).
+    fn row_elems(&self) -> usize {
+        self.shape[1..].iter().product()
+    }
+
+    /// Chunks along each axis of the grid.
+    fn grid(&self) -> Vec<usize> {
+        self.shape
+            .iter()
+            .zip(&self.chunk)
+            .map(|(&d, &c)| d.div_ceil(c))
+            .collect()
+    }
+
+    /// Rows `[r0, r1)` into `out`, the bytes of `(r1 - r0) * row_elems`
+    /// elements in row-major order, reading `file` with positioned reads
+    /// from as many rayon workers as there are runs of adjacent chunks.
+    pub fn read_rows(
+        &self,
+        file: &File,
+        file_len: u64,
+        r0: usize,
+        r1: usize,
+        out: &mut [u8],
+    ) -> Result<(), ChunkError> {
+        let row_bytes = self.row_elems() * self.elem_bytes;
+        assert_eq!(out.len(), (r1 - r0) * row_bytes, "output buffer size");
+        if r1 <= r0 || row_bytes == 0 {
+            return Ok(());
+        }
+        let grid = self.grid();
+        let per_grid_row: usize = grid[1..].iter().product();
+        let first = (r0 / self.chunk[0]) * per_grid_row;
+        let last = ((r1 - 1) / self.chunk[0] + 1) * per_grid_row;
+        let mut wanted: Vec<usize> = (first..last).collect();
+        wanted.sort_by_key(|&i| self.chunks[i].addr);
+        for &i in &wanted {
+            let s = self.chunks[i];
+            if s.addr.saturating_add(s.size) > file_len {
+                return Err(ChunkError::BeyondEnd {
+                    addr: s.addr,
+                    size: s.size,
+                    len: file_len,
+                });
+            }
+        }
+        let runs = runs(&wanted, &self.chunks);
+        let dst = Scatter {
+            ptr: out.as_mut_ptr(),
+            len: out.len(),
+        };
+        runs.par_iter().try_for_each(|run| {
+            let (start, end) = run_span(run, &self.chunks);
+            let mut bytes = vec![0u8; (end - start) as usize];
+            file.read_exact_at(&mut bytes, start)
+                .map_err(|source| ChunkError::Io {
+                    addr: start,
+                    size: end - start,
+                    source,
+                })?;
+            let mut decoded = Vec::new();
+            for &i in *run {
+                let s = self.chunks[i];
+                let raw = &bytes[(s.addr - start) as usize..(s.addr + s.size - start) as usize];
+                let data = self.decode(raw, s, &mut decoded)?;
+                self.scatter(i, &grid, data, r0, r1, &dst);
+            }
+            Ok(())
+        })
+    }
+
+    /// Undo the filters of one chunk (last applied, first undone).
+    fn decode<'a>(
+        &self,
+        raw: &'a [u8],
+        s: Stored,
+        work: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], ChunkError> {
+        let want = self.chunk.iter().product::<usize>() * self.elem_bytes;
+        let active: Vec<Codec> = self
+            .codecs
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| s.filter_mask & (1 << k) == 0)
+            .map(|(_, &c)| c)
+            .collect();
+        if active.is_empty() {
+            return check_size(raw, s.addr, want);
+        }
+        let mut cur = raw.to_vec();
+        for codec in active.iter().rev() {
+            cur = match codec {
+                Codec::Deflate => inflate(&cur, want, s.addr)?,
+                Codec::Lzf => unlzf(&cur, want, s.addr)?,
+                Codec::Shuffle => unshuffle(&cur, self.elem_bytes),
+            };
+        }
+        *work = cur;
+        let decoded: &'a Vec<u8> = work;
+        check_size(decoded, s.addr, want)
+    }
+
+    /// Copy the part of chunk `index` (decoded, `data`) inside rows
+    /// `[r0, r1)` to its place in the output.
+    fn scatter(
+        &self,
+        index: usize,
+        grid: &[usize],
+        data: &[u8],
+        r0: usize,
+        r1: usize,
+        dst: &Scatter,
+    ) {
+        let n = self.shape.len();
+        let eb = self.elem_bytes;
+        // The chunk's grid coordinates, element origin and extent (clipped
+        // to the dataset and, on axis 0, to the rows asked for).
+        let mut coord = vec![0usize; n];
+        let mut rest = index;
+        for k in (0..n).rev() {
+            coord[k] = rest % grid[k];
+            rest /= grid[k];
+        }
+        let origin: Vec<usize> = (0..n).map(|k| coord[k] * self.chunk[k]).collect();
+        let mut lo = vec![0usize; n];
+        let mut hi: Vec<usize> = (0..n)
+            .map(|k| self.chunk[k].min(self.shape[k] - origin[k]))
+            .collect();
+        lo[0] = r0.saturating_sub(origin[0]);
+        hi[0] = hi[0].min(r1 - origin[0]);
+        // Strides in elements of the chunk and of the output.
+        let mut src_stride = vec![1usize; n];
+        let mut dst_stride = vec![1usize; n];
+        for k in (0..n - 1).rev() {
+            src_stride[k] = src_stride[k + 1] * self.chunk[k + 1];
+            dst_stride[k] = dst_stride[k + 1] * self.shape[k + 1];
+        }
+        let run = hi[n - 1] - lo[n - 1];
+        if run == 0 || (0..n).any(|k| lo[k] >= hi[k]) {
+            return;
+        }
+        // Odometer over every axis but the last; the last is one copy.
+        let mut idx = lo.clone();
+        loop {
+            let src: usize = (0..n).map(|k| idx[k] * src_stride[k]).sum();
+            let dst_elem: usize = (origin[0] + idx[0] - r0) * dst_stride[0]
+                + (1..n)
+                    .map(|k| (origin[k] + idx[k]) * dst_stride[k])
+                    .sum::<usize>();
+            dst.put(&data[src * eb..(src + run) * eb], dst_elem * eb);
+            let mut k = n - 1;
+            loop {
+                if k == 0 {
+                    return;
+                }
+                k -= 1;
+                idx[k] += 1;
+                if idx[k] < hi[k] {
+                    break;
+                }
+                idx[k] = lo[k];
+            }
+        }
+    }
+}
+
+/// The output buffer, written by several workers at once.
+struct Scatter {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: workers write disjoint byte ranges: the chunks of one dataset
+// tile its element grid without overlap (their origins are multiples of
+// the chunk shape), and each chunk is decoded and scattered by one worker.
+unsafe impl Sync for Scatter {}
+
+impl Scatter {
+    fn put(&self, src: &[u8], at: usize) {
+        assert!(at + src.len() <= self.len, "scatter within the output");
+        // SAFETY: in bounds (checked above); disjoint from every other
+        // worker's writes (see the Sync impl); `src` is a separate buffer.
+        // Whole elements of the common sizes are one move each.
+        unsafe {
+            let to = self.ptr.add(at);
+            match src.len() {
+                1 => *to = src[0],
+                4 => to
+                    .cast::<[u8; 4]>()
+                    .write_unaligned(src.try_into().expect("4 bytes")),
+                8 => to
+                    .cast::<[u8; 8]>()
+                    .write_unaligned(src.try_into().expect("8 bytes")),
+                n => std::ptr::copy_nonoverlapping(src.as_ptr(), to, n),
+            }
+        }
+    }
+}
+
+/// Group chunk indices (sorted by address) into runs adjacent in the file.
+fn runs<'a>(sorted: &'a [usize], chunks: &[Stored]) -> Vec<&'a [usize]> {
+    let mut out = Vec::new();
+    let mut begin = 0;
+    for k in 1..=sorted.len() {
+        let split = k == sorted.len() || {
+            let prev = chunks[sorted[k - 1]];
+            let next = chunks[sorted[k]];
+            let first = chunks[sorted[begin]];
+            next.addr != prev.addr + prev.size || next.addr + next.size - first.addr > MAX_RUN_BYTES
+        };
+        if split {
+            out.push(&sorted[begin..k]);
+            begin = k;
+        }
+    }
+    out
+}
+
+fn run_span(run: &[usize], chunks: &[Stored]) -> (u64, u64) {
+    let first = chunks[run[0]];
+    let last = chunks[run[run.len() - 1]];
+    (first.addr, last.addr + last.size)
+}
+
+fn check_size(data: &[u8], addr: u64, want: usize) -> Result<&[u8], ChunkError> {
+    if data.len() < want {
+        return Err(ChunkError::Size {
+            addr,
+            got: data.len(),
+            want,
+        });
+    }
+    Ok(&data[..want])
+}
+
+fn inflate(src: &[u8], want: usize, addr: u64) -> Result<Vec<u8>, ChunkError> {
+    let mut out = Vec::with_capacity(want);
+    flate2::Decompress::new(true)
+        .decompress_vec(src, &mut out, flate2::FlushDecompress::Finish)
+        .map_err(|e| ChunkError::Corrupt {
+            codec: "deflate",
+            addr,
+            reason: e.to_string(),
+        })?;
+    Ok(out)
+}
+
+fn unlzf(src: &[u8], want: usize, addr: u64) -> Result<Vec<u8>, ChunkError> {
+    let mut out = vec![0u8; want];
+    // SAFETY: lzf_decompress reads `src.len()` bytes of `src` and writes at
+    // most `want` bytes into `out`, which holds `want`.
+    let n = unsafe {
+        lzf_sys::lzf_decompress(
+            src.as_ptr().cast(),
+            src.len() as u32,
+            out.as_mut_ptr().cast(),
+            want as u32,
+        )
+    };
+    if n as usize != want {
+        return Err(ChunkError::Corrupt {
+            codec: "lzf",
+            addr,
+            reason: format!("decoded {n} bytes"),
+        });
+    }
+    Ok(out)
+}
+
+/// HDF5's shuffle: byte k of every element stored together; the bytes
+/// after the last whole element are left as they are.
+fn unshuffle(src: &[u8], elem_bytes: usize) -> Vec<u8> {
+    let n = src.len() / elem_bytes;
+    let mut out = src.to_vec();
+    if elem_bytes > 1 {
+        for (b, plane) in src[..n * elem_bytes].chunks_exact(n.max(1)).enumerate() {
+            for (i, &byte) in plane.iter().enumerate() {
+                out[i * elem_bytes + b] = byte;
+            }
+        }
+    }
+    out
+}
+
+/// A whole dataset stored as `T` (native byte order) read raw, or `None`
+/// when it is stored otherwise or the raw path cannot decode it (the caller
+/// then asks the library). For the per-row header arrays.
+pub(super) fn read_whole<T>(ds: &hdf5::Dataset, path: &std::path::Path) -> Option<Vec<T>>
+where
+    T: hdf5::H5Type + bytemuck::Pod,
+{
+    let mem = hdf5::Datatype::from_type::<T>().ok()?;
+    let layout = Layout::of(ds, &mem, std::mem::size_of::<T>()).ok()?;
+    let rows = *layout.shape.first()?;
+    let file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut out = vec![T::zeroed(); rows * layout.row_elems()];
+    layout
+        .read_rows(&file, len, 0, rows, bytemuck::cast_slice_mut(&mut out))
+        .ok()?;
+    Some(out)
+}
+
+/// Every chunk of the grid, by coordinate lookups (see the module docs).
+fn list_chunks(
+    ds: &hdf5::Dataset,
+    shape: &[usize],
+    chunk: &[usize],
+) -> Result<Vec<Stored>, LibraryReason> {
+    let n = shape.len();
+    let grid: Vec<usize> = shape
+        .iter()
+        .zip(chunk)
+        .map(|(&d, &c)| d.div_ceil(c))
+        .collect();
+    let total: usize = grid.iter().product();
+    let id = ds.id();
+    hdf5::sync::sync(|| {
+        let mut out = Vec::with_capacity(total);
+        let mut offset = vec![0u64; n];
+        for index in 0..total {
+            let mut rest = index;
+            for k in (0..n).rev() {
+                offset[k] = ((rest % grid[k]) * chunk[k]) as u64;
+                rest /= grid[k];
+            }
+            let (mut mask, mut addr, mut size) = (0u32, 0u64, 0u64);
+            // SAFETY: `offset` holds one coordinate per dataset axis; the
+            // outputs are plain integers; the dataset id is open.
+            let status = unsafe {
+                hdf5_sys::h5d::H5Dget_chunk_info_by_coord(
+                    id,
+                    offset.as_ptr(),
+                    &mut mask,
+                    &mut addr,
+                    &mut size,
+                )
+            };
+            if status < 0 {
+                return Err(LibraryReason::Index);
+            }
+            if addr == hdf5_sys::h5::HADDR_UNDEF {
+                return Err(LibraryReason::Unallocated);
+            }
+            out.push(Stored {
+                addr,
+                size,
+                filter_mask: mask,
+            });
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unshuffle_regroups_the_bytes_of_each_element() {
+        // Two 4-byte elements 0x04030201 and 0x08070605, shuffled, plus a tail byte.
+        let shuffled = [1, 5, 2, 6, 3, 7, 4, 8, 9];
+        assert_eq!(unshuffle(&shuffled, 4), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn runs_split_at_gaps_and_keep_adjacent_chunks_together() {
+        let at = |addr, size| Stored {
+            addr,
+            size,
+            filter_mask: 0,
+        };
+        let chunks = [at(0, 10), at(10, 10), at(30, 10), at(40, 5)];
+        let sorted = [0, 1, 2, 3];
+        let r = runs(&sorted, &chunks);
+        assert_eq!(r, vec![&[0, 1][..], &[2, 3][..]]);
+    }
+}
