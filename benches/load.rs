@@ -1,7 +1,11 @@
-//! Loading a group: the HDF5 library path (serialised by the crate's global
-//! lock) against the parallel raw path, worker counts 1..16, and HDF5 chunk
-//! cache sizes. The group is simulated once into target/bench-load
-//! (DSA110_BENCH_ANTS antennas, default 48; 96 is full size).
+//! Loading a group into the converter's buffers: `cat` of the same files
+//! (the floor: reading their bytes into memory), opening the group (headers
+//! and chunk lists), the parallel raw path with 1..16 workers, and the HDF5
+//! library path (serialised by the crate's global lock) with several chunk
+//! cache sizes. The group is `DSA110_BENCH_GROUP` (a directory holding one
+//! group, e.g. real files) or simulated once into target/bench-load
+//! (DSA110_BENCH_ANTS antennas, default 48; 96 is full size), in the
+//! simulator's default layout, the correlator's.
 
 use std::path::PathBuf;
 
@@ -11,6 +15,16 @@ use dsa110_convert::sim::{self, SimConfig};
 use dsa110_convert::uvh5::{RowBuffers, Uvh5File};
 
 fn group_files() -> Vec<PathBuf> {
+    if let Ok(dir) = std::env::var("DSA110_BENCH_GROUP") {
+        let found =
+            dsa110_convert::group::find_groups(std::path::Path::new(&dir), None, None, 60.0, 16)
+                .expect("DSA110_BENCH_GROUP: a directory of subband files");
+        assert!(
+            found.len() == 1 && found[0].is_complete(),
+            "DSA110_BENCH_GROUP must hold one complete group"
+        );
+        return found[0].files.clone();
+    }
     let ants: usize = std::env::var("DSA110_BENCH_ANTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -39,13 +53,28 @@ fn load(c: &mut Criterion) {
         .iter()
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
+    let mut g = c.benchmark_group("load_group");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes));
+    let mut whole = vec![0u8; bytes as usize];
+    g.bench_function("cat", |b| {
+        b.iter(|| {
+            let mut at = 0;
+            for f in &files {
+                let mut file = std::fs::File::open(f).unwrap();
+                let n = std::fs::metadata(f).unwrap().len() as usize;
+                std::io::Read::read_exact(&mut file, &mut whole[at..at + n]).unwrap();
+                at += n;
+            }
+        })
+    });
+    g.bench_function("open", |b| {
+        b.iter(|| Group::open(&files, 16 << 20).unwrap().reader(2).unwrap())
+    });
     let group = Group::open(&files, 16 << 20).unwrap();
     let h = group.header().clone();
     let per_row = group.freq_hz().len() * h.n_pols;
     let mut buf = RowBuffers::new(h.n_blts, per_row);
-    let mut g = c.benchmark_group("load_group");
-    g.sample_size(10);
-    g.throughput(Throughput::Bytes(bytes));
     g.bench_function("library_sequential", |b| {
         b.iter(|| {
             for f in &files {

@@ -83,6 +83,13 @@ pub struct Args {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print the plan and exit without writing: per group the output, the
+    /// phase-centre mode and fields, the backend, the block size, and for
+    /// every file and dataset whether it is read raw (parallel positioned
+    /// reads) or through the HDF5 library (one thread at a time, and why),
+    /// with its chunk shape and filters.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How each group is converted (shared by `convert` and `stream run`).
@@ -351,9 +358,65 @@ enum Outcome {
     Failed { ms_path: PathBuf, error: String },
 }
 
+/// Print what `convert` would do with each group.
+fn print_dry_runs(
+    groups: &[Vec<PathBuf>],
+    args: &Args,
+    opts: &ConvertOptions,
+) -> anyhow::Result<()> {
+    let mut plans = Vec::new();
+    for files in groups {
+        let out = args.output.join(convert::output_name(files));
+        plans.push(convert::dry_run(files, &out, opts)?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plans)?);
+        return Ok(());
+    }
+    for p in &plans {
+        println!("{} (dry run: nothing written)", p.ms_path.display());
+        println!(
+            "  {} baseline-times x {} channels in {} spectral window(s) x {} pols; backend {}; blocks of {} rows",
+            p.rows, p.channels, p.spectral_windows, p.polarizations, p.backend, p.block_rows
+        );
+        let names: Vec<&str> = p.fields.iter().map(|f| f.name.as_str()).collect();
+        println!(
+            "  phase centres: {}, {} field(s): {}",
+            p.phase_center_mode,
+            names.len(),
+            names.join(", ")
+        );
+        for f in &p.files {
+            println!("  {}", f.path.display());
+            for d in &f.datasets {
+                let chunk = d
+                    .chunk
+                    .as_ref()
+                    .map_or("contiguous".to_string(), |c| format!("chunks {c:?}"));
+                let filters = if d.filters.is_empty() {
+                    "no filter".to_string()
+                } else {
+                    d.filters.join("+")
+                };
+                let path = match (&d.path, &d.why_library) {
+                    (crate::uvh5::ReadPath::Raw, _) => "raw".to_string(),
+                    (_, Some(why)) => format!("library ({why})"),
+                    (_, None) => "library".to_string(),
+                };
+                println!("    {:<14} {chunk}, {filters}: {path}", d.name);
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let groups = groups_to_convert(&args)?;
     let opts = pipeline_options(&args.pipeline, args.overwrite, !args.json)?;
+    if args.dry_run {
+        print_dry_runs(&groups, &args, &opts)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
     let mut outcomes = Vec::new();

@@ -11,6 +11,7 @@
 //! stored in the file — the w the correlator fringe-stopped with (the
 //! DSA-110 files say "drift", but their data and uvw are for the meridian).
 
+mod dry_run;
 mod incremental;
 mod pipeline;
 pub mod plan;
@@ -24,6 +25,7 @@ use crate::calibrators::Catalog;
 use crate::compute::{Backend, ComputeError, SkyPos};
 use crate::ms::SpwLayout;
 
+pub use dry_run::{dry_run, DryRun, FileReads};
 pub use incremental::IncrementalConversion;
 pub use pipeline::convert_group;
 pub use plan::{FieldPlan, Plan};

@@ -4,19 +4,21 @@ use num_complex::Complex32;
 use rayon::prelude::*;
 
 use super::{ChannelMap, Group, GroupError};
-use crate::uvh5::{RowBuffers, Uvh5File};
+use crate::uvh5::{sanitize, RowsOut, Uvh5File};
 
 /// Reads rows of all files of a group into `[row][joined chan][pol]`.
 ///
-/// Phase 1: `workers` threads each read their share of the files with
-/// positioned reads (no HDF5 lock for the bulk data) into per-file buffers
-/// kept between calls. Phase 2: rayon gathers each output row from the
-/// files, reversing descending channels.
+/// `workers` threads each read their share of the files; each file's
+/// chunks are read raw (no HDF5 lock) and scattered straight to their
+/// joined channels, reversed into ascending order, by rayon workers. No
+/// per-file copy and no second pass but [`sanitize`].
 pub struct GroupReader {
-    files: Vec<(Uvh5File, ChannelMap, RowBuffers)>,
+    files: Vec<(Uvh5File, ChannelMap)>,
     workers: usize,
     n_pol: usize,
     n_chan: usize,
+    /// The stored flag bytes of the last block.
+    flag_bytes: Vec<u8>,
 }
 
 impl GroupReader {
@@ -25,19 +27,14 @@ impl GroupReader {
             .paths()
             .iter()
             .zip(group.channel_maps())
-            .map(|(p, m)| {
-                Ok((
-                    Uvh5File::open(p, group.chunk_cache_bytes)?,
-                    *m,
-                    RowBuffers::default(),
-                ))
-            })
+            .map(|(p, m)| Ok((Uvh5File::open(p, group.chunk_cache_bytes)?, *m)))
             .collect::<Result<Vec<_>, GroupError>>()?;
         Ok(GroupReader {
             files,
             workers: workers.max(1),
             n_pol: group.header().n_pols,
             n_chan: group.freq_hz().len(),
+            flag_bytes: Vec::new(),
         })
     }
 
@@ -63,55 +60,75 @@ impl GroupReader {
                 self.n_pol
             )));
         }
-        let per_file = self.files.len().div_ceil(self.workers);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .files
-                .chunks_mut(per_file)
-                .map(|share| {
-                    s.spawn(move || -> Result<(), GroupError> {
-                        for (file, map, buf) in share.iter_mut() {
-                            let n = rows * map.n_freqs * file.header().n_pols;
-                            buf.vis.resize(n, Complex32::new(0.0, 0.0));
-                            buf.flags.resize(n, false);
-                            buf.nsamples.resize(n, 0.0);
-                            file.read_rows(
-                                r0,
-                                r1,
-                                &mut buf.vis,
-                                &mut buf.flags,
-                                &mut buf.nsamples,
-                            )?;
-                        }
-                        Ok(())
+        let mut bytes = std::mem::take(&mut self.flag_bytes);
+        bytes.resize(n, 0);
+        let read = {
+            let out = RowsOut::new(vis, &mut bytes, nsamples, self.n_chan, self.n_pol);
+            let out = &out;
+            let per_file = self.files.len().div_ceil(self.workers);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .files
+                    .chunks_mut(per_file)
+                    .map(|share| {
+                        s.spawn(move || -> Result<(), GroupError> {
+                            for (file, map) in share.iter_mut() {
+                                file.read_into(r0, r1, map.offset, map.reversed, out)?;
+                            }
+                            Ok(())
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().expect("reader thread panicked"))
-        })?;
+                    .collect();
+                handles
+                    .into_iter()
+                    .try_for_each(|h| h.join().expect("reader thread panicked"))
+            })
+        };
+        let unusable = self.sanitize(vis, &bytes, flags, nsamples);
+        self.flag_bytes = bytes;
+        read?;
+        for ((file, _), n) in self.files.iter_mut().zip(unusable) {
+            file.warn_unusable(n, r0, r1);
+        }
+        Ok(())
+    }
 
-        let (n_chan, n_pol) = (self.n_chan, self.n_pol);
-        let per_row = n_chan * n_pol;
-        let files = &self.files;
+    /// [`sanitize`] the joined rows; how many values of each file it flagged.
+    fn sanitize(
+        &self,
+        vis: &mut [Complex32],
+        bytes: &[u8],
+        flags: &mut [bool],
+        nsamples: &mut [f32],
+    ) -> Vec<usize> {
+        let per_row = self.n_chan * self.n_pol;
+        let ranges: Vec<std::ops::Range<usize>> = self
+            .files
+            .iter()
+            .map(|(_, m)| m.offset * self.n_pol..(m.offset + m.n_freqs) * self.n_pol)
+            .collect();
         vis.par_chunks_mut(per_row)
+            .zip(bytes.par_chunks(per_row))
             .zip(flags.par_chunks_mut(per_row))
             .zip(nsamples.par_chunks_mut(per_row))
-            .enumerate()
-            .for_each(|(row, ((v, f), ns))| {
-                for (_, map, buf) in files {
-                    let width = map.n_freqs * n_pol;
-                    let src = row * width;
-                    for c in 0..map.n_freqs {
-                        let from = src + if map.reversed { map.n_freqs - 1 - c } else { c } * n_pol;
-                        let to = (map.offset + c) * n_pol;
-                        v[to..to + n_pol].copy_from_slice(&buf.vis[from..from + n_pol]);
-                        f[to..to + n_pol].copy_from_slice(&buf.flags[from..from + n_pol]);
-                        ns[to..to + n_pol].copy_from_slice(&buf.nsamples[from..from + n_pol]);
+            .fold(
+                || vec![0usize; ranges.len()],
+                |mut counts, (((v, b), f), ns)| {
+                    for (count, r) in counts.iter_mut().zip(&ranges) {
+                        let r = r.clone();
+                        *count += sanitize(
+                            &mut v[r.clone()],
+                            &b[r.clone()],
+                            &mut f[r.clone()],
+                            &mut ns[r],
+                        );
                     }
-                }
-            });
-        Ok(())
+                    counts
+                },
+            )
+            .reduce(
+                || vec![0usize; ranges.len()],
+                |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+            )
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use num_complex::Complex32;
 
-use super::chunks::{Layout, LibraryReason};
+use super::chunks::{Layout, LibraryReason, Place};
 use super::{header_of, open_hdf5, Header, Uvh5Error};
 
 /// Default HDF5 raw-data chunk cache per file, bytes.
@@ -47,14 +47,15 @@ impl RowBuffers {
 }
 
 /// Which path reads each dataset, for logs and tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReadPath {
     Raw,
     Library,
 }
 
 /// How one bulk dataset of a file is read, for `convert --dry-run` and logs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct DatasetRead {
     /// `Data/visdata`, `Data/flags` or `Data/nsamples`.
     pub name: &'static str,
@@ -64,7 +65,15 @@ pub struct DatasetRead {
     /// Filters in the writer's order (`deflate`, `shuffle`, `lzf`, ...).
     pub filters: Vec<String>,
     /// Why the library reads it, when it does.
+    #[serde(serialize_with = "display_opt")]
     pub why_library: Option<LibraryReason>,
+}
+
+fn display_opt<S: serde::Serializer>(v: &Option<LibraryReason>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(r) => s.serialize_some(&r.to_string()),
+        None => s.serialize_none(),
+    }
 }
 
 /// One bulk dataset: its stored layout and, when raw reads can decode it,
@@ -77,7 +86,13 @@ struct Bulk {
 }
 
 impl Bulk {
-    fn new(ds: &hdf5::Dataset, name: &'static str, mem: hdf5::Datatype, elem_bytes: usize) -> Bulk {
+    fn new(
+        ds: &hdf5::Dataset,
+        file: &File,
+        name: &'static str,
+        mem: hdf5::Datatype,
+        elem_bytes: usize,
+    ) -> Bulk {
         Bulk {
             name,
             chunk: ds.chunk(),
@@ -86,7 +101,7 @@ impl Bulk {
                 .iter()
                 .map(|f| format!("{f:?}").to_lowercase())
                 .collect(),
-            raw: Layout::of(ds, &mem, elem_bytes),
+            raw: Layout::of(ds, file, &mem, elem_bytes),
         }
     }
 
@@ -117,18 +132,28 @@ pub struct Uvh5File {
     nsamples: Bulk,
     /// Stored flag bytes, converted to `bool` after a raw read.
     flag_bytes: Vec<u8>,
+    /// Axes of the bulk datasets: 4 (with the old spw axis) or 3.
+    vis_ndim: usize,
     force_library: bool,
     /// Non-finite visibilities or bad nsamples seen (and warned about) yet.
     warned_unusable: bool,
 }
 
-/// Flag what no conversion can use: visibilities that are NaN or
-/// infinite (set to 0) and nsamples that are NaN, infinite or negative
-/// (set to 0, so that they weigh nothing). How many values were flagged.
-fn flag_unusable(vis: &mut [Complex32], flags: &mut [bool], nsamples: &mut [f32]) -> usize {
+/// Finish rows read by [`Uvh5File::read_into`]: the stored flag bytes as
+/// `bool`, and flagged what no conversion can use: visibilities that are NaN
+/// or infinite (set to 0) and nsamples that are NaN, infinite or negative
+/// (set to 0, so that they weigh nothing). Returns how many values were
+/// flagged so.
+pub fn sanitize(
+    vis: &mut [Complex32],
+    flag_bytes: &[u8],
+    flags: &mut [bool],
+    nsamples: &mut [f32],
+) -> usize {
     let mut n = 0;
-    for ((v, f), ns) in vis
+    for (((v, &fb), f), ns) in vis
         .iter_mut()
+        .zip(flag_bytes)
         .zip(flags.iter_mut())
         .zip(nsamples.iter_mut())
     {
@@ -140,12 +165,86 @@ fn flag_unusable(vis: &mut [Complex32], flags: &mut [bool], nsamples: &mut [f32]
         if bad_ns {
             *ns = 0.0;
         }
-        if bad_vis || bad_ns {
-            *f = true;
-            n += 1;
-        }
+        *f = fb != 0 || bad_vis || bad_ns;
+        n += (bad_vis || bad_ns) as usize;
     }
     n
+}
+
+/// Row buffers `[row][channel][pol]` that several files fill at once, each
+/// its own channels (a group's joined band): visibilities, stored flag
+/// bytes (see [`sanitize`]) and nsamples.
+pub struct RowsOut<'a> {
+    vis: *mut Complex32,
+    flag_bytes: *mut u8,
+    nsamples: *mut f32,
+    len: usize,
+    row_channels: usize,
+    n_pol: usize,
+    /// Channel ranges being written now: concurrent writers must not overlap.
+    writing: std::sync::Mutex<Vec<std::ops::Range<usize>>>,
+    _borrow: std::marker::PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: the buffers are borrowed exclusively for 'a; writers are
+// serialised per channel range (`writing`), so no two threads write the same
+// element, and every write is bounds-checked.
+unsafe impl Sync for RowsOut<'_> {}
+
+impl<'a> RowsOut<'a> {
+    /// Buffers of equal length, whole rows of `row_channels * n_pol` values.
+    pub fn new(
+        vis: &'a mut [Complex32],
+        flag_bytes: &'a mut [u8],
+        nsamples: &'a mut [f32],
+        row_channels: usize,
+        n_pol: usize,
+    ) -> RowsOut<'a> {
+        let len = vis.len();
+        assert!(
+            flag_bytes.len() == len
+                && nsamples.len() == len
+                && len % (row_channels * n_pol).max(1) == 0,
+            "row buffers of whole rows, all of one length"
+        );
+        RowsOut {
+            vis: vis.as_mut_ptr(),
+            flag_bytes: flag_bytes.as_mut_ptr(),
+            nsamples: nsamples.as_mut_ptr(),
+            len,
+            row_channels,
+            n_pol,
+            writing: std::sync::Mutex::new(Vec::new()),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.len / (self.row_channels * self.n_pol).max(1)
+    }
+
+    /// Claim channels `range` for one writer; `None` if another writes them.
+    fn claim(&self, range: std::ops::Range<usize>) -> Option<Claim<'_, 'a>> {
+        let mut w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if w.iter().any(|r| r.start < range.end && range.start < r.end) {
+            return None;
+        }
+        w.push(range.clone());
+        Some(Claim { out: self, range })
+    }
+}
+
+/// Channels of a [`RowsOut`] one writer holds until dropped.
+struct Claim<'r, 'a> {
+    out: &'r RowsOut<'a>,
+    range: std::ops::Range<usize>,
+}
+
+impl Drop for Claim<'_, '_> {
+    fn drop(&mut self) {
+        let mut w = self.out.writing.lock().unwrap_or_else(|e| e.into_inner());
+        w.retain(|r| *r != self.range);
+    }
 }
 
 impl Uvh5File {
@@ -186,18 +285,21 @@ impl Uvh5File {
         let file = Uvh5File {
             vis: Bulk::new(
                 &vis,
+                &raw,
                 "Data/visdata",
                 native(hdf5::Datatype::from_type::<ComplexF32>()),
                 8,
             ),
             flags: Bulk::new(
                 &flags,
+                &raw,
                 "Data/flags",
                 native(hdf5::Datatype::from_type::<bool>()),
                 1,
             ),
             nsamples: Bulk::new(
                 &nsamples,
+                &raw,
                 "Data/nsamples",
                 native(hdf5::Datatype::from_type::<f32>()),
                 4,
@@ -207,6 +309,7 @@ impl Uvh5File {
             raw,
             file_len,
             flag_bytes: Vec::new(),
+            vis_ndim: vis.ndim(),
             force_library: false,
             warned_unusable: false,
         };
@@ -262,12 +365,7 @@ impl Uvh5File {
     ) -> Result<(), Uvh5Error> {
         let per_row = self.header.per_row();
         let n = (r1.saturating_sub(r0)) * per_row;
-        if r1 < r0
-            || r1 > self.header.n_blts
-            || vis.len() != n
-            || flags.len() != n
-            || nsamples.len() != n
-        {
+        if vis.len() != n || flags.len() != n || nsamples.len() != n {
             return Err(self.read_error(
                 r0,
                 r1,
@@ -280,9 +378,92 @@ impl Uvh5File {
                 ),
             ));
         }
-        if n == 0 {
+        let mut bytes = std::mem::take(&mut self.flag_bytes);
+        bytes.resize(n, 0);
+        let (n_freqs, n_pol) = (self.header.n_freqs, self.header.n_pols);
+        let read = {
+            let out = RowsOut::new(vis, &mut bytes, nsamples, n_freqs, n_pol);
+            self.read_into(r0, r1, 0, false, &out)
+        };
+        let unusable = sanitize(vis, &bytes, flags, nsamples);
+        self.flag_bytes = bytes;
+        read?;
+        self.warn_unusable(unusable, r0, r1);
+        Ok(())
+    }
+
+    /// Warn (once per file) that `n` values of rows `[r0, r1)` were
+    /// flagged by [`sanitize`].
+    pub fn warn_unusable(&mut self, n: usize, r0: usize, r1: usize) {
+        if n > 0 && !self.warned_unusable {
+            self.warned_unusable = true;
+            tracing::warn!(
+                "{}: {n} NaN/infinite visibilities or NaN/infinite/negative nsamples in rows \
+                 {r0}..{r1}: flagged, written as 0",
+                self.header.path.display()
+            );
+        }
+    }
+
+    /// Rows `[r0, r1)` into `out`, this file's channel c at buffer channel
+    /// `first_channel + c`, or `first_channel + Nfreqs - 1 - c` when
+    /// `reversed` (a descending file in an ascending band). Flags arrive as
+    /// stored bytes: finish with [`sanitize`]. Several files may fill one
+    /// `out` at once when their channels do not overlap.
+    pub fn read_into(
+        &mut self,
+        r0: usize,
+        r1: usize,
+        first_channel: usize,
+        reversed: bool,
+        out: &RowsOut,
+    ) -> Result<(), Uvh5Error> {
+        let (n_freqs, n_pol) = (self.header.n_freqs, self.header.n_pols);
+        let channels = first_channel..first_channel + n_freqs;
+        if r1 < r0
+            || r1 > self.header.n_blts
+            || out.rows() != r1 - r0
+            || out.n_pol != n_pol
+            || channels.end > out.row_channels
+        {
+            return Err(self.read_error(
+                r0,
+                r1,
+                format!(
+                    "buffers of {} rows x {} channels x {} pols for {} rows of channels {channels:?} x {n_pol} pols",
+                    out.rows(),
+                    out.row_channels,
+                    out.n_pol,
+                    r1.saturating_sub(r0)
+                ),
+            ));
+        }
+        let Some(_claim) = out.claim(channels.clone()) else {
+            return Err(self.read_error(
+                r0,
+                r1,
+                format!("channels {channels:?} of the buffers are being written by another file"),
+            ));
+        };
+        if r1 == r0 {
             return Ok(());
         }
+        // Axes (rows, [spw,] channels, pols) of the buffer.
+        let row = (out.row_channels * n_pol) as isize;
+        let chan = if reversed {
+            -(n_pol as isize)
+        } else {
+            n_pol as isize
+        };
+        let first = first_channel + if reversed { n_freqs - 1 } else { 0 };
+        let strides = match self.vis_ndim {
+            4 => vec![row, 0, chan, 1],
+            _ => vec![row, chan, 1],
+        };
+        let place = Place {
+            offset: (first * n_pol) as isize,
+            strides,
+        };
         let path = self.header.path.clone();
         let lib = |e: hdf5::Error, name: &str| Uvh5Error::Read {
             path: path.clone(),
@@ -290,36 +471,34 @@ impl Uvh5File {
             r1,
             reason: format!("{name}: {e}"),
         };
+        let len = out.len;
+        // SAFETY (all three): the claim gives this call the buffer's
+        // channels `channels`, the only ones `place` maps to.
         match self.raw_layout(&self.vis) {
-            Some(l) => self.read_raw(l, r0, r1, bytemuck::cast_slice_mut(vis))?,
-            None => library_vis(&self.h5, r0, r1, vis).map_err(|e| lib(e, self.vis.name))?,
+            Some(l) => unsafe { self.read_raw(l, r0, r1, out.vis.cast(), len * 8, &place)? },
+            None => {
+                let v = library_vis(&self.h5, r0, r1).map_err(|e| lib(e, self.vis.name))?;
+                unsafe { put(&v, out.vis, len, &place, n_freqs, n_pol) }
+            }
         }
         match self.raw_layout(&self.flags) {
-            Some(l) => {
-                let mut bytes = std::mem::take(&mut self.flag_bytes);
-                bytes.resize(n, 0);
-                self.read_raw(l, r0, r1, &mut bytes)?;
-                for (f, &b) in flags.iter_mut().zip(&bytes) {
-                    *f = b != 0;
-                }
-                self.flag_bytes = bytes;
+            Some(l) => unsafe { self.read_raw(l, r0, r1, out.flag_bytes, len, &place)? },
+            None => {
+                let f: Vec<u8> = library_rows::<bool>(&self.h5, self.flags.name, r0, r1)
+                    .map_err(|e| lib(e, self.flags.name))?
+                    .into_iter()
+                    .map(u8::from)
+                    .collect();
+                unsafe { put(&f, out.flag_bytes, len, &place, n_freqs, n_pol) }
             }
-            None => library_copy(&self.h5, self.flags.name, r0, r1, flags)
-                .map_err(|e| lib(e, self.flags.name))?,
         }
         match self.raw_layout(&self.nsamples) {
-            Some(l) => self.read_raw(l, r0, r1, bytemuck::cast_slice_mut(nsamples))?,
-            None => library_copy(&self.h5, self.nsamples.name, r0, r1, nsamples)
-                .map_err(|e| lib(e, self.nsamples.name))?,
-        }
-        let unusable = flag_unusable(vis, flags, nsamples);
-        if unusable > 0 && !self.warned_unusable {
-            self.warned_unusable = true;
-            tracing::warn!(
-                "{}: {unusable} NaN/infinite visibilities or NaN/infinite/negative nsamples in rows \
-                 {r0}..{r1}: flagged, written as 0",
-                path.display()
-            );
+            Some(l) => unsafe { self.read_raw(l, r0, r1, out.nsamples.cast(), len * 4, &place)? },
+            None => {
+                let ns = library_rows::<f32>(&self.h5, self.nsamples.name, r0, r1)
+                    .map_err(|e| lib(e, self.nsamples.name))?;
+                unsafe { put(&ns, out.nsamples, len, &place, n_freqs, n_pol) }
+            }
         }
         Ok(())
     }
@@ -341,17 +520,48 @@ impl Uvh5File {
         }
     }
 
-    /// One dataset's rows by positioned reads of its chunks, as bytes.
-    fn read_raw(
+    /// One dataset's rows by positioned reads of its chunks.
+    ///
+    /// # Safety
+    /// As [`Layout::read_rows_to`].
+    unsafe fn read_raw(
         &self,
         (name, layout): (&'static str, &Layout),
         r0: usize,
         r1: usize,
-        out: &mut [u8],
+        out: *mut u8,
+        len: usize,
+        place: &Place,
     ) -> Result<(), Uvh5Error> {
         layout
-            .read_rows(&self.raw, self.file_len, r0, r1, out)
+            .read_rows_to(&self.raw, self.file_len, r0, r1, out, len, place)
             .map_err(|e| self.read_error(r0, r1, format!("{name}: {e}")))
+    }
+}
+
+/// Values read by the library, `[row][freq][pol]` in file order, to where
+/// `place` maps them.
+///
+/// # Safety
+/// `out` valid for `len` values; nobody else accesses the positions
+/// `place` maps to.
+unsafe fn put<T: Copy>(
+    values: &[T],
+    out: *mut T,
+    len: usize,
+    place: &Place,
+    n_freqs: usize,
+    n_pol: usize,
+) {
+    let (row, chan) = (place.strides[0], place.strides[place.strides.len() - 2]);
+    for (i, v) in values.iter().enumerate() {
+        let (r, c, p) = (i / (n_freqs * n_pol), (i / n_pol) % n_freqs, i % n_pol);
+        let at = place.offset + r as isize * row + c as isize * chan + p as isize;
+        assert!(
+            at >= 0 && (at as usize) < len,
+            "library rows within the buffers"
+        );
+        *out.offset(at) = *v;
     }
 }
 
@@ -371,23 +581,9 @@ fn library_rows<T: hdf5::H5Type>(
     Ok(arr.into_raw_vec_and_offset().0)
 }
 
-fn library_copy<T: hdf5::H5Type + Copy>(
-    f: &hdf5::File,
-    name: &str,
-    r0: usize,
-    r1: usize,
-    out: &mut [T],
-) -> hdf5::Result<()> {
-    out.copy_from_slice(&library_rows::<T>(f, name, r0, r1)?);
-    Ok(())
-}
-
 /// Visibilities through the library: complex64, complex128 or int32
 /// compounds {r, i}, converted to complex64.
-fn library_vis(f: &hdf5::File, r0: usize, r1: usize, out: &mut [Complex32]) -> hdf5::Result<()> {
+fn library_vis(f: &hdf5::File, r0: usize, r1: usize) -> hdf5::Result<Vec<Complex32>> {
     let rows = library_rows::<ComplexF32>(f, "Data/visdata", r0, r1)?;
-    for (o, c) in out.iter_mut().zip(rows) {
-        *o = Complex32::new(c.r, c.i);
-    }
-    Ok(())
+    Ok(rows.into_iter().map(|c| Complex32::new(c.r, c.i)).collect())
 }

@@ -6,6 +6,7 @@
 //! `uvw_array`, `phase_type = "drift"`) and the current pyuvdata one (1-D
 //! `freq_array`, per-channel widths, `phase_center_catalog`).
 
+mod btree;
 pub mod check;
 mod chunks;
 mod data;
@@ -15,7 +16,9 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use chunks::LibraryReason;
-pub use data::{DatasetRead, ReadPath, RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
+pub use data::{
+    sanitize, DatasetRead, ReadPath, RowBuffers, RowsOut, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES,
+};
 pub use validate::validate;
 
 /// Which on-disk layout a file uses.
