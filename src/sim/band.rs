@@ -63,11 +63,11 @@ mod tests {
             let w = channel_width_hz(c);
             assert_eq!(
                 channel_freq_hz(0, 0, c) + w / 2.0,
-                channel_freq_hz(0, 0, 48) + 122_070.3125
+                channel_freq_hz(0, 0, 48) + 122_070.312_5
             );
             assert_eq!(
                 channel_freq_hz(15, c - 1, c) - w / 2.0,
-                channel_freq_hz(15, 47, 48) - 122_070.3125
+                channel_freq_hz(15, 47, 48) - 122_070.312_5
             );
         }
         assert_eq!(averaged_channels(7), None);

@@ -21,7 +21,7 @@ fn scalar<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, v: T) -> hdf5::Result<()
 fn bytes_scalar(g: &hdf5::Group, name: &str, s: &str) -> hdf5::Result<()> {
     let ds = g
         .new_dataset_builder()
-        .empty_as(&TypeDescriptor::FixedAscii(s.len().max(1)))
+        .empty_as(TypeDescriptor::FixedAscii(s.len().max(1)))
         .create(name)?;
     let mut buf = s.as_bytes().to_vec();
     buf.resize(s.len().max(1), 0);
