@@ -455,3 +455,31 @@ fn the_cli_takes_layout_and_partial_last_and_refuses_bad_channel_counts() {
     assert_ne!(code, 0);
     assert!(err.contains("384"), "{err}");
 }
+
+#[test]
+fn a_group_with_a_partial_last_integration_converts_with_its_nan_cells_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SimConfig {
+        partial_last_dumps: Some(30),
+        ..small_config()
+    };
+    let files = simulate(&dir.path().join("in"), &cfg);
+    let ms = common::convert(&files, &dir.path().join("out"), &[]);
+    let got = oracle("ms_finite.py", &[&ms]);
+    for k in [
+        "nonfinite_data",
+        "nonfinite_weight",
+        "nonfinite_sigma",
+        "nonfinite_uvw",
+    ] {
+        assert_eq!(got[k], 0, "{k}: {got}");
+    }
+    // One NaN cell of NAN_CELL_PERIOD per file in the last integration.
+    let cells = (cfg.n_ants * (cfg.n_ants + 1) / 2) * cfg.chans_per_subband * 2;
+    let nan_per_file = cells.div_ceil(dsa110_convert::sim::NAN_CELL_PERIOD);
+    assert_eq!(
+        got["flagged"].as_u64(),
+        Some((nan_per_file * cfg.n_subbands) as u64),
+        "{got}"
+    );
+}
