@@ -129,9 +129,8 @@ impl Model {
     /// cell averages [`DUMPS_PER_INTEGRATION`] dumps, except in a partial
     /// last integration ([`partial_last`]).
     pub fn subband(&self, sb: usize) -> SubbandData {
-        let vis = self.visibilities(sb);
+        let mut vis = self.visibilities(sb);
         let mut nsamples = vec![DUMPS_PER_INTEGRATION as f32; vis.len()];
-        let mut vis = vis;
         if let Some(dumps) = self.partial_last_dumps {
             let per_int = self.baselines.len() * self.chans_per_subband * 2;
             let first = per_int * (self.n_times - 1);
@@ -186,7 +185,7 @@ pub const NAN_CELL_PERIOD: usize = 97;
 /// averaging leaves them when only `dumps` dumps arrived: nsamples `dumps`,
 /// and in one cell of [`NAN_CELL_PERIOD`] a NaN visibility with nsamples 0
 /// (no valid dump).
-pub fn partial_last(vis: &mut [Complex32], nsamples: &mut [f32], dumps: u32) {
+fn partial_last(vis: &mut [Complex32], nsamples: &mut [f32], dumps: u32) {
     for (k, (v, n)) in vis.iter_mut().zip(nsamples.iter_mut()).enumerate() {
         if k % NAN_CELL_PERIOD == 0 {
             *v = Complex32::new(f32::NAN, f32::NAN);
