@@ -23,11 +23,11 @@ fn simulated_files_read_the_same_in_pyuvdata() {
     assert_eq!(h.n_times as u64, want["Ntimes"].as_u64().unwrap());
     assert_eq!(h.time_jd, f64s(&want["time_array"]));
     assert_eq!(h.freq_hz, f64s(&want["freq_array"]));
-    // Descending channels inside the file, 244.140625 kHz apart.
-    assert!(h
-        .freq_hz
-        .windows(2)
-        .all(|w| (w[0] - w[1] - 244_140.625).abs() < 1e-6));
+    // Descending channels inside the file, one channel width apart (8
+    // channels per file: 48 correlator channels of 30.517578125 kHz each).
+    let width = dsa110_convert::sim::channel_width_hz(cfg.chans_per_subband);
+    assert_eq!(width, 48.0 * 30_517.578_125);
+    assert!(h.freq_hz.windows(2).all(|w| w[0] - w[1] == width));
     let flat = |v: &[[f64; 3]]| v.iter().flatten().copied().collect::<Vec<_>>();
     assert_eq!(flat(&h.uvw_m), f64s(&want["uvw_array"]));
     assert_eq!(
@@ -80,10 +80,22 @@ fn raw_parallel_reads_equal_the_hdf5_library_bit_for_bit() {
     let mut gz = small_config();
     gz.gzip_level = Some(4);
     gz.noise_jy = 1.0;
-    let gzipped = small_group(&dir.path().join("gzip"), gz);
+    let gzipped = small_group(&dir.path().join("gzip"), gz.clone());
+    // The simulator's old layout (one integration per chunk), which the raw
+    // path reads today; the correlator layout's chunks split rows, which
+    // the raw path does not handle yet (issue 11), so its read path is not
+    // asserted, only that both paths agree.
+    let whole = |mut c: dsa110_convert::sim::SimConfig| {
+        c.layout = dsa110_convert::sim::FileLayout::WholeIntegration;
+        c
+    };
+    let plain_whole = small_group(&dir.path().join("plain-whole"), whole(small_config()));
+    let gzipped_whole = small_group(&dir.path().join("gzip-whole"), whole(gz));
     for (file, expect_raw) in [
-        (&plain[0], true),
-        (&gzipped[0], true),
+        (&plain[0], false),
+        (&gzipped[0], false),
+        (&plain_whole[0], true),
+        (&gzipped_whole[0], true),
         (&shared_data("uvh5-real/zen.2458661.23480.HH.uvh5"), false),
     ] {
         let (raw, lib, paths) = both_paths(file);

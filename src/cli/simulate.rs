@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::compute::SkyPos;
-use crate::sim::{self, SimConfig, SimSource};
+use crate::sim::{self, FileLayout, SimConfig, SimSource};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -14,7 +14,9 @@ pub struct Args {
     /// if missing).
     #[arg(long, short)]
     pub out: PathBuf,
-    /// Antennas with data: the first N stations of the DSA-110 table (2..117).
+    /// Antennas with data (2..117): N stations spread over both arms and the
+    /// outriggers, in a fixed non-monotonic correlator input order (see
+    /// `sim::antennas_with_data`).
     #[arg(long, default_value_t = 96)]
     pub n_ants: usize,
     /// Integrations of 12.885 s in the group.
@@ -23,7 +25,9 @@ pub struct Args {
     /// Subband files (sb00 holds the highest frequencies).
     #[arg(long, default_value_t = 16)]
     pub subbands: usize,
-    /// Channels per subband file, 244.140625 kHz each, descending in each file.
+    /// Channels per subband file, descending in each file: a divisor of 384
+    /// (48: 244.140625 kHz each, as the telescope writes; fewer channels are
+    /// wider and cover the same band).
     #[arg(long, default_value_t = 48)]
     pub channels: usize,
     /// Pointing declination, degrees. Default: the first source's declination.
@@ -47,6 +51,17 @@ pub struct Args {
     /// Seed of the noise generator.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Layout of the per-row datasets: `correlator` as the telescope's
+    /// writer (empty resizable datasets, h5py's chunk shapes, one
+    /// integration appended at a time), or the simulator's old
+    /// `whole-integration` layout for comparisons.
+    #[arg(long, value_enum, default_value = "correlator")]
+    pub layout: FileLayout,
+    /// Make the last integration partial: only DUMPS (1..95) of its 96
+    /// correlator dumps averaged (nsamples DUMPS, and some NaN visibilities
+    /// with nsamples 0).
+    #[arg(long, value_name = "DUMPS")]
+    pub partial_last: Option<u32>,
 }
 
 fn parse_source(s: &str) -> Result<SimSource, String> {
@@ -86,6 +101,8 @@ impl Args {
             noise_jy: self.noise_jy,
             gzip_level: self.gzip,
             seed: self.seed,
+            layout: self.layout,
+            partial_last_dumps: self.partial_last,
             ..SimConfig::default()
         };
         if !self.sources.is_empty() {

@@ -17,7 +17,22 @@
 //!
 //! Fluxes are apparent: no primary beam is applied, so an image of a single
 //! source shows the flux it was given.
+//!
+//! The files are laid out as the correlator's h5py writer lays them out
+//! ([`FileLayout::Correlator`]): per-row datasets created empty and
+//! resizable, chunked as h5py chunks them ([`guess_chunk`]), one integration
+//! appended at a time. Like the real files they hold a non-contiguous,
+//! non-monotonic subset of the stations ([`antennas_with_data`]) with the
+//! correlator's baseline order (many rows have ant_1 > ant_2), nsamples =
+//! correlator dumps averaged ([`DUMPS_PER_INTEGRATION`]; fewer, with some NaN
+//! visibilities, in a partial last integration when asked), the channel
+//! frequencies of [`channel_freq_hz`], and float32 uvw rounded from the
+//! exact (f64) w the visibilities were fringe-stopped with.
 
+mod antennas;
+mod band;
+mod chunk;
+mod rows;
 mod sky;
 mod write;
 
@@ -27,18 +42,40 @@ use crate::astro::{Astrometer, Iers};
 use crate::compute::SkyPos;
 use crate::telescope;
 
-pub use sky::SimSource;
+pub use antennas::{antennas_with_data, correlator_baselines, CORRELATOR_ORDER};
+pub use band::{channel_freq_hz, channel_width_hz, CORRELATOR_CHANNEL_HZ};
+pub use chunk::guess_chunk;
+pub use sky::{SimSource, NAN_CELL_PERIOD};
+
+/// Correlator dumps (0.134217728 s each) averaged into one integration: the
+/// nsamples of every cell of a full integration.
+pub const DUMPS_PER_INTEGRATION: u32 = 96;
+
+/// How a file's per-row datasets are laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum FileLayout {
+    /// As the correlator's h5py writer: created empty and resizable, h5py's
+    /// automatic chunk shapes (a chunk holds part of a row), one
+    /// integration appended at a time.
+    #[default]
+    Correlator,
+    /// The simulator's old layout, for comparisons: every dataset written
+    /// at once, the header arrays contiguous, one integration per data
+    /// chunk.
+    WholeIntegration,
+}
 
 /// What to simulate. [`SimConfig::default`] is a full-size group.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// Antennas with data: the first `n_ants` stations of the table.
+    /// How many antennas have data; which ones, and their order, follow
+    /// [`antennas_with_data`] (2..=117).
     pub n_ants: usize,
     /// Integrations in the group.
     pub n_times: usize,
     /// Subband files in the group.
     pub n_subbands: usize,
-    /// Channels per subband file.
+    /// Channels per subband file (a divisor of 384; 48 as the real files).
     pub chans_per_subband: usize,
     /// Pointing declination (ICRS-ish, of date), radians.
     pub pointing_dec_rad: f64,
@@ -54,6 +91,12 @@ pub struct SimConfig {
     pub gzip_level: Option<u8>,
     /// Seed for the noise.
     pub seed: u64,
+    /// Layout of the per-row datasets.
+    pub layout: FileLayout,
+    /// `Some(d)`: the last integration is partial, only `d` of its
+    /// [`DUMPS_PER_INTEGRATION`] dumps averaged (nsamples `d`, and a NaN
+    /// visibility with nsamples 0 in one cell of [`NAN_CELL_PERIOD`]).
+    pub partial_last_dumps: Option<u32>,
 }
 
 /// 3C286, a bright VLA calibrator, the default sky (ICRS, Jy at L band).
@@ -82,6 +125,8 @@ impl Default for SimConfig {
             noise_jy: 0.0,
             gzip_level: None,
             seed: 42,
+            layout: FileLayout::Correlator,
+            partial_last_dumps: None,
         }
     }
 }
@@ -91,6 +136,12 @@ impl Default for SimConfig {
 pub enum SimError {
     #[error("invalid simulation settings: {0}")]
     Config(String),
+    #[error("{n} antennas asked for: it must be 2..={max}, the stations of the array")]
+    Antennas { n: usize, max: usize },
+    #[error("{n} channels per subband asked for: it must divide the 384 correlator channels of a subband")]
+    Channels { n: usize },
+    #[error("a partial last integration of {dumps} dumps asked for: it must be 1..{max}")]
+    PartialDumps { dumps: u32, max: u32 },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: hdf5::Error },
     #[error("cannot create output directory {path}: {source}")]
@@ -98,14 +149,6 @@ pub enum SimError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// The frequency of channel `c` (file order, descending) of subband `sb`,
-/// Hz. sb00 holds the highest frequencies; the whole band of 16 x 48
-/// channels spans about 1311-1499 MHz.
-pub fn channel_freq_hz(sb: usize, c: usize, chans_per_subband: usize) -> f64 {
-    const TOP_CHANNEL_HZ: f64 = 1_498_754_882.812_5;
-    TOP_CHANNEL_HZ - ((sb * chans_per_subband + c) as f64) * telescope::CHANNEL_WIDTH_HZ
 }
 
 /// The description of one simulated group, shared by its subband files.
@@ -121,16 +164,29 @@ pub struct SimGroup {
 /// Plan a group: fix the start time (transit of the first source at
 /// mid-group unless given) and the timestamp.
 pub fn plan(config: &SimConfig, astro: &Astrometer) -> Result<SimGroup, SimError> {
-    if config.n_ants < 2 || config.n_ants > telescope::stations().len() {
-        return Err(SimError::Config(format!(
-            "n_ants must be 2..={}, got {}",
-            telescope::stations().len(),
-            config.n_ants
-        )));
+    let max = telescope::stations().len();
+    if config.n_ants < 2 || config.n_ants > max {
+        return Err(SimError::Antennas {
+            n: config.n_ants,
+            max,
+        });
     }
-    if config.n_times == 0 || config.n_subbands == 0 || config.chans_per_subband == 0 {
+    if band::averaged_channels(config.chans_per_subband).is_none() {
+        return Err(SimError::Channels {
+            n: config.chans_per_subband,
+        });
+    }
+    if let Some(dumps) = config.partial_last_dumps {
+        if dumps == 0 || dumps >= DUMPS_PER_INTEGRATION {
+            return Err(SimError::PartialDumps {
+                dumps,
+                max: DUMPS_PER_INTEGRATION,
+            });
+        }
+    }
+    if config.n_times == 0 || config.n_subbands == 0 {
         return Err(SimError::Config(
-            "n_times, n_subbands and chans_per_subband must be at least 1".into(),
+            "n_times and n_subbands must be at least 1".into(),
         ));
     }
     if !(-90f64.to_radians()..=90f64.to_radians()).contains(&config.pointing_dec_rad) {

@@ -5,7 +5,9 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
-use super::{channel_freq_hz, SimGroup};
+use super::antennas::{antennas_with_data, correlator_baselines};
+use super::band::channel_freq_hz;
+use super::{SimGroup, DUMPS_PER_INTEGRATION};
 use crate::astro::Astrometer;
 use crate::compute::rotation::uvw_rotation;
 use crate::compute::{SkyPos, SPEED_OF_LIGHT_M_S};
@@ -23,7 +25,10 @@ pub struct SimSource {
 pub(super) struct Model {
     /// ECEF offsets of every station from the array position, metres.
     pub antenna_xyz_m: Vec<[f64; 3]>,
-    /// Per baseline: (ant1, ant2), ant1 <= ant2, autocorrelations included.
+    /// Antennas with data (0-based antenna numbers) in correlator order.
+    pub antennas: Vec<u32>,
+    /// Per baseline, in the correlator's order: (ant1, ant2), 0-based
+    /// antenna numbers, autocorrelations included; ant1 > ant2 for many.
     pub baselines: Vec<(u32, u32)>,
     /// Per row (time-major): uvw of the fringe-stopping direction, metres.
     pub uvw_m: Vec<[f64; 3]>,
@@ -34,6 +39,15 @@ pub(super) struct Model {
     chans_per_subband: usize,
     noise_jy: f64,
     seed: u64,
+    /// Correlator dumps averaged into the last integration, when partial.
+    partial_last_dumps: Option<u32>,
+}
+
+/// One subband's per-cell arrays, `[row][chan (descending freq)][pol]`.
+pub(super) struct SubbandData {
+    pub vis: Vec<Complex32>,
+    /// Samples (correlator dumps) averaged into each cell.
+    pub nsamples: Vec<f32>,
 }
 
 /// Third row of a row-major 3x3 matrix times `b`: the w coordinate.
@@ -61,8 +75,8 @@ impl Model {
                 [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]]
             })
             .collect();
-        let n = cfg.n_ants as u32;
-        let baselines: Vec<(u32, u32)> = (0..n).flat_map(|a| (a..n).map(move |b| (a, b))).collect();
+        let antennas = antennas_with_data(cfg.n_ants);
+        let baselines = correlator_baselines(&antennas);
 
         let mut uvw_m = Vec::with_capacity(baselines.len() * cfg.n_times);
         let mut dw_m = Vec::with_capacity(baselines.len() * cfg.n_times * cfg.sources.len());
@@ -83,15 +97,15 @@ impl Model {
                 let b = [p2[0] - p1[0], p2[1] - p1[1], p2[2] - p1[2]];
                 let uvw = mat_vec(&r0, b);
                 uvw_m.push(uvw);
-                // The correlator fringe-stops with the w it records, and it
-                // records float32: use that rounded w, so the file is
-                // self-consistent to the last bit.
-                let w0_recorded = uvw[2] as f32 as f64;
-                dw_m.extend(r_src.iter().map(|r| w_of(r, b) - w0_recorded));
+                // The correlator fringe-stops with the exact w (f64) and
+                // records it as float32: the file's w is off by up to half
+                // a float32 step, as a real file's is.
+                dw_m.extend(r_src.iter().map(|r| w_of(r, b) - uvw[2]));
             }
         }
         Model {
             antenna_xyz_m,
+            antennas,
             baselines,
             uvw_m,
             dw_m,
@@ -100,6 +114,7 @@ impl Model {
             chans_per_subband: cfg.chans_per_subband,
             noise_jy: cfg.noise_jy,
             seed: cfg.seed,
+            partial_last_dumps: cfg.partial_last_dumps,
         }
     }
 
@@ -107,10 +122,25 @@ impl Model {
         self.baselines.len() * self.n_times
     }
 
-    /// Visibilities of one subband, `[row][chan (descending freq)][pol]`.
+    /// Visibilities and nsamples of one subband.
+    ///
     /// Sources are unpolarized: XX and YY each see the full flux (the
-    /// pyuvdata/CASA convention for linear feeds, I = (XX + YY) / 2).
-    pub fn subband(&self, sb: usize) -> Vec<Complex32> {
+    /// pyuvdata/CASA convention for linear feeds, I = (XX + YY) / 2). Every
+    /// cell averages [`DUMPS_PER_INTEGRATION`] dumps, except in a partial
+    /// last integration ([`partial_last`]).
+    pub fn subband(&self, sb: usize) -> SubbandData {
+        let mut vis = self.visibilities(sb);
+        let mut nsamples = vec![DUMPS_PER_INTEGRATION as f32; vis.len()];
+        if let Some(dumps) = self.partial_last_dumps {
+            let per_int = self.baselines.len() * self.chans_per_subband * 2;
+            let first = per_int * (self.n_times - 1);
+            partial_last(&mut vis[first..], &mut nsamples[first..], dumps);
+        }
+        SubbandData { vis, nsamples }
+    }
+
+    /// Visibilities of one subband, `[row][chan (descending freq)][pol]`.
+    fn visibilities(&self, sb: usize) -> Vec<Complex32> {
         const N_POL: usize = 2;
         let n_chan = self.chans_per_subband;
         let freqs: Vec<f64> = (0..n_chan)
@@ -144,5 +174,24 @@ impl Model {
                 }
             });
         vis
+    }
+}
+
+/// Cells of a partial last integration whose every dump was NaN: one in
+/// [`NAN_CELL_PERIOD`] (cell index within the integration divisible by it).
+pub const NAN_CELL_PERIOD: usize = 97;
+
+/// Make one integration's cells partial as the correlator's NaN-aware
+/// averaging leaves them when only `dumps` dumps arrived: nsamples `dumps`,
+/// and in one cell of [`NAN_CELL_PERIOD`] a NaN visibility with nsamples 0
+/// (no valid dump).
+fn partial_last(vis: &mut [Complex32], nsamples: &mut [f32], dumps: u32) {
+    for (k, (v, n)) in vis.iter_mut().zip(nsamples.iter_mut()).enumerate() {
+        if k % NAN_CELL_PERIOD == 0 {
+            *v = Complex32::new(f32::NAN, f32::NAN);
+            *n = 0.0;
+        } else {
+            *n = dumps as f32;
+        }
     }
 }

@@ -132,7 +132,10 @@ pub fn small_group(dir: &Path, cfg: dsa110_convert::sim::SimConfig) -> Vec<PathB
         .1
 }
 
-/// A small, quick configuration: 12 antennas, 4 integrations, 16 x 8 channels.
+/// A small, quick configuration: 12 antennas, 4 integrations, 16 x 8
+/// channels. The 12 antennas (`sim::antennas_with_data`) span both arms and
+/// reach an outrigger: about 780 m east-west by 1700 m north-south, so v and
+/// w are hundreds of metres (tests/sim.rs checks the extents).
 pub fn small_config() -> dsa110_convert::sim::SimConfig {
     dsa110_convert::sim::SimConfig {
         n_ants: 12,
