@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use num_complex::Complex32;
 
-pub use probe::{list_adapters, platform_backends, AdapterSummary, KernelSupport};
+pub use probe::{list_adapters, platform_backends, probed_backends, AdapterSummary, KernelSupport};
 
 use super::cpu::{check_phase, check_separations, check_uvw, separation, CpuBackend};
 use super::{Backend, ComputeError, Match, SkyPos, UvwRequest};
@@ -80,6 +80,9 @@ pub struct GpuOptions {
     pub device_buffer_limit: Option<u64>,
     /// Longest wait for one submission before [`ComputeError::Timeout`].
     pub timeout: Duration,
+    /// Open the device without SHADER_F64 even where the adapter has it,
+    /// as on adapters that lack it (the tests use it).
+    pub without_f64: bool,
 }
 
 impl Default for GpuOptions {
@@ -89,6 +92,7 @@ impl Default for GpuOptions {
             max_tile_bytes: u64::MAX,
             device_buffer_limit: None,
             timeout: Duration::from_secs(60),
+            without_f64: false,
         }
     }
 }
@@ -169,7 +173,11 @@ impl GpuBackend {
         let adapter = best_adapter(options.policy)?;
         let info = adapter.get_info();
         let available = adapter.features();
-        let features = available & (wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY);
+        let mut features =
+            available & (wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY);
+        if options.without_f64 {
+            features.remove(wgpu::Features::SHADER_F64);
+        }
         let mut limits = adapter.limits();
         if let Some(cap) = options.device_buffer_limit {
             limits.max_buffer_size = limits.max_buffer_size.min(cap);
@@ -463,7 +471,7 @@ impl GpuBackend {
 /// The best adapter `policy` allows, ranked discrete > integrated > virtual
 /// > other > software, Vulkan before GL at equal rank.
 fn best_adapter(policy: AdapterPolicy) -> Result<wgpu::Adapter, ComputeError> {
-    let adapters = probe::enumerate(&probe::instance());
+    let adapters = probe::enumerate();
     let rank = |a: &wgpu::Adapter| {
         let info = a.get_info();
         let kind = match info.device_type {

@@ -20,21 +20,31 @@ pub fn platform_backends() -> wgpu::Backends {
     }
 }
 
+/// The backends to probe: [`platform_backends`], or those `WGPU_BACKEND`
+/// names (e.g. `vulkan`, `gl`), wgpu's own variable.
+pub fn probed_backends() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or_else(platform_backends)
+}
+
 /// A wgpu instance without a display handle (no surfaces, compute only).
 pub(super) fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = platform_backends();
+    desc.backends = probed_backends();
     wgpu::Instance::new(desc)
 }
 
-/// Every adapter of [`platform_backends`], found quietly.
-pub(super) fn enumerate(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
-    quietly(|| pollster::block_on(instance.enumerate_adapters(platform_backends())))
+/// Every adapter of [`probed_backends`], found quietly.
+pub(super) fn enumerate() -> Vec<wgpu::Adapter> {
+    quietly(|| pollster::block_on(instance().enumerate_adapters(probed_backends())))
 }
 
 /// Run `f` with the process's stderr captured; what the drivers printed
-/// goes to the debug log, one line per event.
+/// goes to the debug log, one line per event. With debug logging on (`-v`)
+/// nothing is captured: the drivers print as they will.
 pub(super) fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        return f();
+    }
     let capture = Capture::start();
     let out = f();
     if let Some(text) = capture.and_then(Capture::finish) {
@@ -176,7 +186,7 @@ pub struct AdapterSummary {
 
 /// Every adapter wgpu finds on this platform's backends.
 pub fn list_adapters() -> Vec<AdapterSummary> {
-    enumerate(&instance())
+    enumerate()
         .iter()
         .map(|a| {
             let info = a.get_info();
