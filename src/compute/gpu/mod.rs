@@ -165,13 +165,23 @@ impl GpuBackend {
     /// Open a device as `options` say. Driver output while probing goes
     /// to the debug log, not to stderr.
     pub fn open(options: GpuOptions) -> Result<GpuBackend, ComputeError> {
-        probe::quietly(|| Self::open_loudly(options))
+        let t0 = Instant::now();
+        // Logged outside the capture, which would swallow it.
+        let g = probe::quietly(|| Self::open_loudly(options))?;
+        tracing::info!(
+            "GPU {} ({:?}, {}): pipelines ready in {:.2} s; kernels on the GPU: {}; timestamps: {}",
+            g.ctx.info.name,
+            g.ctx.info.backend,
+            g.ctx.info.driver,
+            t0.elapsed().as_secs_f64(),
+            g.support.describe(),
+            if g.timestamps.is_some() { "yes" } else { "no" },
+        );
+        Ok(g)
     }
 
     fn open_loudly(options: GpuOptions) -> Result<GpuBackend, ComputeError> {
-        let t0 = Instant::now();
         let adapter = best_adapter(options.policy)?;
-        let info = adapter.get_info();
         let available = adapter.features();
         let mut features =
             available & (wgpu::Features::SHADER_F64 | wgpu::Features::TIMESTAMP_QUERY);
@@ -258,15 +268,6 @@ impl GpuBackend {
                 })
             })
             .transpose()?;
-        tracing::info!(
-            "GPU {} ({:?}, {}): pipelines ready in {:.2} s; kernels on the GPU: {}; timestamps: {}",
-            info.name,
-            info.backend,
-            info.driver,
-            t0.elapsed().as_secs_f64(),
-            support.describe(),
-            if timestamps.is_some() { "yes" } else { "no" },
-        );
         Ok(GpuBackend {
             ctx,
             support,
