@@ -20,7 +20,7 @@ pub(super) struct Context {
     /// Set by the device-lost callback.
     lost: Arc<Mutex<Option<String>>>,
     /// The first error raised outside an error scope.
-    uncaptured: Arc<Mutex<Option<String>>>,
+    uncaptured: Arc<Mutex<Option<ComputeError>>>,
 }
 
 impl Context {
@@ -49,9 +49,8 @@ impl Context {
             });
             let uncaptured = Arc::clone(&uncaptured);
             device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-                tracing::debug!("GPU error outside a scope: {e}");
                 let mut u = uncaptured.lock().unwrap_or_else(|p| p.into_inner());
-                u.get_or_insert(e.to_string());
+                u.get_or_insert(classify(e, "outside an error scope"));
             }));
         }
         Ok(Context {
@@ -78,7 +77,7 @@ impl Context {
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            return Err(ComputeError::Validation(e));
+            return Err(e);
         }
         Ok(())
     }
