@@ -625,3 +625,21 @@ fn auto_calibration_measures_both_backends_and_picks_the_faster() {
     );
     matches_pyuvdata_and_astropy(chosen.as_ref(), &GPU_EPSILON);
 }
+
+#[test]
+fn a_wait_on_the_device_is_bounded() {
+    // A 1 ns bound on a 25 MB block: the wait gives up with a typed error
+    // instead of blocking (a hung driver must not hang the daemon).
+    let Some(gpu) = gpu_with(GpuOptions {
+        timeout: std::time::Duration::from_nanos(1),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let (mut vis, dw, freq) = phase_inputs(25, 2000, 768, 2);
+    let err = gpu
+        .phase_correct(&mut vis, 2, &dw, &freq)
+        .expect_err("a 1 ns wait");
+    eprintln!("bounded wait: {err}");
+    assert!(matches!(err, ComputeError::Timeout { .. }), "{err:?}");
+}

@@ -80,7 +80,7 @@ pub enum ComputeError {
     Validation(String),
     #[error("GPU device lost ({0}): the driver reset or removed it; rerun, or use --backend cpu")]
     DeviceLost(String),
-    #[error("GPU did not finish {what} within {seconds:.0} s (hung driver?); use --backend cpu")]
+    #[error("GPU did not finish {what} within {seconds} s (hung driver?); use --backend cpu")]
     Timeout { what: String, seconds: f64 },
     #[error("GPU device error: {0}")]
     Device(String),
