@@ -40,7 +40,9 @@ pub(super) fn enumerate() -> Vec<wgpu::Adapter> {
 
 /// Run `f` with the process's stderr captured; what the drivers printed
 /// goes to the debug log, one line per event. With debug logging on (`-v`)
-/// nothing is captured: the drivers print as they will.
+/// nothing is captured: the drivers print as they will. The capture is
+/// process-wide, so probing happens once, when a command opens its backend
+/// (before its worker threads start).
 pub(super) fn quietly<T>(f: impl FnOnce() -> T) -> T {
     if tracing::enabled!(tracing::Level::DEBUG) {
         return f();
