@@ -1,13 +1,15 @@
-//! Each kernel, CPU against GPU, over sizes. For the GPU two numbers: the
-//! whole call (upload + kernel + download, what the pipeline pays) and the
-//! kernel alone (`gpu_kernel`, from the backend's stage timings).
+//! Each kernel, CPU against GPU, over sizes. For the GPU three numbers: the
+//! whole call (upload + kernel + download, what the pipeline pays), the
+//! kernel alone (`gpu_kernel`, from GPU timestamp queries; skipped on
+//! adapters without them) and the rest (`gpu_transfer`: queueing uploads,
+//! transfers, submission and read-back, the whole call less the kernel).
 //! Sizes: 1e3..1e7 elements; set DSA110_BENCH_1E8=1 for 1e8.
 
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dsa110_convert::compute::cpu::CpuBackend;
-use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend};
+use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend, GpuTimings};
 use dsa110_convert::compute::rotation::uvw_rotation;
 use dsa110_convert::compute::{Backend, SkyPos, UvwRequest};
 use num_complex::Complex32;
@@ -29,22 +31,33 @@ fn backends() -> Vec<(&'static str, Box<dyn Backend>)> {
     v
 }
 
-/// For the GPU, also time the kernel alone via its stage timings.
+/// For the GPU, also time the kernel alone (GPU timestamps) and the
+/// transfers around it, from the backend's stage timings.
 fn kernel_only(
     c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     n: usize,
     gpu: &GpuBackend,
     mut f: impl FnMut(),
 ) {
-    c.bench_function(BenchmarkId::new("gpu_kernel", n), |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                f();
-                total += Duration::from_secs_f64(gpu.last_timings().kernel_s);
-            }
-            total
-        })
+    if !gpu.has_timestamps() {
+        eprintln!("gpu_kernel skipped: the adapter has no timestamp queries");
+        return;
+    }
+    let mut stage = |name: &str, pick: fn(&GpuTimings) -> f64| {
+        c.bench_function(BenchmarkId::new(name, n), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    f();
+                    total += Duration::from_secs_f64(pick(&gpu.last_timings()).max(0.0));
+                }
+                total
+            })
+        });
+    };
+    stage("gpu_kernel", |t| t.kernel_s.unwrap_or(0.0));
+    stage("gpu_transfer", |t| {
+        t.upload_s + t.submit_wait_s + t.readback_s - t.kernel_s.unwrap_or(0.0)
     });
 }
 

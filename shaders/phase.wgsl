@@ -1,11 +1,15 @@
 // Phase correction in place: V[row][chan][pol] *= exp(-2 pi i dw[row] f[chan] / c).
 //
-// Precision: turns = dw * (f / c) is formed in f64 (|turns| up to ~25000
-// for dw = 5 km at 1.5 GHz) and reduced to (-1, 1) in f64 by subtracting
-// its integer part (a conversion, not f64 trig). Only then is it rounded to
-// f32 and brought to [-0.5, 0.5], so the f32 sin/cos see arguments within
-// [-pi, pi], where WGSL specifies them. Error budget: the f32 rounding of
-// the reduced turns (<= 3e-8 turn = 2e-7 rad) plus the driver's sin/cos.
+// f32 only (no SHADER_F64): the host reduces each row's turns in f64 and
+// hands per-(row, anchor) terms (see src/compute/gpu/phase_terms.rs):
+//   turns = a_hi + a_lo + c (b1 + b2 + b3)  (mod 1),  c = channel - anchor < 2^12,
+// with c b1 and c b2 exact in f32. Each partial sum is reduced with
+// x - round(x), so every sum stays within [-1, 1] and the f32 sin/cos see
+// arguments within [-pi, pi], where WGSL specifies them.
+// Error budget: two f32 roundings of a sum below 1 in magnitude (<= 2^-25
+// turn each, 6e-8 turn = 3.7e-7 rad), the 2 pi multiply (<= 1.9e-7 rad),
+// the a_lo and c b3 terms (< 1e-12 turn), plus the driver's sin/cos
+// (~1e-7 on common drivers): under 1e-6 rad. Tests hold it to 2e-6 rad.
 // One thread per (row, channel); it rotates all polarizations.
 
 struct Params {
@@ -13,14 +17,22 @@ struct Params {
     n_chan: u32,
     n_pol: u32,
     grid_width: u32,
+    anchors_per_row: u32,
+    channels_per_anchor: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> dw_m: array<f64>;            // per row
-@group(0) @binding(2) var<storage, read> freq_over_c: array<f64>;     // per channel, 1/m
-@group(0) @binding(3) var<storage, read_write> vis: array<vec2<f32>>; // [row][chan][pol]
+// Two per (row, anchor): (a_hi, a_lo, b1, b2), (b3, 0, 0, 0).
+@group(0) @binding(1) var<storage, read> terms: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> vis: array<vec2<f32>>; // [row][chan][pol]
 
 const TWO_PI: f32 = 6.283185307179586;
+
+fn wrap(x: f32) -> f32 {
+    return x - round(x);
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -30,15 +42,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let row = idx / params.n_chan;
     let chan = idx - row * params.n_chan;
-    let turns = dw_m[row] * freq_over_c[chan];
-    let reduced = f32(turns - f64(i32(turns)));
-    let t = reduced - round(reduced);
-    let angle = -TWO_PI * t;
-    let c = cos(angle);
-    let s = sin(angle);
+    let anchor = chan / params.channels_per_anchor;
+    let c = f32(chan - anchor * params.channels_per_anchor);
+    let k = 2u * (row * params.anchors_per_row + anchor);
+    let t = terms[k];
+    let b3 = terms[k + 1u].x;
+    var s = wrap(t.x + wrap(c * t.z));
+    s = wrap(s + (wrap(c * t.w) + (t.y + c * b3)));
+    let angle = -TWO_PI * s;
+    let cs = cos(angle);
+    let sn = sin(angle);
     let base = idx * params.n_pol;
     for (var p = 0u; p < params.n_pol; p++) {
         let v = vis[base + p];
-        vis[base + p] = vec2<f32>(v.x * c - v.y * s, v.x * s + v.y * c);
+        vis[base + p] = vec2<f32>(v.x * cs - v.y * sn, v.x * sn + v.y * cs);
     }
 }

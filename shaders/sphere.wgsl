@@ -1,7 +1,9 @@
 // Shared by separation.wgsl and match.wgsl (prepended by the host):
 // angular separation by Vincenty's formula, arranged so that small
 // separations keep their relative accuracy. The differences dRA and dDec
-// are formed in f64 and reduced to turns before becoming f32, and
+// are formed in f64; dRA is reduced in f64 (turns - floor(turns + 1/2),
+// times 2 pi, still in f64: only multiply, add and floor) and rounded to
+// f32 once, as radians in [-pi, pi], and
 //   num2 = sin(dDec) + sin(dec1) cos(dec2) 2 sin^2(dRA/2)
 // replaces cos(dec1) sin(dec2) - sin(dec1) cos(dec2) cos(dRA), which
 // cancels catastrophically near zero. Every f32 sin/cos argument lies in
@@ -9,15 +11,22 @@
 // of 4096 ulp (llvmpipe's is ~4e-6 rad), so the kernels return (sin, cos)
 // of the separation, each good to ~1e-7, and the host takes atan2 in f64,
 // or compares against tan(radius) without any inverse trig.
+// Why f64 (SHADER_F64): an f32 right ascension near 2 pi is 2.4e-7 rad
+// (0.05") coarse before any arithmetic; the differences must be formed
+// first. Error budget: one f32 rounding of dRA and of each declination
+// (<= 1.2e-7 rad), the f32 sin/cos (~1e-7): separations within ~0.06"
+// (0.056" measured on lavapipe), held to 0.1" (GPU vs CPU) in the tests.
 
-const TWO_PI: f32 = 6.283185307179586;
+const TWO_PI_F64: f64 = 6.283185307179586lf;
 const INV_TWO_PI: f64 = 0.15915494309189535lf;
 
-// An f64 angle (radians, any size) as f32 radians in [-pi, pi].
+// An f64 angle (radians, any size) as f32 radians in [-pi, pi]: reduced in
+// f64 turns (floor, which cannot saturate as an integer conversion can),
+// back to radians in f64, rounded to f32 once.
 fn reduce(x: f64) -> f32 {
     let turns = x * INV_TWO_PI;
-    let r = f32(turns - f64(i32(turns)));
-    return TWO_PI * (r - round(r));
+    let r = turns - floor(turns + 0.5lf);
+    return f32(TWO_PI_F64 * r);
 }
 
 // (|sin|, cos) of the separation, unnormalised (scaled alike).

@@ -700,3 +700,65 @@ fn status_notices_a_missing_ms_and_retry_converts_it_again() {
     // An unknown group is an error.
     assert_eq!(retry(&["2000-01-01T00:00:00"]).0, 1);
 }
+
+#[test]
+fn the_daemon_on_the_gpu_writes_the_ms_the_cpu_convert_writes() {
+    use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend};
+    if let Err(e) = GpuBackend::new(AdapterPolicy::Any) {
+        assert!(
+            !common::in_ci(),
+            "CI needs a GPU adapter (Mesa lavapipe): {e}"
+        );
+        eprintln!("\n*** SKIPPING GPU TEST: {e} ***\n");
+        return;
+    }
+    let feed = Feed::new(1);
+    std::fs::create_dir_all(&feed.output).unwrap();
+    let mut child = common::command(common::bin())
+        .args(["-q", "stream", "run", "--subbands", "4", "--backend", "gpu"])
+        // Midpoint: a real phase correction (meridian's is zero here).
+        .args(["--phase-center", "midpoint"])
+        .args(["--stable-s", "0.3", "--rescan-s", "0.1", "--input"])
+        .arg(&feed.input)
+        .arg("--output")
+        .arg(&feed.output)
+        .env("DSA110_LOG", "warn")
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path(&feed.output))
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    copy_into(&feed.src[0], &feed.input);
+    wait_for_state(&feed.output, &feed.t0, "done");
+    assert_eq!(sigterm(&mut child), 0);
+    let streamed = feed.output.join(ms_names(&feed.output)[0].clone());
+    let batch = feed.dir.path().join("batch");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"-q",
+        &"convert",
+        &"--backend",
+        &"cpu",
+        &"--phase-center",
+        &"midpoint",
+        &"-o",
+        &batch,
+    ];
+    for f in &feed.src[0] {
+        args.push(f);
+    }
+    let (code, _, err) = common::run_cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let reference = batch.join(ms_names(&batch)[0].clone());
+    let cmp = common::oracle("compare_ms.py", &[&streamed, &reference]);
+    eprintln!("stream --backend gpu vs convert --backend cpu: {cmp}");
+    assert_eq!(cmp["flag_mismatch"], 0, "{cmp}");
+    assert_eq!(cmp["missing_rows"], serde_json::json!([0, 0]), "{cmp}");
+    assert!(cmp["uvw_max_abs_m"].as_f64().unwrap() < 1e-5, "{cmp}");
+    assert!(cmp["data_max_rel"].as_f64().unwrap() < 2e-6, "{cmp}");
+    let log = std::fs::read_to_string(log_path(&feed.output)).unwrap_or_default();
+    assert!(!log.contains("XDG_RUNTIME_DIR"), "driver chatter: {log}");
+}

@@ -1,5 +1,7 @@
-//! `bench`: measure conversion on this node — each backend, the stages, peak
-//! memory, and the raw I/O floor of the same disk, in one run.
+//! `bench`: measure conversion on this node — each kernel on the GPU
+//! (kernel time from GPU timestamps, apart from transfers) and the CPU,
+//! then each backend end to end, the stages, peak memory, and the raw I/O
+//! floor of the same disk, in one run.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -8,12 +10,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::compute::gpu::{self, AdapterPolicy};
+use crate::compute::auto::BlockShape;
+use crate::compute::cpu::CpuBackend;
+use crate::compute::gpu::{AdapterPolicy, GpuBackend, GpuTimings};
+use crate::compute::rotation::uvw_rotation;
+use crate::compute::{Backend, SkyPos, UvwRequest};
 use crate::sim::{self, SimConfig};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-Simulates a group (full size by default: 96 antennas, 24 integrations,
+First times each kernel on one pipeline block (768 channels x 2 pols x
+--block-rows rows): on the GPU the whole call and, where the adapter has
+timestamp queries, the kernel alone (GB/s of device memory the kernel reads
+and writes), on the CPU the whole call. Then simulates a group (full size by default: 96 antennas, 24 integrations,
 16 x 48 channels, about 1.9 GB), converts it with the CPU and, when an
 adapter exists, the GPU backend, each in a child process whose peak RSS is
 measured, and times the raw I/O floor: reading the inputs plus writing (and
@@ -45,6 +54,156 @@ pub struct Args {
     /// spaced, before the last one (0: all at once).
     #[arg(long, default_value_t = 20.0)]
     pub spread_s: f64,
+    /// Rows (baseline-times) of the block the kernels are timed on.
+    #[arg(long, default_value_t = 4656)]
+    pub block_rows: usize,
+    /// Time the kernels only (no simulated group, no end-to-end runs).
+    #[arg(long)]
+    pub kernels_only: bool,
+}
+
+/// One kernel's throughput on one backend.
+#[derive(Debug, serde::Serialize)]
+struct KernelRow {
+    kernel: &'static str,
+    backend: &'static str,
+    /// Bytes the kernel reads and writes per call.
+    bytes: u64,
+    /// Whole call, seconds (best of the repeats).
+    call_s: f64,
+    call_gb_s: f64,
+    /// GPU only: the kernel alone from timestamps, seconds and GB/s.
+    kernel_s: Option<f64>,
+    kernel_gb_s: Option<f64>,
+    /// GPU only: the whole call less the kernel (uploads, transfers,
+    /// submission, read-back).
+    transfer_s: Option<f64>,
+}
+
+/// Best of five calls of `f` (after one warm-up): seconds and, for the
+/// GPU, that call's stage timings.
+fn best_of(
+    gpu: Option<&GpuBackend>,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<(f64, Option<GpuTimings>)> {
+    f()?;
+    let mut best = (f64::INFINITY, None);
+    for _ in 0..5 {
+        let t = Instant::now();
+        f()?;
+        let s = t.elapsed().as_secs_f64();
+        if s < best.0 {
+            best = (s, gpu.map(|g| g.last_timings()));
+        }
+    }
+    Ok(best)
+}
+
+/// Time phase, UVW and separations on `shape` on the CPU and on `gpu`.
+fn kernel_rows(gpu: Option<&GpuBackend>, shape: BlockShape) -> anyhow::Result<Vec<KernelRow>> {
+    let n_vis = shape.rows * shape.n_chan * shape.n_pol;
+    let freq: Vec<f64> = (0..shape.n_chan)
+        .map(|c| 1.311e9 + c as f64 * 244_140.625)
+        .collect();
+    let dw: Vec<f64> = (0..shape.rows)
+        .map(|r| (r % 997) as f64 * 1.7 - 800.0)
+        .collect();
+    let mut vis = vec![num_complex::Complex32::new(1.0, 0.5); n_vis];
+    let ants: Vec<[f64; 3]> = (0..96)
+        .map(|i| [i as f64 * 10.0, (i * i) as f64 % 2000.0, i as f64])
+        .collect();
+    let rots: Vec<[f64; 9]> = (0..24)
+        .map(|t| uvw_rotation(3.5 + t as f64 * 1e-3, 0.53, 1e-3, 3.5, -2.06))
+        .collect();
+    // UVW and separations on every row of a whole group (24 integrations).
+    let rows = shape.rows * 24;
+    let ant1: Vec<u32> = (0..rows as u32).map(|i| i % 96).collect();
+    let ant2: Vec<u32> = (0..rows as u32).map(|i| (i / 96) % 96).collect();
+    let rot: Vec<u32> = (0..rows as u32).map(|i| i % 24).collect();
+    let req = UvwRequest {
+        antenna_xyz_m: &ants,
+        ant1: &ant1,
+        ant2: &ant2,
+        rotation_index: &rot,
+        rotations: &rots,
+    };
+    let mut uvw = vec![[0.0; 3]; rows];
+    let a: Vec<SkyPos> = (0..rows)
+        .map(|i| SkyPos {
+            ra_rad: (i as f64 * 0.37) % std::f64::consts::TAU,
+            dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
+        })
+        .collect();
+    let b: Vec<SkyPos> = a.iter().rev().copied().collect();
+    let mut seps = vec![0.0; rows];
+    let mut out = Vec::new();
+    let mut backends: Vec<(&'static str, &dyn Backend, Option<&GpuBackend>)> =
+        vec![("cpu", &CpuBackend, None)];
+    if let Some(g) = gpu {
+        backends.insert(0, ("gpu", g, Some(g)));
+    }
+    for (name, be, g) in backends {
+        let mut row = |kernel: &'static str, bytes: u64, (call_s, t): (f64, Option<GpuTimings>)| {
+            let kernel_s = t.and_then(|t| t.kernel_s);
+            out.push(KernelRow {
+                kernel,
+                backend: name,
+                bytes,
+                call_s,
+                call_gb_s: bytes as f64 / 1e9 / call_s,
+                kernel_s,
+                kernel_gb_s: kernel_s.map(|k| bytes as f64 / 1e9 / k),
+                transfer_s: kernel_s.map(|k| call_s - k),
+            });
+        };
+        // Phase: each visibility read and written (8 bytes each way).
+        row(
+            "phase",
+            n_vis as u64 * 16,
+            best_of(g, || {
+                Ok(be.phase_correct(&mut vis, shape.n_pol, &dw, &freq)?)
+            })?,
+        );
+        // UVW: three u32 indices in, three f64 out per row.
+        row(
+            "uvw",
+            rows as u64 * 36,
+            best_of(g, || Ok(be.uvw(&req, &mut uvw)?))?,
+        );
+        // Separations: two f64 pairs in, one (sin, cos) f32 pair out.
+        row(
+            "separation",
+            rows as u64 * 40,
+            best_of(g, || Ok(be.separations(&a, &b, &mut seps)?))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Print the kernel table.
+fn print_kernels(adapter: &str, shape: BlockShape, rows: &[KernelRow]) {
+    println!(
+        "kernels on a block of {} rows x {} channels x {} pols; GPU: {adapter}",
+        shape.rows, shape.n_chan, shape.n_pol
+    );
+    println!(
+        "{:<11} {:<7} {:>10} {:>10} {:>12} {:>12} {:>12}",
+        "kernel", "backend", "call_ms", "call_GB/s", "kernel_ms", "kernel_GB/s", "transfer_ms"
+    );
+    let opt =
+        |x: Option<f64>, scale: f64| x.map_or("-".to_string(), |v| format!("{:.3}", v * scale));
+    for r in rows {
+        println!(
+            "{:<11} {:<7} {:>10.3} {:>10.2} {:>12} {:>12} {:>12}",
+            r.kernel,
+            r.backend,
+            r.call_s * 1e3,
+            r.call_gb_s,
+            opt(r.kernel_s, 1e3),
+            opt(r.kernel_gb_s, 1.0),
+            opt(r.transfer_s, 1e3)
+        );
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -153,8 +312,44 @@ fn wait_with_peak_rss(child: &std::process::Child) -> anyhow::Result<(bool, f64)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.latency {
+        return run_latency(&args);
+    }
+    let gpu = match GpuBackend::new(AdapterPolicy::Any) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!("GPU: none ({e}); the CPU only");
+            None
+        }
+    };
+    let adapter = gpu.as_ref().map_or("none".to_string(), |g| g.description());
+    let shape = BlockShape {
+        rows: args.block_rows,
+        ..BlockShape::default()
+    };
+    let kernels = kernel_rows(gpu.as_ref(), shape)?;
+    if !args.json {
+        print_kernels(&adapter, shape, &kernels);
+    }
+    if args.kernels_only {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "adapter": adapter, "kernels": kernels,
+                }))?
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let has_gpu = gpu.is_some();
+    drop(gpu);
+    end_to_end(&args, has_gpu, &adapter, kernels)
+}
+
+/// The simulated group of `args`' working directory (made if missing).
+fn group_files(args: &Args) -> anyhow::Result<Vec<PathBuf>> {
     let input = args.workdir.join("hdf5");
-    let output = args.workdir.join("ms");
     let cfg = SimConfig {
         n_ants: args.n_ants,
         noise_jy: 0.1,
@@ -177,14 +372,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             sim::simulate_group(&cfg, &input)?.1
         }
     };
-    if args.latency {
-        return latency(
-            &files,
-            &args.workdir.join("stream"),
-            args.spread_s,
-            args.json,
-        );
-    }
+    Ok(files)
+}
+
+fn run_latency(args: &Args) -> anyhow::Result<ExitCode> {
+    let files = group_files(args)?;
+    latency(
+        &files,
+        &args.workdir.join("stream"),
+        args.spread_s,
+        args.json,
+    )
+}
+
+/// Each backend's conversion of the group against the raw I/O floor.
+fn end_to_end(
+    args: &Args,
+    has_gpu: bool,
+    adapter: &str,
+    kernels: Vec<KernelRow>,
+) -> anyhow::Result<ExitCode> {
+    let files = group_files(args)?;
+    let output = args.workdir.join("ms");
     std::fs::create_dir_all(&output)?;
     let in_bytes: u64 = files
         .iter()
@@ -192,7 +401,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|m| m.len())
         .sum();
     let mut backends = vec!["cpu"];
-    if gpu::GpuBackend::new(AdapterPolicy::Any).is_ok() {
+    if has_gpu {
         backends.push("gpu");
     }
     let mut rows = Vec::new();
@@ -223,6 +432,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "input_bytes": in_bytes, "ms_bytes": ms_bytes, "io_floor_s": floor,
                 "gpu_speedup_over_cpu": ratio, "runs": rows,
+                "adapter": adapter, "kernels": kernels,
             }))?
         );
         return Ok(ExitCode::SUCCESS);
@@ -246,13 +456,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(x) = ratio {
-        println!(
-            "GPU vs CPU end to end: {x:.2}x (the GPU backend here: {})",
-            gpu::list_adapters()
-                .first()
-                .map(|a| a.name.clone())
-                .unwrap_or_default()
-        );
+        println!("GPU vs CPU end to end: {x:.2}x (the GPU backend here: {adapter})");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,10 +6,14 @@ use crate::compute::gpu;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-The GPU backend needs SHADER_F64 (f64 add/multiply in shaders: per-row UVW and
-w differences are computed in f64). `--backend auto` uses a hardware GPU with
-it and the CPU otherwise; `--backend gpu` also accepts software adapters such
-as Mesa's lavapipe (package mesa-vulkan-drivers), which the tests use.")]
+The phase correction runs on every adapter (f32 only). UVW, separations and
+the cross-match need SHADER_F64 (f64 add/multiply: metre-accurate UVW, and
+coordinate differences before rounding to f32); without it those run on the
+CPU. `--backend auto` measures a hardware GPU against the CPU on a block and
+runs each kernel on the faster; `--backend gpu` also accepts software
+adapters such as Mesa's lavapipe (package mesa-vulkan-drivers), which the
+tests use. Backends probed: Vulkan and OpenGL on Linux, Metal on macOS.
+Driver messages printed while probing go to the debug log (-v).")]
 pub struct Args {
     /// Print JSON on stdout.
     #[arg(long)]
@@ -23,17 +27,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if adapters.is_empty() {
-        println!("no GPU adapter found (install a Vulkan driver; mesa-vulkan-drivers gives a software one)");
+        println!("no GPU adapter found (install a Vulkan or OpenGL driver; mesa-vulkan-drivers gives a software one)");
     }
     for a in &adapters {
         println!("{} [{}; {}]", a.name, a.backend, a.device_type);
         println!("  driver:                    {}", a.driver);
         println!(
             "  SHADER_F64:                {}",
-            if a.shader_f64 {
-                "yes"
+            if a.shader_f64 { "yes" } else { "no" }
+        );
+        println!("  kernels on this adapter:   {}", a.kernels.describe());
+        println!(
+            "  timestamp queries:         {}",
+            if a.timestamp_query {
+                "yes (kernel times in bench)"
             } else {
-                "no (unusable here)"
+                "no"
             }
         );
         println!(

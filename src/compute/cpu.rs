@@ -11,7 +11,7 @@ const RECURRENCE_SPAN: usize = 32;
 
 /// The channel spacing, Hz, when every channel lies within 1 mHz of an
 /// evenly spaced grid (a phase error below 1e-7 rad for |dw| <= 5 km).
-fn uniform_step_hz(freq_hz: &[f64]) -> Option<f64> {
+pub(super) fn uniform_step_hz(freq_hz: &[f64]) -> Option<f64> {
     let n = freq_hz.len();
     if n < 2 {
         return None;

@@ -2,9 +2,12 @@
 //! correction of visibilities for a change of w, and angular separations.
 //!
 //! [`cpu::CpuBackend`] (rayon, f64) is the reference; [`gpu::GpuBackend`]
-//! runs the WGSL kernels in `shaders/` through wgpu. Both take the same
-//! inputs and are compared in the tests with stated tolerances.
+//! runs the WGSL kernels in `shaders/` through wgpu; [`auto`] measures both
+//! on a block and routes each kernel to the faster. All take the same
+//! inputs and are tested against the same references with a stated
+//! epsilon per backend.
 
+pub mod auto;
 pub mod cpu;
 pub mod gpu;
 pub mod rotation;
@@ -55,7 +58,8 @@ pub struct Match {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// The GPU when a wgpu adapter with the needed features exists, else the CPU.
+    /// Measure: each kernel on whichever of a hardware GPU and the CPU ran
+    /// a calibration block faster (the CPU when there is no hardware GPU).
     Auto,
     /// The GPU; an error when no suitable adapter exists.
     Gpu,
@@ -70,6 +74,14 @@ pub enum ComputeError {
     NoAdapter(String),
     #[error("GPU adapter '{adapter}' lacks {what}")]
     MissingFeature { adapter: String, what: String },
+    #[error("GPU out of memory ({0}): use a smaller --max-memory or --backend cpu")]
+    OutOfMemory(String),
+    #[error("GPU validation error: {0}")]
+    Validation(String),
+    #[error("GPU device lost ({0}): the driver reset or removed it; rerun, or use --backend cpu")]
+    DeviceLost(String),
+    #[error("GPU did not finish {what} within {seconds} s (hung driver?); use --backend cpu")]
+    Timeout { what: String, seconds: f64 },
     #[error("GPU device error: {0}")]
     Device(String),
     #[error("inconsistent input: {0}")]
@@ -111,18 +123,27 @@ pub trait Backend: Send + Sync {
     ) -> Result<Vec<Match>, ComputeError>;
 }
 
-/// Open the backend `choice` asks for. `Auto` takes a hardware GPU with
-/// SHADER_F64 when there is one and the CPU otherwise (a software Vulkan
-/// adapter such as lavapipe is slower than the CPU path, so `auto` never
-/// picks it; `gpu` accepts it). The log says which and why.
+/// Open the backend `choice` asks for; `Cpu` never touches a GPU driver.
+/// `Auto` calibrates on a DSA-110 block ([`auto::BlockShape::default`]).
 pub fn select(choice: BackendChoice) -> Result<Box<dyn Backend>, ComputeError> {
+    select_for(choice, auto::BlockShape::default())
+}
+
+/// As [`select`], `Auto` calibrating on blocks of `shape`. It only
+/// considers hardware adapters: a software one such as lavapipe runs on
+/// the cores the CPU backend uses (`gpu` accepts it). The log says what
+/// was measured and chosen.
+pub fn select_for(
+    choice: BackendChoice,
+    shape: auto::BlockShape,
+) -> Result<Box<dyn Backend>, ComputeError> {
     match choice {
         BackendChoice::Cpu => Ok(Box::new(cpu::CpuBackend)),
         BackendChoice::Gpu => Ok(Box::new(gpu::GpuBackend::new(gpu::AdapterPolicy::Any)?)),
         BackendChoice::Auto => match gpu::GpuBackend::new(gpu::AdapterPolicy::HardwareOnly) {
-            Ok(g) => Ok(Box::new(g)),
+            Ok(g) => auto::calibrated(g, shape),
             Err(e) => {
-                tracing::info!("backend auto: using the CPU ({e})");
+                tracing::info!("backend auto: the CPU ({e})");
                 Ok(Box::new(cpu::CpuBackend))
             }
         },
