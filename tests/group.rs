@@ -81,10 +81,8 @@ fn raw_parallel_reads_equal_the_hdf5_library_bit_for_bit() {
     gz.gzip_level = Some(4);
     gz.noise_jy = 1.0;
     let gzipped = small_group(&dir.path().join("gzip"), gz.clone());
-    // The simulator's old layout (one integration per chunk), which the raw
-    // path reads today; the correlator layout's chunks split rows, which
-    // the raw path does not handle yet (issue 11), so its read path is not
-    // asserted, only that both paths agree.
+    // The correlator layout (chunks that split rows) and the simulator's
+    // old layout (one integration per chunk): both read raw.
     let whole = |mut c: dsa110_convert::sim::SimConfig| {
         c.layout = dsa110_convert::sim::FileLayout::WholeIntegration;
         c
@@ -92,8 +90,8 @@ fn raw_parallel_reads_equal_the_hdf5_library_bit_for_bit() {
     let plain_whole = small_group(&dir.path().join("plain-whole"), whole(small_config()));
     let gzipped_whole = small_group(&dir.path().join("gzip-whole"), whole(gz));
     for (file, expect_raw) in [
-        (&plain[0], false),
-        (&gzipped[0], false),
+        (&plain[0], true),
+        (&gzipped[0], true),
         (&plain_whole[0], true),
         (&gzipped_whole[0], true),
         (&shared_data("uvh5-real/zen.2458661.23480.HH.uvh5"), false),

@@ -762,3 +762,70 @@ fn the_daemon_on_the_gpu_writes_the_ms_the_cpu_convert_writes() {
     let log = std::fs::read_to_string(log_path(&feed.output)).unwrap_or_default();
     assert!(!log.contains("XDG_RUNTIME_DIR"), "driver chatter: {log}");
 }
+
+#[test]
+fn files_renamed_into_place_are_taken_at_once_and_partials_never_opened() {
+    let feed = Feed::new(1);
+    std::fs::create_dir_all(&feed.output).unwrap();
+    // A stability wait far longer than the test may take: only the rename
+    // can tell the daemon a file is complete.
+    let mut child = common::command(common::bin())
+        .args(["-q", "stream", "run", "--subbands", "4", "--backend", "cpu"])
+        .args([
+            "--stable-s",
+            "600",
+            "--quarantine-after-s",
+            "1",
+            "--rescan-s",
+            "0.1",
+        ])
+        .arg("--input")
+        .arg(&feed.input)
+        .arg("--output")
+        .arg(&feed.output)
+        .env("DSA110_LOG", "warn")
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path(&feed.output))
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    // Garbage under the names of files still being delivered: opened, they
+    // would be quarantined after 1 s.
+    let name = |f: &PathBuf| f.file_name().unwrap().to_string_lossy().into_owned();
+    let stem = name(&feed.src[0][0]).trim_end_matches(".hdf5").to_string();
+    let incomplete = feed.input.join(format!("{stem}_incomplete.hdf5"));
+    let rsync_tmp = feed
+        .input
+        .join(format!(".{}.Xa12bC", name(&feed.src[0][0])));
+    std::fs::write(&incomplete, b"still being written").unwrap();
+    std::fs::write(&rsync_tmp, b"still being copied").unwrap();
+    let t = Instant::now();
+    for (i, f) in feed.src[0].iter().enumerate() {
+        // Half as the correlator delivers, half as rsync does.
+        let tmp = if i % 2 == 0 {
+            feed.input.join(format!(
+                "{}_incomplete.hdf5",
+                name(f).trim_end_matches(".hdf5")
+            ))
+        } else {
+            feed.input.join(format!(".{}.Tmp{i}", name(f)))
+        };
+        std::fs::copy(f, &tmp).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        std::fs::rename(&tmp, feed.input.join(name(f))).unwrap();
+    }
+    wait_for_state(&feed.output, &feed.t0, "done");
+    let took = t.elapsed().as_secs_f64();
+    std::fs::write(&incomplete, b"still being written").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let st = status(&feed.output);
+    assert_eq!(sigterm(&mut child), 0);
+    assert!(took < 60.0, "converted after {took:.1} s");
+    assert_eq!(st["quarantined"], serde_json::json!([]), "{st}");
+    assert!(rsync_tmp.exists() && incomplete.exists());
+    assert!(!feed.input.join("quarantine").exists());
+}

@@ -107,7 +107,9 @@ pub struct PipelineArgs {
     #[arg(long)]
     pub no_rename_calibrator_fields: bool,
     /// Where UVW, phase corrections and separations run: gpu (WGSL via
-    /// wgpu), cpu (rayon), or auto (the GPU when one is usable).
+    /// wgpu), cpu (rayon), or auto: each kernel where a short calibration
+    /// at start measures it faster (a hardware GPU against the CPU; the log
+    /// prints the timings).
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
     /// Bound on the pipeline's buffers (e.g. 512MiB, 2GiB).

@@ -42,8 +42,11 @@ struct RetryArgs {
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-A file counts once inotify saw it closed after writing, or its size has been
-stable for --stable-s, and it opens as UVH5; one that never opens is moved to
+A file counts once inotify saw it closed after writing or renamed into the
+directory (the correlator's `_incomplete` renamed to its final name, rsync's
+hidden temporary renamed into place: complete when it appears, no wait), or
+its size has been stable for --stable-s, and it opens as UVH5. Names other
+than <timestamp>_sbNN.hdf5 are never opened. One that never opens is moved to
 <input>/quarantine/ after --quarantine-after-s. Groups are assembled by
 file-name time within --tolerance-s.
 

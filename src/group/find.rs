@@ -122,6 +122,15 @@ mod tests {
         assert_eq!((ts.as_str(), sb), ("2025-01-15T12:00:03", 7));
         assert!(parse_file_name(Path::new("notes.txt")).is_none());
         assert!(parse_file_name(Path::new("2025-13-15T12:00:03_sb07.hdf5")).is_none());
+        // Files still being delivered are not subband files: the
+        // correlator's before its final rename, rsync's hidden temporary.
+        for partial in [
+            "2025-01-15T12:00:03_sb07_incomplete.hdf5",
+            ".2025-01-15T12:00:03_sb07.hdf5.Xa12bC",
+            ".2025-01-15T12:00:03_sb07.hdf5",
+        ] {
+            assert!(parse_file_name(Path::new(partial)).is_none(), "{partial}");
+        }
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //! worker converts the group whole.
 //!
 //! A file counts once it opens as UVH5 and either inotify saw it closed
-//! after writing or its size and mtime have stayed the same for `stable_s`. A file that stays unreadable for
+//! after writing or renamed into the directory (complete when it appears)
+//! or its size and mtime have stayed the same for `stable_s`. Names that are
+//! not `<timestamp>_sbNN.hdf5` (the correlator's `*_incomplete.hdf5`,
+//! rsync's hidden temporaries) are never opened. A file that stays unreadable for
 //! `quarantine_after_s` is moved to `<input>/quarantine/` and recorded with
 //! its reason. On restart, groups left `converting` have their partial MS
 //! removed and are converted again, unless their MS was already renamed
@@ -546,14 +549,27 @@ fn recover(db: &State, cfg: &StreamConfig) -> Result<(), StreamError> {
 }
 
 /// Wake the scheduler on any change in `dir`, passing the paths of files
-/// closed after writing.
+/// that are complete: closed after writing, or renamed into place (how the
+/// correlator, `<name>_incomplete.hdf5` -> `<name>.hdf5`, and rsync, a hidden
+/// temporary renamed at the end, deliver a finished file).
 fn watch(dir: &Path, wake: mpsc::Sender<Option<PathBuf>>) -> Option<notify::RecommendedWatcher> {
-    use notify::event::{AccessKind, AccessMode, EventKind};
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
     use notify::Watcher;
     let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
         Ok(ev) if ev.kind == EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
             for p in ev.paths {
                 let _ = wake.send(Some(p));
+            }
+        }
+        // The new name of a rename: the last path of the event.
+        Ok(ev)
+            if matches!(
+                ev.kind,
+                EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+            ) =>
+        {
+            if let Some(p) = ev.paths.last() {
+                let _ = wake.send(Some(p.clone()));
             }
         }
         // Reads (ours, while converting) are not news: waking on every one
