@@ -21,8 +21,8 @@ use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::group::{self, parse_file_name, Group, GroupError};
 use crate::ms::{Channels, MsLayout, MsWriter, WeightStats};
-use crate::uvh5::{self, RowBuffers, Uvh5File};
-use std::collections::HashMap;
+use crate::uvh5::{self, RowBuffers, RowsOut, Uvh5File};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -43,6 +43,8 @@ pub struct IncrementalConversion {
     dw_m: Vec<f64>,
     /// The file written into each slice, by its first joined channel.
     written: HashMap<usize, PathBuf>,
+    /// Windows whose WEIGHT, SIGMA and FLAG_ROW are written.
+    weights_written: HashSet<usize>,
     seconds_read: f64,
     seconds_compute: f64,
     seconds_write: f64,
@@ -85,6 +87,7 @@ impl IncrementalConversion {
             writer,
             dw_m,
             written: HashMap::new(),
+            weights_written: HashSet::new(),
             seconds_read: 0.0,
             seconds_compute,
             seconds_write: t.elapsed().as_secs_f64(),
@@ -152,6 +155,7 @@ impl IncrementalConversion {
                         r0: 0,
                         r1: 0,
                         rows: RowBuffers::new(block, per_row),
+                        flag_bytes: vec![0; block * per_row],
                     })
                     .expect("fresh channel");
             }
@@ -163,25 +167,34 @@ impl IncrementalConversion {
                     b.r1 = (r0 + block).min(n_rows);
                     let n = (b.r1 - r0) * per_row;
                     let t = Instant::now();
-                    let res = file
-                        .read_rows(
-                            r0,
-                            b.r1,
+                    let read = file.read_into(
+                        r0,
+                        b.r1,
+                        0,
+                        reversed,
+                        &RowsOut::new(
                             &mut b.rows.vis[..n],
-                            &mut b.rows.flags[..n],
+                            &mut b.flag_bytes[..n],
                             &mut b.rows.nsamples[..n],
-                        )
+                            width,
+                            n_pol,
+                        ),
+                    );
+                    let res = read
                         .map_err(|e| ConvertError::from(GroupError::from(e)))
                         .and_then(|()| {
-                            if reversed {
-                                reverse_channels(&mut b.rows.vis[..n], per_row, n_pol);
-                                reverse_channels(&mut b.rows.flags[..n], per_row, n_pol);
-                                reverse_channels(&mut b.rows.nsamples[..n], per_row, n_pol);
-                            }
+                            let rows = &mut b.rows;
+                            let unusable = uvh5::sanitize(
+                                &mut rows.vis[..n],
+                                &b.flag_bytes[..n],
+                                &mut rows.flags[..n],
+                                &mut rows.nsamples[..n],
+                            );
+                            file.warn_unusable(unusable, r0, b.r1);
                             read_s += t.elapsed().as_secs_f64();
                             let t = Instant::now();
                             let res = backend.phase_correct(
-                                &mut b.rows.vis[..n],
+                                &mut rows.vis[..n],
                                 n_pol,
                                 &dw_m[r0..b.r1],
                                 &freq_hz,
@@ -228,7 +241,14 @@ impl IncrementalConversion {
         self.seconds_compute += compute_s;
         self.seconds_write += write_s;
         self.written.insert(chan0, path.to_path_buf());
-        self.writer.start_writeback();
+        // A window that is this subband: its WEIGHT, SIGMA and FLAG_ROW
+        // are final now, not work left for the last subband.
+        if self.layout.window_chans == width {
+            let window = chan0 / width;
+            self.writer.write_weights(&self.stats, [window])?;
+            self.weights_written.insert(window);
+        }
+        self.writer.start_writeback()?;
         tracing::debug!(
             "{}: subband written in {:.2} s (so far: read {:.2} s, compute {:.2} s, write {:.2} s)",
             path.display(),
@@ -275,7 +295,10 @@ impl IncrementalConversion {
             files.len()
         );
         let spec = self.setup.spec(&group, &self.layout, &self.opts)?;
-        self.writer.write_weights(&self.stats)?;
+        let left: Vec<usize> = (0..self.layout.n_windows)
+            .filter(|w| !self.weights_written.contains(w))
+            .collect();
+        self.writer.write_weights(&self.stats, left)?;
         tracing::debug!(
             "{}: WEIGHT and FLAG_ROW written after {:.2} s",
             self.out_ms.display(),
@@ -299,34 +322,14 @@ impl IncrementalConversion {
     }
 }
 
-/// Rows of `per_row` values `[chan][pol]`: reverse the channel order.
-fn reverse_channels<T>(rows: &mut [T], per_row: usize, n_pol: usize) {
-    for row in rows.chunks_exact_mut(per_row) {
-        row.reverse();
-        for chan in row.chunks_exact_mut(n_pol) {
-            chan.reverse();
-        }
-    }
-}
-
 /// Rows `r0..r1` of one subband, `[row][chan ascending][pol]`.
 struct SubBlock {
     r0: usize,
     r1: usize,
     rows: RowBuffers,
+    /// Flags as stored, before [`uvh5::sanitize`].
+    flag_bytes: Vec<u8>,
 }
 
 /// Blocks circulating between the reader thread and the writer.
 const BLOCKS_IN_FLIGHT: usize = 2;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reverses_channels_keeping_polarizations() {
-        let mut rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-        reverse_channels(&mut rows, 6, 2);
-        assert_eq!(rows, [5, 6, 3, 4, 1, 2, 11, 12, 9, 10, 7, 8]);
-    }
-}

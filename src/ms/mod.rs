@@ -629,9 +629,13 @@ impl MsWriter {
 
     /// Write WEIGHT and FLAG_ROW of every row from `stats`, once it holds
     /// every subband: each window's from its own channels.
-    pub fn write_weights(&mut self, stats: &WeightStats) -> Result<(), MsError> {
+    pub fn write_weights(
+        &mut self,
+        stats: &WeightStats,
+        windows: impl IntoIterator<Item = usize>,
+    ) -> Result<(), MsError> {
         let chans = self.layout.window_chans;
-        for window in 0..self.layout.n_windows {
+        for window in windows {
             let (weight, flag_row) = stats.finish(window * chans, chans)?;
             self.put_weights(0, window, &weight, &flag_row)?;
         }
@@ -763,12 +767,14 @@ impl MsWriter {
         Ok(())
     }
 
-    /// Start writing to disk what casacore has handed the kernel so far,
-    /// without waiting: the sync in [`MsWriter::finish`] then has little
-    /// left to wait for. Best effort (a hint to the kernel).
-    pub fn start_writeback(&self) {
+    /// Hand the kernel what casacore caches of the table (no fsync) and
+    /// start writing it to disk without waiting: [`MsWriter::finish`] then
+    /// has only what came after to write and little to wait for. The
+    /// writeback itself is a hint to the kernel.
+    pub fn start_writeback(&mut self) -> Result<(), MsError> {
+        slice::flush(&self.tmp, false).map_err(|e| self.explain(e))?;
         let Ok(entries) = std::fs::read_dir(&self.tmp) else {
-            return;
+            return Ok(());
         };
         for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
             if let Ok(f) = std::fs::File::open(&path) {
@@ -777,6 +783,7 @@ impl MsWriter {
                 unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
             }
         }
+        Ok(())
     }
 
     /// Write the subtables from `spec`, close the tables, label the main
@@ -805,7 +812,7 @@ impl MsWriter {
         subtables::write_all(self.table(), &tmp, spec, &pol_order).map_err(|e| self.explain(e))?;
         // Written here, where a failure (a full disk) is an error; the
         // destructor then has nothing left to write.
-        slice::flush(&tmp).map_err(|e| self.explain(e))?;
+        slice::flush(&tmp, true).map_err(|e| self.explain(e))?;
         drop(self.table.take());
         info::label_measurement_set(&tmp)?;
         let closed_s = t.elapsed().as_secs_f64();

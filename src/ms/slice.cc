@@ -85,12 +85,13 @@ int dsa110_put_slice(const char *table_path, const char *column, int type,
 }
 
 // Write everything of the open table at `table_path` (and its subtables)
-// to disk. Returns 0, or 1 with a message in `err`.
-int dsa110_flush_table(const char *table_path, char *err,
+// to its files, fsync-ed when `sync` is non-zero. Returns 0, or 1 with a
+// message in `err`.
+int dsa110_flush_table(const char *table_path, int sync, char *err,
                        unsigned long err_len) {
     try {
         casacore::Table table(table_path, casacore::Table::Update);
-        table.flush(true, true);
+        table.flush(sync != 0, true);
         return 0;
     } catch (const std::exception &e) {
         return fail(e.what(), err, err_len);

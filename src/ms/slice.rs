@@ -23,7 +23,12 @@ extern "C" {
         err: *mut c_char,
         err_len: c_ulong,
     ) -> c_int;
-    fn dsa110_flush_table(table: *const c_char, err: *mut c_char, err_len: c_ulong) -> c_int;
+    fn dsa110_flush_table(
+        table: *const c_char,
+        sync: c_int,
+        err: *mut c_char,
+        err_len: c_ulong,
+    ) -> c_int;
     fn dsa110_mark_for_delete(table: *const c_char, err: *mut c_char, err_len: c_ulong) -> c_int;
 }
 
@@ -45,14 +50,15 @@ fn call(what: &str, f: impl FnOnce(*mut c_char, c_ulong) -> c_int) -> Result<(),
     Ok(())
 }
 
-/// Write everything of the open table at `table` to disk: the errors a
-/// destructor could not report (a full disk) come back here.
-pub(super) fn flush(table: &Path) -> Result<(), MsError> {
+/// Write everything casacore holds of the open table at `table` to its
+/// files (and fsync them when `sync`): the errors a destructor could not
+/// report (a full disk) come back here.
+pub(super) fn flush(table: &Path, sync: bool) -> Result<(), MsError> {
     let c_table = c_path(table)?;
     // SAFETY: a NUL-terminated path; `err` is writable for the length passed.
     call(
         &format!("flushing {}", table.display()),
-        |err, len| unsafe { dsa110_flush_table(c_table.as_ptr(), err, len) },
+        |err, len| unsafe { dsa110_flush_table(c_table.as_ptr(), sync as c_int, err, len) },
     )
 }
 
