@@ -181,3 +181,59 @@ fn real_files_read_raw_where_they_can_and_equal_the_library_bit_for_bit() {
         assert_eq!(raw.nsamples, lib.nsamples, "{rel}");
     }
 }
+
+#[test]
+fn convert_dry_run_prints_each_datasets_read_path_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(&dir.path().join("sim"), small_config());
+    let out = dir.path().join("out");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"convert",
+        &"--dry-run",
+        &"--json",
+        &"--backend",
+        &"cpu",
+        &"-o",
+        &out,
+    ];
+    for f in &files {
+        args.push(f);
+    }
+    let (code, stdout, stderr) = common::run_cli(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!out.exists(), "a dry run wrote {}", out.display());
+    let plans: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let plan = &plans[0];
+    assert_eq!(plan["files"].as_array().unwrap().len(), files.len());
+    assert_eq!(plan["spectral_windows"], 16);
+    assert_eq!(plan["phase_center_mode"], "meridian");
+    assert_eq!(
+        plan["fields"].as_array().unwrap().len(),
+        small_config().n_times
+    );
+    for f in plan["files"].as_array().unwrap() {
+        for d in f["datasets"].as_array().unwrap() {
+            assert_eq!(d["path"], "raw", "{d}");
+            assert!(d["chunk"].is_array(), "{d}");
+        }
+    }
+    // A file whose visibilities (complex128) the library converts says so, and why.
+    let mwa = shared_data("uvh5-real/1061315448_20130823175130_mini_vv_07_01.uvh5");
+    let (code, text, stderr) = common::run_cli(&[
+        &"convert",
+        &"--dry-run",
+        &"--backend",
+        &"cpu",
+        &"--phase-center",
+        &"10,-30",
+        &"-o",
+        &out,
+        &mwa,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        text.contains("Data/visdata") && text.contains("library (stored type differs"),
+        "{text}"
+    );
+    assert!(!out.exists());
+}
