@@ -45,6 +45,8 @@ pub struct IncrementalConversion {
     written: HashMap<usize, PathBuf>,
     /// Windows whose WEIGHT, SIGMA and FLAG_ROW are written.
     weights_written: HashSet<usize>,
+    /// The header of each file written, as it was read then.
+    headers: HashMap<PathBuf, uvh5::Header>,
     seconds_read: f64,
     seconds_compute: f64,
     seconds_write: f64,
@@ -88,6 +90,7 @@ impl IncrementalConversion {
             dw_m,
             written: HashMap::new(),
             weights_written: HashSet::new(),
+            headers: HashMap::new(),
             seconds_read: 0.0,
             seconds_compute,
             seconds_write: t.elapsed().as_secs_f64(),
@@ -120,7 +123,8 @@ impl IncrementalConversion {
         let chan0 = self.slot(path)?;
         let mut file =
             Uvh5File::open(path, self.opts.chunk_cache_bytes).map_err(GroupError::from)?;
-        let h = file.header();
+        let header = file.header().clone();
+        let h = &header;
         group::check_same_rows(h, &self.setup.header)?;
         if h.n_freqs != self.width {
             return Err(ConvertError::Input {
@@ -241,6 +245,7 @@ impl IncrementalConversion {
         self.seconds_compute += compute_s;
         self.seconds_write += write_s;
         self.written.insert(chan0, path.to_path_buf());
+        self.headers.insert(path.to_path_buf(), header);
         // A window that is this subband: its WEIGHT, SIGMA and FLAG_ROW
         // are final now, not work left for the last subband.
         if self.layout.window_chans == width {
@@ -248,7 +253,10 @@ impl IncrementalConversion {
             self.writer.write_weights(&self.stats, [window])?;
             self.weights_written.insert(window);
         }
-        self.writer.start_writeback()?;
+        // The last subband's caches are written by `finish` anyway.
+        if self.written.len() < self.n_subbands {
+            self.writer.start_writeback()?;
+        }
         tracing::debug!(
             "{}: subband written in {:.2} s (so far: read {:.2} s, compute {:.2} s, write {:.2} s)",
             path.display(),
@@ -264,7 +272,17 @@ impl IncrementalConversion {
     /// where they belong; write WEIGHT, FLAG_ROW and the subtables; rename
     /// the MS into place.
     pub fn finish(mut self, files: &[PathBuf]) -> Result<ConvertSummary, ConvertError> {
-        let group = Group::open(files, self.opts.chunk_cache_bytes)?;
+        // The headers read when each subband was written (a file not
+        // written is read here, and then fails the checks below).
+        let headers = files
+            .iter()
+            .map(|f| match self.headers.remove(f) {
+                Some(h) => Ok(h),
+                None => uvh5::read_header(f),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(GroupError::from)?;
+        let group = Group::from_headers(headers, self.opts.chunk_cache_bytes)?;
         let n_chan = group.freq_hz().len();
         if n_chan != self.width * self.n_subbands || self.written.len() != files.len() {
             return Err(ConvertError::Input {

@@ -137,13 +137,21 @@ impl Group {
     /// Read the headers of `files` (any order), check that they form one
     /// group and order them by frequency.
     pub fn open(files: &[PathBuf], chunk_cache_bytes: usize) -> Result<Group, GroupError> {
-        if files.is_empty() {
-            return Err(GroupError::Empty);
-        }
-        let mut headers: Vec<Header> = files
+        let headers: Vec<Header> = files
             .iter()
             .map(|f| uvh5::read_header(f))
             .collect::<Result<_, _>>()?;
+        Group::from_headers(headers, chunk_cache_bytes)
+    }
+
+    /// [`Group::open`] of files whose headers were read already.
+    pub fn from_headers(
+        mut headers: Vec<Header>,
+        chunk_cache_bytes: usize,
+    ) -> Result<Group, GroupError> {
+        if headers.is_empty() {
+            return Err(GroupError::Empty);
+        }
         let lowest = |h: &Header| h.freq_hz.iter().copied().fold(f64::INFINITY, f64::min);
         headers.sort_by(|a, b| lowest(a).total_cmp(&lowest(b)));
         for h in &headers[1..] {
