@@ -37,14 +37,7 @@ fn gpu(max_tile_bytes: u64) -> Option<GpuBackend> {
 
 /// As [`gpu`], opened with `options`.
 fn gpu_with(options: GpuOptions) -> Option<GpuBackend> {
-    match GpuBackend::open(options) {
-        Ok(g) => Some(g),
-        Err(e) if common::in_ci() => panic!("CI needs a GPU adapter (Mesa lavapipe): {e}"),
-        Err(e) => {
-            eprintln!("\n*** SKIPPING GPU TEST: {e} ***\n");
-            None
-        }
-    }
+    common::gpu_or_skip(GpuBackend::open(options))
 }
 
 struct Geometry {

@@ -577,20 +577,6 @@ fn test_children_do_not_keep_hdf5_files_locked() {
     reopened.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
-/// Whether the GPU backend can run here (lavapipe in CI). Under CI a
-/// missing adapter is a failure; elsewhere the test is skipped loudly.
-fn gpu_available() -> bool {
-    use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend};
-    match GpuBackend::new(AdapterPolicy::Any) {
-        Ok(_) => true,
-        Err(e) if common::in_ci() => panic!("CI needs a GPU adapter (Mesa lavapipe): {e}"),
-        Err(e) => {
-            eprintln!("\n*** SKIPPING GPU TEST: {e} ***\n");
-            false
-        }
-    }
-}
-
 /// `convert --backend gpu` of `files` into `out_dir` with `extra`; the MS.
 fn convert_on_gpu(files: &[PathBuf], out_dir: &Path, extra: &[&str]) -> PathBuf {
     let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
@@ -618,7 +604,7 @@ fn convert_on_gpu(files: &[PathBuf], out_dir: &Path, extra: &[&str]) -> PathBuf 
 
 #[test]
 fn gpu_meridian_mode_matches_pyuvdata() {
-    if !gpu_available() {
+    if !common::gpu_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -632,7 +618,7 @@ fn gpu_meridian_mode_matches_pyuvdata() {
 
 #[test]
 fn gpu_midpoint_mode_with_large_w_changes_matches_pyuvdata_and_the_cpu() {
-    if !gpu_available() {
+    if !common::gpu_available() {
         return;
     }
     // 24 integrations (a full group's span, 5 minutes) of 2 km baselines:

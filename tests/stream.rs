@@ -27,29 +27,33 @@ fn groups(dir: &Path, n: usize) -> Vec<Vec<PathBuf>> {
 }
 
 fn daemon(input: &Path, output: &Path, policy: &str) -> Child {
-    common::command(common::bin())
-        .args([
-            "-q",
-            "stream",
-            "run",
-            "--subbands",
-            "4",
+    daemon_with(
+        input,
+        output,
+        &[
             "--backend",
             "cpu",
             "--stable-s",
             "0.3",
             "--quarantine-after-s",
             "1.5",
-        ])
-        .args([
             "--incomplete-timeout-s",
             "4",
             "--incomplete",
             policy,
             "--rescan-s",
             "0.1",
-            "--input",
-        ])
+        ],
+    )
+}
+
+/// `stream run` of 4-subband groups from `input` into `output` with
+/// `args`, logging its warnings to [`log_path`].
+fn daemon_with(input: &Path, output: &Path, args: &[&str]) -> Child {
+    common::command(common::bin())
+        .args(["-q", "stream", "run", "--subbands", "4"])
+        .args(args)
+        .arg("--input")
         .arg(input)
         .arg("--output")
         .arg(output)
@@ -703,35 +707,26 @@ fn status_notices_a_missing_ms_and_retry_converts_it_again() {
 
 #[test]
 fn the_daemon_on_the_gpu_writes_the_ms_the_cpu_convert_writes() {
-    use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend};
-    if let Err(e) = GpuBackend::new(AdapterPolicy::Any) {
-        assert!(
-            !common::in_ci(),
-            "CI needs a GPU adapter (Mesa lavapipe): {e}"
-        );
-        eprintln!("\n*** SKIPPING GPU TEST: {e} ***\n");
+    if !common::gpu_available() {
         return;
     }
     let feed = Feed::new(1);
     std::fs::create_dir_all(&feed.output).unwrap();
-    let mut child = common::command(common::bin())
-        .args(["-q", "stream", "run", "--subbands", "4", "--backend", "gpu"])
-        // Midpoint: a real phase correction (meridian's is zero here).
-        .args(["--phase-center", "midpoint"])
-        .args(["--stable-s", "0.3", "--rescan-s", "0.1", "--input"])
-        .arg(&feed.input)
-        .arg("--output")
-        .arg(&feed.output)
-        .env("DSA110_LOG", "warn")
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log_path(&feed.output))
-                .unwrap(),
-        )
-        .spawn()
-        .unwrap();
+    // Midpoint: a real phase correction (meridian's is zero here).
+    let mut child = daemon_with(
+        &feed.input,
+        &feed.output,
+        &[
+            "--backend",
+            "gpu",
+            "--phase-center",
+            "midpoint",
+            "--stable-s",
+            "0.3",
+            "--rescan-s",
+            "0.1",
+        ],
+    );
     copy_into(&feed.src[0], &feed.input);
     wait_for_state(&feed.output, &feed.t0, "done");
     assert_eq!(sigterm(&mut child), 0);
@@ -769,30 +764,20 @@ fn files_renamed_into_place_are_taken_at_once_and_partials_never_opened() {
     std::fs::create_dir_all(&feed.output).unwrap();
     // A stability wait far longer than the test may take: only the rename
     // can tell the daemon a file is complete.
-    let mut child = common::command(common::bin())
-        .args(["-q", "stream", "run", "--subbands", "4", "--backend", "cpu"])
-        .args([
+    let mut child = daemon_with(
+        &feed.input,
+        &feed.output,
+        &[
+            "--backend",
+            "cpu",
             "--stable-s",
             "600",
             "--quarantine-after-s",
             "1",
             "--rescan-s",
             "0.1",
-        ])
-        .arg("--input")
-        .arg(&feed.input)
-        .arg("--output")
-        .arg(&feed.output)
-        .env("DSA110_LOG", "warn")
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log_path(&feed.output))
-                .unwrap(),
-        )
-        .spawn()
-        .unwrap();
+        ],
+    );
     // Garbage under the names of files still being delivered: opened, they
     // would be quarantined after 1 s.
     let name = |f: &PathBuf| f.file_name().unwrap().to_string_lossy().into_owned();

@@ -120,6 +120,25 @@ pub fn in_ci() -> bool {
         .unwrap_or(false)
 }
 
+/// What opening a GPU backend gave, or `None` where no adapter exists (the
+/// test is then skipped loudly); under CI a missing adapter fails the test.
+pub fn gpu_or_skip<T, E: std::fmt::Display>(opened: Result<T, E>) -> Option<T> {
+    match opened {
+        Ok(g) => Some(g),
+        Err(e) if in_ci() => panic!("CI needs a GPU adapter (Mesa lavapipe): {e}"),
+        Err(e) => {
+            eprintln!("\n*** SKIPPING GPU TEST: {e} ***\n");
+            None
+        }
+    }
+}
+
+/// Whether the GPU backend can run here (lavapipe in CI): see [`gpu_or_skip`].
+pub fn gpu_available() -> bool {
+    use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend};
+    gpu_or_skip(GpuBackend::new(AdapterPolicy::Any)).is_some()
+}
+
 /// Path of the built command-line binary.
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_dsa110-convert"))
