@@ -124,13 +124,7 @@ fn separation(c: &mut Criterion) {
     let mut g = c.benchmark_group("separation");
     g.sample_size(10);
     for n in sizes() {
-        let a: Vec<SkyPos> = (0..n)
-            .map(|i| SkyPos {
-                ra_rad: (i as f64 * 0.37) % std::f64::consts::TAU,
-                dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
-            })
-            .collect();
-        let b: Vec<SkyPos> = a.iter().rev().copied().collect();
+        let (a, b) = dsa110_convert::compute::auto::sample_position_pairs(n);
         let mut out = vec![0.0; n];
         g.throughput(Throughput::Elements(n as u64));
         for (name, be) in backends() {

@@ -14,7 +14,7 @@ use crate::compute::auto::BlockShape;
 use crate::compute::cpu::CpuBackend;
 use crate::compute::gpu::{AdapterPolicy, GpuBackend, GpuTimings};
 use crate::compute::rotation::uvw_rotation;
-use crate::compute::{Backend, SkyPos, UvwRequest};
+use crate::compute::{Backend, UvwRequest};
 use crate::sim::{self, SimConfig};
 
 #[derive(clap::Args, Debug)]
@@ -128,13 +128,7 @@ fn kernel_rows(gpu: Option<&GpuBackend>, shape: BlockShape) -> anyhow::Result<Ve
         rotations: &rots,
     };
     let mut uvw = vec![[0.0; 3]; rows];
-    let a: Vec<SkyPos> = (0..rows)
-        .map(|i| SkyPos {
-            ra_rad: (i as f64 * 0.37) % std::f64::consts::TAU,
-            dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
-        })
-        .collect();
-    let b: Vec<SkyPos> = a.iter().rev().copied().collect();
+    let (a, b) = crate::compute::auto::sample_position_pairs(rows);
     let mut seps = vec![0.0; rows];
     let mut out = Vec::new();
     let mut backends: Vec<(&'static str, &dyn Backend, Option<&GpuBackend>)> =

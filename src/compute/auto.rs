@@ -119,13 +119,7 @@ pub fn calibrate(gpu: &GpuBackend, shape: BlockShape) -> Result<Calibration, Com
         *s = warm_seconds(|| b.uvw(&req, &mut out))?;
     }
 
-    let a: Vec<SkyPos> = (0..rows)
-        .map(|i| SkyPos {
-            ra_rad: (i as f64 * 0.37) % std::f64::consts::TAU,
-            dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
-        })
-        .collect();
-    let b: Vec<SkyPos> = a.iter().rev().copied().collect();
+    let (a, b) = sample_position_pairs(rows);
     let mut seps = vec![0.0; rows];
     let mut sep = [0.0; 2];
     for (s, be) in sep.iter_mut().zip(backends) {
@@ -229,4 +223,18 @@ impl Backend for Routed {
         self.on(self.cal.separation.chosen)
             .match_within(points, targets, radius_rad)
     }
+}
+
+/// `n` pairs of sky positions spread over the sphere (a deterministic
+/// pattern), for timing the separation kernels: calibration, `bench`, the
+/// criterion benches.
+pub fn sample_position_pairs(n: usize) -> (Vec<SkyPos>, Vec<SkyPos>) {
+    let a: Vec<SkyPos> = (0..n)
+        .map(|i| SkyPos {
+            ra_rad: (i as f64 * 0.37) % std::f64::consts::TAU,
+            dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
+        })
+        .collect();
+    let b = a.iter().rev().copied().collect();
+    (a, b)
 }

@@ -66,15 +66,6 @@ mod tests {
     use super::guess_chunk;
 
     #[test]
-    fn dsa110_shapes_chunk_as_the_data_doc_says() {
-        assert_eq!(guess_chunk(&[0, 1, 48, 2], 8), [128, 1, 12, 1]);
-        assert_eq!(guess_chunk(&[0, 1, 48, 2], 1), [256, 1, 24, 1]);
-        assert_eq!(guess_chunk(&[0, 1, 48, 2], 4), [256, 1, 12, 1]);
-        assert_eq!(guess_chunk(&[0], 8), [1024]);
-        assert_eq!(guess_chunk(&[0, 3], 4), [512, 3]);
-    }
-
-    #[test]
     fn a_huge_element_gets_a_chunk_of_one() {
         assert_eq!(guess_chunk(&[4, 4], 4 << 20), [1, 1]);
         assert!(guess_chunk(&[], 8).is_empty());

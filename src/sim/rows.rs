@@ -89,11 +89,11 @@ pub(super) fn write(
         }
         FileLayout::WholeIntegration => {
             let n = rows.n_rows();
-            contiguous(header, "ant_1_array", &[n], &rows.ant_1)?;
-            contiguous(header, "ant_2_array", &[n], &rows.ant_2)?;
-            contiguous(header, "uvw_array", &[n, 3], &rows.uvw_m)?;
-            contiguous(header, "time_array", &[n], &rows.time_jd)?;
-            contiguous(header, "integration_time", &[n], &rows.integration_time_s)?;
+            super::write::array(header, "ant_1_array", &[n], &rows.ant_1)?;
+            super::write::array(header, "ant_2_array", &[n], &rows.ant_2)?;
+            super::write::array(header, "uvw_array", &[n, 3], &rows.uvw_m)?;
+            super::write::array(header, "time_array", &[n], &rows.time_jd)?;
+            super::write::array(header, "integration_time", &[n], &rows.integration_time_s)?;
             let shape = [n, 1, rows.n_chan, rows.n_pol];
             // One integration per chunk.
             let chunk = [rows.n_bls.min(n).max(1), 1, rows.n_chan, rows.n_pol];
@@ -156,16 +156,6 @@ fn append<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, v: &[T]) -> hdf5::Result
     shape[0] = n;
     let view = ndarray::ArrayViewD::from_shape(shape, v)?;
     ds.write_slice(view, hdf5::Hyperslab::from(slab))
-}
-
-/// A contiguous dataset of `shape` holding `v`.
-fn contiguous<T: hdf5::H5Type>(
-    g: &hdf5::Group,
-    name: &str,
-    shape: &[usize],
-    v: &[T],
-) -> hdf5::Result<()> {
-    g.new_dataset::<T>().shape(shape).create(name)?.write_raw(v)
 }
 
 /// A chunked dataset of `shape` written in one go.

@@ -50,7 +50,7 @@ fn bytes_scalar(g: &hdf5::Group, name: &str, s: &str) -> hdf5::Result<()> {
 }
 
 /// A contiguous dataset of `shape` holding `v` (row-major).
-fn array<T: hdf5::H5Type>(
+pub(super) fn array<T: hdf5::H5Type>(
     g: &hdf5::Group,
     name: &str,
     shape: &[usize],
