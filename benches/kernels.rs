@@ -10,8 +10,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend, GpuTimings};
-use dsa110_convert::compute::rotation::uvw_rotation;
-use dsa110_convert::compute::{Backend, SkyPos, UvwRequest};
+use dsa110_convert::compute::{sample, Backend, SkyPos};
 use num_complex::Complex32;
 
 fn sizes() -> Vec<usize> {
@@ -65,23 +64,9 @@ fn uvw(c: &mut Criterion) {
     let gpu = GpuBackend::new(AdapterPolicy::Any).ok();
     let mut g = c.benchmark_group("uvw");
     g.sample_size(10);
-    let ants: Vec<[f64; 3]> = (0..117)
-        .map(|i| [i as f64 * 10.0, (i * i) as f64 % 2000.0, i as f64])
-        .collect();
-    let rots: Vec<[f64; 9]> = (0..24)
-        .map(|t| uvw_rotation(3.5 + t as f64 * 1e-3, 0.53, 1e-3, 3.5, -2.06))
-        .collect();
     for n in sizes().into_iter().filter(|&n| n <= 10_000_000) {
-        let ant1: Vec<u32> = (0..n).map(|i| (i % 117) as u32).collect();
-        let ant2: Vec<u32> = (0..n).map(|i| ((i / 117) % 117) as u32).collect();
-        let rot: Vec<u32> = (0..n).map(|i| (i % 24) as u32).collect();
-        let req = UvwRequest {
-            antenna_xyz_m: &ants,
-            ant1: &ant1,
-            ant2: &ant2,
-            rotation_index: &rot,
-            rotations: &rots,
-        };
+        let inputs = sample::UvwInputs::new(117, n);
+        let req = inputs.request();
         let mut out = vec![[0.0; 3]; n];
         g.throughput(Throughput::Elements(n as u64));
         for (name, b) in backends() {
@@ -124,7 +109,7 @@ fn separation(c: &mut Criterion) {
     let mut g = c.benchmark_group("separation");
     g.sample_size(10);
     for n in sizes() {
-        let (a, b) = dsa110_convert::compute::auto::sample_position_pairs(n);
+        let (a, b) = sample::position_pairs(n);
         let mut out = vec![0.0; n];
         g.throughput(Throughput::Elements(n as u64));
         for (name, be) in backends() {

@@ -217,14 +217,21 @@ fn fill_disk(dir: &Path) {
     let _ = f.sync_all();
 }
 
-#[test]
-fn a_disk_that_fills_during_the_casacore_writes_gives_an_error_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+/// A group big enough that its MS takes a while to write (32 antennas, 16
+/// integrations, full 48-channel subbands): room for a disk to fill or a
+/// kill to land mid-write.
+fn mid_size_group(dir: &Path) -> Vec<PathBuf> {
     let mut cfg = small_config();
     cfg.n_ants = 32;
     cfg.n_times = 16;
     cfg.chans_per_subband = 48;
-    let files = small_group(&dir.path().join("in"), cfg);
+    small_group(dir, cfg)
+}
+
+#[test]
+fn a_disk_that_fills_during_the_casacore_writes_gives_an_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = mid_size_group(&dir.path().join("in"));
     let small = dir.path().join("small");
     if !mount_tmpfs(&small, "256m") {
         eprintln!("*** SKIPPING mid-write full-disk check: cannot mount a tmpfs here ***");
@@ -359,11 +366,7 @@ fn bytes_in(dir: &Path) -> u64 {
 #[test]
 fn sigkills_while_setting_up_writing_rows_and_finishing_leave_no_finished_ms() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = small_config();
-    cfg.n_ants = 32;
-    cfg.n_times = 16;
-    cfg.chans_per_subband = 48;
-    let files = small_group(&dir.path().join("in"), cfg);
+    let files = mid_size_group(&dir.path().join("in"));
     let out = dir.path().join("out");
     let run = |out: &Path| {
         let mut cmd = common::command(common::bin());

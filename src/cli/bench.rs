@@ -13,8 +13,7 @@ use anyhow::Context;
 use crate::compute::auto::BlockShape;
 use crate::compute::cpu::CpuBackend;
 use crate::compute::gpu::{AdapterPolicy, GpuBackend, GpuTimings};
-use crate::compute::rotation::uvw_rotation;
-use crate::compute::{Backend, UvwRequest};
+use crate::compute::{sample, Backend};
 use crate::sim::{self, SimConfig};
 
 #[derive(clap::Args, Debug)]
@@ -102,33 +101,14 @@ fn best_of(
 /// Time phase, UVW and separations on `shape` on the CPU and on `gpu`.
 fn kernel_rows(gpu: Option<&GpuBackend>, shape: BlockShape) -> anyhow::Result<Vec<KernelRow>> {
     let n_vis = shape.rows * shape.n_chan * shape.n_pol;
-    let freq: Vec<f64> = (0..shape.n_chan)
-        .map(|c| 1.311e9 + c as f64 * 244_140.625)
-        .collect();
-    let dw: Vec<f64> = (0..shape.rows)
-        .map(|r| (r % 997) as f64 * 1.7 - 800.0)
-        .collect();
+    let (freq, dw) = sample::phase_inputs(shape.rows, shape.n_chan);
     let mut vis = vec![num_complex::Complex32::new(1.0, 0.5); n_vis];
-    let ants: Vec<[f64; 3]> = (0..96)
-        .map(|i| [i as f64 * 10.0, (i * i) as f64 % 2000.0, i as f64])
-        .collect();
-    let rots: Vec<[f64; 9]> = (0..24)
-        .map(|t| uvw_rotation(3.5 + t as f64 * 1e-3, 0.53, 1e-3, 3.5, -2.06))
-        .collect();
     // UVW and separations on every row of a whole group (24 integrations).
     let rows = shape.rows * 24;
-    let ant1: Vec<u32> = (0..rows as u32).map(|i| i % 96).collect();
-    let ant2: Vec<u32> = (0..rows as u32).map(|i| (i / 96) % 96).collect();
-    let rot: Vec<u32> = (0..rows as u32).map(|i| i % 24).collect();
-    let req = UvwRequest {
-        antenna_xyz_m: &ants,
-        ant1: &ant1,
-        ant2: &ant2,
-        rotation_index: &rot,
-        rotations: &rots,
-    };
+    let inputs = sample::UvwInputs::new(96, rows);
+    let req = inputs.request();
     let mut uvw = vec![[0.0; 3]; rows];
-    let (a, b) = crate::compute::auto::sample_position_pairs(rows);
+    let (a, b) = sample::position_pairs(rows);
     let mut seps = vec![0.0; rows];
     let mut out = Vec::new();
     let mut backends: Vec<(&'static str, &dyn Backend, Option<&GpuBackend>)> =

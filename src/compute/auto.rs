@@ -10,7 +10,7 @@ use num_complex::Complex32;
 
 use super::cpu::CpuBackend;
 use super::gpu::GpuBackend;
-use super::rotation::uvw_rotation;
+use super::sample;
 use super::{Backend, ComputeError, Match, SkyPos, UvwRequest};
 
 /// The block a calibration measures: what one pipeline block holds.
@@ -83,43 +83,23 @@ fn warm_seconds(mut f: impl FnMut() -> Result<(), ComputeError>) -> Result<f64, 
 pub fn calibrate(gpu: &GpuBackend, shape: BlockShape) -> Result<Calibration, ComputeError> {
     let cpu = CpuBackend;
     let backends: [&dyn Backend; 2] = [gpu, &cpu];
-    let freq: Vec<f64> = (0..shape.n_chan)
-        .map(|c| 1.311e9 + c as f64 * 244_140.625)
-        .collect();
-    let dw: Vec<f64> = (0..shape.rows)
-        .map(|r| (r % 997) as f64 * 1.7 - 800.0)
-        .collect();
+    let (freq, dw) = sample::phase_inputs(shape.rows, shape.n_chan);
     let mut vis = vec![Complex32::new(1.0, 0.5); shape.rows * shape.n_chan * shape.n_pol];
     let mut phase = [0.0; 2];
     for (s, b) in phase.iter_mut().zip(backends) {
         *s = warm_seconds(|| b.phase_correct(&mut vis, shape.n_pol, &dw, &freq))?;
     }
 
-    let n_ant = 96u32;
-    let ants: Vec<[f64; 3]> = (0..n_ant)
-        .map(|i| [i as f64 * 10.0, (i * i) as f64 % 2000.0, i as f64])
-        .collect();
-    let rots: Vec<[f64; 9]> = (0..24)
-        .map(|t| uvw_rotation(3.5 + t as f64 * 1e-3, 0.53, 1e-3, 3.5, -2.06))
-        .collect();
     let rows = shape.rows;
-    let ant1: Vec<u32> = (0..rows as u32).map(|i| i % n_ant).collect();
-    let ant2: Vec<u32> = (0..rows as u32).map(|i| (i / n_ant) % n_ant).collect();
-    let rot: Vec<u32> = (0..rows as u32).map(|i| i % 24).collect();
-    let req = UvwRequest {
-        antenna_xyz_m: &ants,
-        ant1: &ant1,
-        ant2: &ant2,
-        rotation_index: &rot,
-        rotations: &rots,
-    };
+    let inputs = sample::UvwInputs::new(96, rows);
+    let req = inputs.request();
     let mut out = vec![[0.0; 3]; rows];
     let mut uvw = [0.0; 2];
     for (s, b) in uvw.iter_mut().zip(backends) {
         *s = warm_seconds(|| b.uvw(&req, &mut out))?;
     }
 
-    let (a, b) = sample_position_pairs(rows);
+    let (a, b) = sample::position_pairs(rows);
     let mut seps = vec![0.0; rows];
     let mut sep = [0.0; 2];
     for (s, be) in sep.iter_mut().zip(backends) {
@@ -223,18 +203,4 @@ impl Backend for Routed {
         self.on(self.cal.separation.chosen)
             .match_within(points, targets, radius_rad)
     }
-}
-
-/// `n` pairs of sky positions spread over the sphere (a deterministic
-/// pattern), for timing the separation kernels: calibration, `bench`, the
-/// criterion benches.
-pub fn sample_position_pairs(n: usize) -> (Vec<SkyPos>, Vec<SkyPos>) {
-    let a: Vec<SkyPos> = (0..n)
-        .map(|i| SkyPos {
-            ra_rad: (i as f64 * 0.37) % std::f64::consts::TAU,
-            dec_rad: ((i as f64 * 0.11) % 3.0) - 1.5,
-        })
-        .collect();
-    let b = a.iter().rev().copied().collect();
-    (a, b)
 }

@@ -11,6 +11,7 @@ pub mod auto;
 pub mod cpu;
 pub mod gpu;
 pub mod rotation;
+pub mod sample;
 
 use num_complex::Complex32;
 
