@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::compute::SkyPos;
-use crate::sim::{self, FileLayout, SimConfig, SimSource};
+use crate::sim::{self, FileLayout, SimConfig, SimFaults, SimSource};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -62,6 +62,20 @@ pub struct Args {
     /// with nsamples 0).
     #[arg(long, value_name = "DUMPS")]
     pub partial_last: Option<u32>,
+    /// Inject a dead antenna (for testing `qa`): every baseline of antenna
+    /// number N (0-based as in the files' ant_1_array: station DSA-(N+1);
+    /// one of the antennas with data) scaled by 1e-3.
+    #[arg(long, value_name = "N")]
+    pub dead_antenna: Option<u32>,
+    /// Inject a subband of NaNs (for testing `qa`): every visibility of
+    /// file sbNN NaN, with nsamples 0, as when a correlator node drops out.
+    #[arg(long, value_name = "NN")]
+    pub nan_subband: Option<usize>,
+    /// Inject RFI (for testing `qa`): 500 Jy added to every row of channel
+    /// CH of the whole band, counted in ascending frequency (0 = the lowest
+    /// channel, in the highest-numbered subband). Repeat for several.
+    #[arg(long = "rfi-channel", value_name = "CH")]
+    pub rfi_channels: Vec<usize>,
 }
 
 fn parse_source(s: &str) -> Result<SimSource, String> {
@@ -103,6 +117,11 @@ impl Args {
             seed: self.seed,
             layout: self.layout,
             partial_last_dumps: self.partial_last,
+            faults: SimFaults {
+                dead_antenna: self.dead_antenna,
+                nan_subband: self.nan_subband,
+                rfi_channels: self.rfi_channels.clone(),
+            },
             ..SimConfig::default()
         };
         if !self.sources.is_empty() {

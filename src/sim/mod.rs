@@ -32,6 +32,7 @@
 mod antennas;
 mod band;
 mod chunk;
+mod faults;
 mod rows;
 mod sky;
 mod write;
@@ -45,6 +46,7 @@ use crate::telescope;
 pub use antennas::{antennas_with_data, correlator_baselines, CORRELATOR_ORDER};
 pub use band::{channel_freq_hz, channel_width_hz, CORRELATOR_CHANNEL_HZ};
 pub use chunk::guess_chunk;
+pub use faults::{SimFaults, DEAD_ANTENNA_GAIN, RFI_AMPLITUDE_JY};
 pub use sky::{SimSource, NAN_CELL_PERIOD};
 
 /// Correlator dumps (0.134217728 s each) averaged into one integration: the
@@ -97,6 +99,9 @@ pub struct SimConfig {
     /// [`DUMPS_PER_INTEGRATION`] dumps averaged (nsamples `d`, and a NaN
     /// visibility with nsamples 0 in one cell of [`NAN_CELL_PERIOD`]).
     pub partial_last_dumps: Option<u32>,
+    /// Faults to inject for testing QA: a dead antenna, a NaN subband, RFI
+    /// channels (none by default).
+    pub faults: SimFaults,
 }
 
 /// 3C286, a bright VLA calibrator, the default sky (ICRS, Jy at L band).
@@ -127,6 +132,7 @@ impl Default for SimConfig {
             seed: 42,
             layout: FileLayout::Correlator,
             partial_last_dumps: None,
+            faults: SimFaults::default(),
         }
     }
 }
@@ -189,6 +195,11 @@ pub fn plan(config: &SimConfig, astro: &Astrometer) -> Result<SimGroup, SimError
             "n_times and n_subbands must be at least 1".into(),
         ));
     }
+    config.faults.check(
+        &antennas_with_data(config.n_ants),
+        config.n_subbands,
+        config.chans_per_subband,
+    )?;
     if !(-90f64.to_radians()..=90f64.to_radians()).contains(&config.pointing_dec_rad) {
         return Err(SimError::Config(
             "pointing declination outside [-90, 90] deg".into(),

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::antennas::{antennas_with_data, correlator_baselines};
 use super::band::channel_freq_hz;
-use super::{SimGroup, DUMPS_PER_INTEGRATION};
+use super::{SimFaults, SimGroup, DUMPS_PER_INTEGRATION};
 use crate::astro::Astrometer;
 use crate::compute::rotation::uvw_rotation;
 use crate::compute::{SkyPos, SPEED_OF_LIGHT_M_S};
@@ -41,6 +41,8 @@ pub(super) struct Model {
     seed: u64,
     /// Correlator dumps averaged into the last integration, when partial.
     partial_last_dumps: Option<u32>,
+    n_subbands: usize,
+    faults: SimFaults,
 }
 
 /// One subband's per-cell arrays, `[row][chan (descending freq)][pol]`.
@@ -115,6 +117,8 @@ impl Model {
             noise_jy: cfg.noise_jy,
             seed: cfg.seed,
             partial_last_dumps: cfg.partial_last_dumps,
+            n_subbands: cfg.n_subbands,
+            faults: cfg.faults.clone(),
         }
     }
 
@@ -127,7 +131,8 @@ impl Model {
     /// Sources are unpolarized: XX and YY each see the full flux (the
     /// pyuvdata/CASA convention for linear feeds, I = (XX + YY) / 2). Every
     /// cell averages [`DUMPS_PER_INTEGRATION`] dumps, except in a partial
-    /// last integration ([`partial_last`]).
+    /// last integration ([`partial_last`]); then the faults asked for are
+    /// injected ([`SimFaults`]).
     pub fn subband(&self, sb: usize) -> SubbandData {
         let mut vis = self.visibilities(sb);
         let mut nsamples = vec![DUMPS_PER_INTEGRATION as f32; vis.len()];
@@ -136,7 +141,15 @@ impl Model {
             let first = per_int * (self.n_times - 1);
             partial_last(&mut vis[first..], &mut nsamples[first..], dumps);
         }
-        SubbandData { vis, nsamples }
+        let mut data = SubbandData { vis, nsamples };
+        self.faults.apply(
+            sb,
+            self.n_subbands,
+            self.chans_per_subband,
+            &self.baselines,
+            &mut data,
+        );
+        data
     }
 
     /// Visibilities of one subband, `[row][chan (descending freq)][pol]`.
