@@ -6,8 +6,10 @@
 //! [`compute`] runs the batch kernels (UVW, phase correction, separations) on
 //! the GPU (WGSL through wgpu) or the CPU (rayon), [`ms`] writes Measurement
 //! Sets, [`convert`] wires those into the pipeline, [`stream`] runs it as a
-//! daemon, [`batch`] runs it over an archive as a Slurm job array, [`sim`]
-//! writes synthetic DSA-110 groups and [`cli`] is the command-line front end.
+//! daemon, [`batch`] runs it over an archive as a Slurm job array, [`qa`]
+//! gathers quick-look statistics and a verdict of a group (fed by the
+//! converter or read from files or an MS), [`sim`] writes synthetic DSA-110
+//! groups and [`cli`] is the command-line front end.
 
 pub mod astro;
 pub mod batch;
@@ -17,6 +19,7 @@ pub mod compute;
 pub mod convert;
 pub mod group;
 pub mod ms;
+pub mod qa;
 pub mod sim;
 pub mod stream;
 pub mod telescope;

@@ -8,6 +8,7 @@ mod convert;
 mod demo;
 mod devices;
 mod groups;
+mod qa;
 mod simulate;
 mod stream;
 mod validate;
@@ -57,6 +58,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Reprocess an archive as a Slurm job array: plan, run, submit, status.
     Batch(batch::Args),
+    /// Quick-look QA of groups: a dashboard PNG and a JSON verdict each.
+    Qa(qa::Args),
 }
 
 /// Parse the command line, set up logging, run the subcommand and turn any
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Stream(args) => stream::run(args),
         Command::Batch(args) => batch::run(args),
+        Command::Qa(args) => qa::run(args),
     };
     match result {
         Ok(code) => code,

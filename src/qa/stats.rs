@@ -1,0 +1,401 @@
+//! The one pass over the cells: sums and counts per subband, small enough
+//! to keep for a whole group.
+//!
+//! Each subband has its own sums ([`SubbandSums`]), so a block of several
+//! subbands is summed by one rayon task per subband with nothing shared,
+//! and blocks may come in any order. The sums need no allocation per
+//! block or row.
+
+use num_complex::{Complex32, Complex64};
+use rayon::prelude::*;
+
+use super::report::{self, QaReport};
+use super::{QaError, QaShape};
+
+/// Rows of one or more adjacent whole subbands, `[row][channel][pol]`.
+///
+/// The converter has these for every block it writes (phase-corrected
+/// visibilities, flags including NaN-flagging, nsamples); so have the UVH5
+/// and MS readers of QA.
+pub struct QaBlock<'a> {
+    /// First channel of the block in the whole band (ascending frequency),
+    /// a multiple of [`QaShape::subband_channels`].
+    pub first_channel: usize,
+    /// The block's channel centres, ascending, Hz: a whole number of
+    /// subbands.
+    pub freq_hz: &'a [f64],
+    /// Antenna numbers of each row.
+    pub ant1: &'a [u32],
+    pub ant2: &'a [u32],
+    /// Integration index of each row ([`QaShape::time_jd`]).
+    pub integration: &'a [u32],
+    /// `[row][chan][pol]`, pyuvdata's conjugation; a NaN visibility is
+    /// expected as 0 and flagged (what [`crate::uvh5::sanitize`] makes of
+    /// it): QA counts flagged exact zeros as NaN.
+    pub vis: &'a [Complex32],
+    pub flags: &'a [bool],
+    pub nsamples: &'a [f32],
+}
+
+/// Baselines whose spectra QA keeps on the calibrator field: pairs of
+/// antennas taken in ascending number, (a0, a1), (a2, a3), ..., so that one
+/// dead antenna spoils at most one of them.
+pub(super) const CALIBRATOR_BASELINES: usize = 4;
+
+/// Sums and counts of one subband.
+pub(super) struct SubbandSums {
+    /// Channel centres, Hz (empty until the subband's first block).
+    pub freq_hz: Vec<f64>,
+    pub rows: u64,
+    /// `[antenna][chan]`: sum and count of unflagged autocorrelation |V|.
+    pub auto_sum: Vec<f64>,
+    pub auto_n: Vec<u32>,
+    /// `[integration][chan]`: sum and count of unflagged cross |V|.
+    pub cross_sum: Vec<f64>,
+    pub cross_n: Vec<u32>,
+    /// `[antenna]`: cross |V| sum and count over its baselines (unflagged).
+    pub ant_cross_sum: Vec<f64>,
+    pub ant_cross_n: Vec<u64>,
+    /// `[antenna]`: flagged cells and all cells of rows with the antenna.
+    pub ant_flagged: Vec<u64>,
+    pub ant_cells: Vec<u64>,
+    /// `[integration]`: nsamples sum and count over unflagged cells;
+    /// flagged cells and all cells.
+    pub int_ns_sum: Vec<f64>,
+    pub int_ns_n: Vec<u64>,
+    pub int_flagged: Vec<u64>,
+    pub int_cells: Vec<u64>,
+    /// Cells of the subband: flagged, flagged exact zeros (NaN), all.
+    pub flagged: u64,
+    pub nan: u64,
+    pub cells: u64,
+    /// `[calibrator baseline][chan]`: sum and count of the pol-averaged
+    /// visibility of baseline (lo, hi) on the calibrator integration.
+    pub cal_sum: Vec<Complex64>,
+    pub cal_n: Vec<u32>,
+}
+
+impl SubbandSums {
+    fn new(n_ant: usize, n_int: usize, n_chan: usize) -> SubbandSums {
+        SubbandSums {
+            freq_hz: Vec::new(),
+            rows: 0,
+            auto_sum: vec![0.0; n_ant * n_chan],
+            auto_n: vec![0; n_ant * n_chan],
+            cross_sum: vec![0.0; n_int * n_chan],
+            cross_n: vec![0; n_int * n_chan],
+            ant_cross_sum: vec![0.0; n_ant],
+            ant_cross_n: vec![0; n_ant],
+            ant_flagged: vec![0; n_ant],
+            ant_cells: vec![0; n_ant],
+            int_ns_sum: vec![0.0; n_int],
+            int_ns_n: vec![0; n_int],
+            int_flagged: vec![0; n_int],
+            int_cells: vec![0; n_int],
+            flagged: 0,
+            nan: 0,
+            cells: 0,
+            cal_sum: vec![Complex64::new(0.0, 0.0); CALIBRATOR_BASELINES * n_chan],
+            cal_n: vec![0; CALIBRATOR_BASELINES * n_chan],
+        }
+    }
+}
+
+/// Where each antenna number's statistics go, and the calibrator's rows.
+pub(super) struct Index {
+    /// Antenna number -> position in the sorted antennas (`u32::MAX`: none).
+    pub antenna: Vec<u32>,
+    /// The calibrator's integration, if any.
+    pub cal_integration: Option<u32>,
+    /// The calibrator baselines, (lo, hi) antenna numbers.
+    pub cal_baselines: Vec<(u32, u32)>,
+}
+
+/// One block's rows of one subband, as the sums see them.
+struct Rows<'a> {
+    block: &'a QaBlock<'a>,
+    /// Offset of the subband's first value in each row, and values per row.
+    offset: usize,
+    row_len: usize,
+    n_chan: usize,
+    n_pol: usize,
+}
+
+/// Gathers the statistics of one group; see the module docs.
+pub struct QaAccumulator {
+    shape: QaShape,
+    /// Sorted antenna numbers (the order of every per-antenna array).
+    antennas: Vec<u32>,
+    index: Index,
+    subbands: Vec<SubbandSums>,
+}
+
+impl QaAccumulator {
+    pub fn new(shape: &QaShape) -> QaAccumulator {
+        let mut antennas = shape.antennas.clone();
+        antennas.sort_unstable();
+        antennas.dedup();
+        let size = antennas.last().map_or(0, |&a| a as usize + 1);
+        let mut antenna = vec![u32::MAX; size];
+        for (i, &a) in antennas.iter().enumerate() {
+            antenna[a as usize] = i as u32;
+        }
+        let cal_baselines = antennas
+            .chunks_exact(2)
+            .take(CALIBRATOR_BASELINES)
+            .map(|p| (p[0], p[1]))
+            .collect();
+        let (n_ant, n_int, w) = (antennas.len(), shape.time_jd.len(), shape.subband_channels);
+        QaAccumulator {
+            index: Index {
+                antenna,
+                cal_integration: shape.calibrator.as_ref().map(|c| c.integration as u32),
+                cal_baselines,
+            },
+            subbands: (0..shape.n_subbands())
+                .map(|_| SubbandSums::new(n_ant, n_int, w))
+                .collect(),
+            antennas,
+            shape: shape.clone(),
+        }
+    }
+
+    pub fn shape(&self) -> &QaShape {
+        &self.shape
+    }
+
+    /// Add the rows of `block` (one or more whole subbands). Each row of
+    /// each subband should be added once.
+    pub fn add(&mut self, block: &QaBlock) -> Result<(), QaError> {
+        let (w, n_pol) = (self.shape.subband_channels, self.shape.n_pols);
+        let n_chan = block.freq_hz.len();
+        let n_rows = block.ant1.len();
+        if w == 0 || block.first_channel % w != 0 || n_chan % w != 0 || n_chan == 0 {
+            return Err(QaError::Block(format!(
+                "channels {}..{} are not whole subbands of {w}",
+                block.first_channel,
+                block.first_channel + n_chan
+            )));
+        }
+        let k0 = block.first_channel / w;
+        let k1 = k0 + n_chan / w;
+        if k1 > self.subbands.len() {
+            return Err(QaError::Block(format!(
+                "channels {}..{} beyond the band's {}",
+                block.first_channel,
+                block.first_channel + n_chan,
+                self.shape.n_channels()
+            )));
+        }
+        let cells = n_rows * n_chan * n_pol;
+        if block.ant2.len() != n_rows
+            || block.integration.len() != n_rows
+            || block.vis.len() != cells
+            || block.flags.len() != cells
+            || block.nsamples.len() != cells
+        {
+            return Err(QaError::Block(format!(
+                "{n_rows} rows of {n_chan} channels x {n_pol} pols, but {}/{} antennas, {} integrations, {}/{}/{} cells",
+                block.ant2.len(),
+                n_rows,
+                block.integration.len(),
+                block.vis.len(),
+                block.flags.len(),
+                block.nsamples.len()
+            )));
+        }
+        self.check_rows(block)?;
+        for (k, sums) in (k0..k1).zip(&self.subbands[k0..k1]) {
+            let n_rows_total = self.shape.n_rows as u64;
+            if sums.rows + n_rows as u64 > n_rows_total {
+                return Err(QaError::TooManyRows {
+                    subband: self.shape.subband_names[k].clone(),
+                    rows: sums.rows + n_rows as u64,
+                    n_rows: n_rows_total,
+                });
+            }
+        }
+        let index = &self.index;
+        self.subbands[k0..k1]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(j, sums)| {
+                if sums.freq_hz.is_empty() {
+                    sums.freq_hz = block.freq_hz[j * w..(j + 1) * w].to_vec();
+                }
+                sums.add(
+                    index,
+                    &Rows {
+                        block,
+                        offset: j * w * n_pol,
+                        row_len: n_chan * n_pol,
+                        n_chan: w,
+                        n_pol,
+                    },
+                );
+            });
+        Ok(())
+    }
+
+    /// Every row's antennas and integration are the group's.
+    fn check_rows(&self, block: &QaBlock) -> Result<(), QaError> {
+        let n_int = self.shape.time_jd.len();
+        for (&a1, &a2) in block.ant1.iter().zip(block.ant2) {
+            for a in [a1, a2] {
+                if self
+                    .index
+                    .antenna
+                    .get(a as usize)
+                    .is_none_or(|&i| i == u32::MAX)
+                {
+                    return Err(QaError::UnknownAntenna(a));
+                }
+            }
+        }
+        if let Some(&t) = block.integration.iter().find(|&&t| t as usize >= n_int) {
+            return Err(QaError::Integration { index: t, n: n_int });
+        }
+        Ok(())
+    }
+
+    /// The statistics, the problems found and the verdict.
+    pub fn finish(self) -> QaReport {
+        report::build(&self.shape, &self.antennas, &self.index, &self.subbands)
+    }
+}
+
+impl SubbandSums {
+    /// Sum the rows of one block of this subband.
+    fn add(&mut self, index: &Index, rows: &Rows) {
+        let b = rows.block;
+        let (w, n_pol) = (rows.n_chan, rows.n_pol);
+        let per_row = w * n_pol;
+        self.rows += b.ant1.len() as u64;
+        for r in 0..b.ant1.len() {
+            let start = r * rows.row_len + rows.offset;
+            let cells = start..start + per_row;
+            let (vis, flags, ns) = (
+                &b.vis[cells.clone()],
+                &b.flags[cells.clone()],
+                &b.nsamples[cells],
+            );
+            let (a1, a2, t) = (b.ant1[r], b.ant2[r], b.integration[r] as usize);
+            let (i1, i2) = (
+                index.antenna[a1 as usize] as usize,
+                index.antenna[a2 as usize] as usize,
+            );
+            let mut row = RowTotals::default();
+            if i1 == i2 {
+                let sum = &mut self.auto_sum[i1 * w..(i1 + 1) * w];
+                let n = &mut self.auto_n[i1 * w..(i1 + 1) * w];
+                for c in 0..w {
+                    for p in 0..n_pol {
+                        let k = c * n_pol + p;
+                        if let Some(amp) = row.cell(vis[k], flags[k], ns[k]) {
+                            sum[c] += amp as f64;
+                            n[c] += 1;
+                        }
+                    }
+                }
+            } else {
+                let sum = &mut self.cross_sum[t * w..(t + 1) * w];
+                let n = &mut self.cross_n[t * w..(t + 1) * w];
+                for c in 0..w {
+                    for p in 0..n_pol {
+                        let k = c * n_pol + p;
+                        if let Some(amp) = row.cell(vis[k], flags[k], ns[k]) {
+                            sum[c] += amp as f64;
+                            n[c] += 1;
+                            row.amp_sum += amp as f64;
+                        }
+                    }
+                }
+                for i in [i1, i2] {
+                    self.ant_cross_sum[i] += row.amp_sum;
+                    self.ant_cross_n[i] += row.unflagged;
+                }
+                if index.cal_integration == Some(t as u32) {
+                    self.add_calibrator(index, (a1, a2), vis, flags, n_pol);
+                }
+            }
+            let all = per_row as u64;
+            if i1 == i2 {
+                self.ant_flagged[i1] += row.flagged;
+                self.ant_cells[i1] += all;
+            } else {
+                for i in [i1, i2] {
+                    self.ant_flagged[i] += row.flagged;
+                    self.ant_cells[i] += all;
+                }
+            }
+            self.int_ns_sum[t] += row.ns_sum;
+            self.int_ns_n[t] += row.unflagged;
+            self.int_flagged[t] += row.flagged;
+            self.int_cells[t] += all;
+            self.flagged += row.flagged;
+            self.nan += row.nan;
+            self.cells += all;
+        }
+    }
+
+    /// Keep the pol-averaged visibility of a calibrator baseline, as
+    /// (lo, hi): a row stored (hi, lo) is conjugated.
+    fn add_calibrator(
+        &mut self,
+        index: &Index,
+        (a1, a2): (u32, u32),
+        vis: &[Complex32],
+        flags: &[bool],
+        n_pol: usize,
+    ) {
+        let pair = (a1.min(a2), a1.max(a2));
+        let Some(slot) = index.cal_baselines.iter().position(|&b| b == pair) else {
+            return;
+        };
+        let w = self.freq_hz.len();
+        for c in 0..w {
+            let mut v = Complex64::new(0.0, 0.0);
+            let mut n = 0;
+            for p in 0..n_pol {
+                let k = c * n_pol + p;
+                if !flags[k] {
+                    v += Complex64::new(vis[k].re as f64, vis[k].im as f64);
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                let v = v / n as f64;
+                self.cal_sum[slot * w + c] += if a1 > a2 { v.conj() } else { v };
+                self.cal_n[slot * w + c] += 1;
+            }
+        }
+    }
+}
+
+/// What one row adds besides its per-channel sums.
+#[derive(Default)]
+struct RowTotals {
+    flagged: u64,
+    nan: u64,
+    /// nsamples summed over the unflagged cells, and their number.
+    ns_sum: f64,
+    unflagged: u64,
+    /// |V| summed over the unflagged cells.
+    amp_sum: f64,
+}
+
+impl RowTotals {
+    /// Count one cell; its amplitude when unflagged.
+    #[inline]
+    fn cell(&mut self, v: Complex32, flagged: bool, nsamples: f32) -> Option<f32> {
+        if flagged {
+            self.flagged += 1;
+            self.nan += (v.re == 0.0 && v.im == 0.0) as u64;
+            None
+        } else {
+            self.ns_sum += nsamples as f64;
+            self.unflagged += 1;
+            Some((v.re * v.re + v.im * v.im).sqrt())
+        }
+    }
+}

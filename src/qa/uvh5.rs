@@ -1,0 +1,126 @@
+//! QA of a group read from its UVH5 files: the group reader fills blocks
+//! of rows of the joined band (ascending, NaN-flagged by
+//! [`crate::uvh5::sanitize`]) on one thread while the accumulator sums the
+//! previous block on the others.
+
+use std::sync::mpsc;
+
+use num_complex::Complex32;
+
+use super::{QaAccumulator, QaBlock, QaError, QaReport, QaShape};
+use crate::group::{parse_file_name, Group};
+
+/// Rows' buffers per block: about 32 MiB, as the converter's blocks.
+const BLOCK_BYTES: usize = 32 << 20;
+
+/// The shape of `group` named `name`: its subbands named by their files'
+/// `sbNN` (`SPW<k>` for files not named so), or one subband for the whole
+/// band when the files differ in channel count.
+pub fn group_shape(group: &Group, name: &str) -> QaShape {
+    let width = group.subband_width();
+    let n_subbands = group.freq_hz().len() / width.max(1);
+    let mut shape = QaShape::from_header(group.header(), name, n_subbands, width);
+    if n_subbands == group.paths().len() {
+        shape.subband_names = group
+            .paths()
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                parse_file_name(p)
+                    .map_or_else(|| format!("SPW{k}"), |(_, _, sb)| format!("sb{sb:02}"))
+            })
+            .collect();
+    } else {
+        shape.subband_names = vec!["BAND".into()];
+    }
+    shape
+}
+
+/// Row buffers of one block.
+struct Buffers {
+    r0: usize,
+    r1: usize,
+    vis: Vec<Complex32>,
+    flags: Vec<bool>,
+    nsamples: Vec<f32>,
+}
+
+/// Read every row of `group` (with `workers` reader threads) and gather
+/// its QA for `shape` (from [`group_shape`], with the calibrator set when
+/// known).
+pub fn accumulate_group(
+    group: &Group,
+    shape: &QaShape,
+    workers: usize,
+) -> Result<QaReport, QaError> {
+    let header = group.header();
+    let n_rows = header.n_blts;
+    let freq_hz = group.freq_hz();
+    let per_row = freq_hz.len() * header.n_pols;
+    let integration = shape
+        .row_integrations(&header.time_jd)
+        .ok_or_else(|| QaError::Block("a row's time is none of the group's integrations".into()))?;
+    let ant1: Vec<u32> = header.ant_1_array.iter().map(|&a| a as u32).collect();
+    let ant2: Vec<u32> = header.ant_2_array.iter().map(|&a| a as u32).collect();
+    let block = (BLOCK_BYTES / (per_row * 9).max(1)).clamp(1, n_rows.max(1));
+    let mut reader = group.reader(workers)?;
+    let mut acc = QaAccumulator::new(shape);
+    std::thread::scope(|s| -> Result<(), QaError> {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Buffers, QaError>>(1);
+        let (empty_tx, empty_rx) = mpsc::sync_channel::<Buffers>(2);
+        for _ in 0..2 {
+            empty_tx
+                .send(Buffers {
+                    r0: 0,
+                    r1: 0,
+                    vis: vec![Complex32::new(0.0, 0.0); block * per_row],
+                    flags: vec![false; block * per_row],
+                    nsamples: vec![0.0; block * per_row],
+                })
+                .expect("fresh channel");
+        }
+        s.spawn(move || {
+            for r0 in (0..n_rows).step_by(block) {
+                let Ok(mut b) = empty_rx.recv() else { break };
+                let r1 = (r0 + block).min(n_rows);
+                let n = (r1 - r0) * per_row;
+                let read = reader.read_rows(
+                    r0,
+                    r1,
+                    &mut b.vis[..n],
+                    &mut b.flags[..n],
+                    &mut b.nsamples[..n],
+                );
+                (b.r0, b.r1) = (r0, r1);
+                let failed = read.is_err();
+                if full_tx
+                    .send(read.map(|()| b).map_err(QaError::from))
+                    .is_err()
+                    || failed
+                {
+                    break;
+                }
+            }
+        });
+        for received in full_rx.iter() {
+            let b = received?;
+            let n = (b.r1 - b.r0) * per_row;
+            acc.add(&QaBlock {
+                first_channel: 0,
+                freq_hz,
+                ant1: &ant1[b.r0..b.r1],
+                ant2: &ant2[b.r0..b.r1],
+                integration: &integration[b.r0..b.r1],
+                vis: &b.vis[..n],
+                flags: &b.flags[..n],
+                nsamples: &b.nsamples[..n],
+            })?;
+            // The reader may have stopped after the last block.
+            let _ = empty_tx.send(b);
+        }
+        Ok(())
+    })?;
+    let mut report = acc.finish();
+    report.input = "uvh5".into();
+    Ok(report)
+}
