@@ -22,6 +22,8 @@ import numpy as np
 
 
 def nan_to_none(x):
+    if isinstance(x, dict):
+        return {k: nan_to_none(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [nan_to_none(v) for v in x]
     if isinstance(x, np.ndarray):
@@ -194,7 +196,7 @@ def stats(d, cal_integration):
 def main():
     mode, cal = sys.argv[1], int(sys.argv[2])
     d = read_files(sys.argv[3:]) if mode == "files" else read_ms(sys.argv[3])
-    print(json.dumps(nan_to_none(stats(d, cal))))
+    print(json.dumps(nan_to_none(stats(d, cal)), allow_nan=False))
 
 
 if __name__ == "__main__":
