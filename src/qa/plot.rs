@@ -366,7 +366,7 @@ fn waterfall(area: &Area, r: &QaReport) -> Drawn {
             })
         });
     chart.draw_series(cells)?;
-    colorbar(&bar, "Amplitude (data units)", 0.0, hi, |t| viridis(t))
+    colorbar(&bar, "Amplitude (data units)", 0.0, hi, viridis)
 }
 
 fn flag_heatmap(area: &Area, r: &QaReport) -> Drawn {
