@@ -267,8 +267,20 @@ impl QaAccumulator {
 impl SubbandSums {
     /// Sum the rows of one block of this subband.
     fn add(&mut self, index: &Index, rows: &Rows) {
+        // A constant polarization count for the usual cases, so that the
+        // cell loop is unrolled and vectorized.
+        match rows.n_pol {
+            2 => self.add_rows(index, rows, 2),
+            1 => self.add_rows(index, rows, 1),
+            4 => self.add_rows(index, rows, 4),
+            n_pol => self.add_rows(index, rows, n_pol),
+        }
+    }
+
+    #[inline(always)]
+    fn add_rows(&mut self, index: &Index, rows: &Rows, n_pol: usize) {
         let b = rows.block;
-        let (w, n_pol) = (rows.n_chan, rows.n_pol);
+        let w = rows.n_chan;
         let per_row = w * n_pol;
         self.rows += b.ant1.len() as u64;
         for r in 0..b.ant1.len() {
@@ -284,32 +296,26 @@ impl SubbandSums {
                 index.antenna[a1 as usize] as usize,
                 index.antenna[a2 as usize] as usize,
             );
-            let mut row = RowTotals::default();
-            if i1 == i2 {
-                let sum = &mut self.auto_sum[i1 * w..(i1 + 1) * w];
-                let n = &mut self.auto_n[i1 * w..(i1 + 1) * w];
-                for c in 0..w {
-                    for p in 0..n_pol {
-                        let k = c * n_pol + p;
-                        if let Some(amp) = row.cell(vis[k], flags[k], ns[k]) {
-                            sum[c] += amp as f64;
-                            n[c] += 1;
-                        }
-                    }
-                }
+            let row = if i1 == i2 {
+                let span = i1 * w..(i1 + 1) * w;
+                sum_cells(
+                    vis,
+                    flags,
+                    ns,
+                    n_pol,
+                    &mut self.auto_sum[span.clone()],
+                    &mut self.auto_n[span],
+                )
             } else {
-                let sum = &mut self.cross_sum[t * w..(t + 1) * w];
-                let n = &mut self.cross_n[t * w..(t + 1) * w];
-                for c in 0..w {
-                    for p in 0..n_pol {
-                        let k = c * n_pol + p;
-                        if let Some(amp) = row.cell(vis[k], flags[k], ns[k]) {
-                            sum[c] += amp as f64;
-                            n[c] += 1;
-                            row.amp_sum += amp as f64;
-                        }
-                    }
-                }
+                let span = t * w..(t + 1) * w;
+                let row = sum_cells(
+                    vis,
+                    flags,
+                    ns,
+                    n_pol,
+                    &mut self.cross_sum[span.clone()],
+                    &mut self.cross_n[span],
+                );
                 for i in [i1, i2] {
                     self.ant_cross_sum[i] += row.amp_sum;
                     self.ant_cross_n[i] += row.unflagged;
@@ -317,7 +323,8 @@ impl SubbandSums {
                 if index.cal_integration == Some(t as u32) {
                     self.add_calibrator(index, (a1, a2), vis, flags, n_pol);
                 }
-            }
+                row
+            };
             let all = per_row as u64;
             if i1 == i2 {
                 self.ant_flagged[i1] += row.flagged;
@@ -373,7 +380,6 @@ impl SubbandSums {
 }
 
 /// What one row adds besides its per-channel sums.
-#[derive(Default)]
 struct RowTotals {
     flagged: u64,
     nan: u64,
@@ -384,18 +390,69 @@ struct RowTotals {
     amp_sum: f64,
 }
 
-impl RowTotals {
-    /// Count one cell; its amplitude when unflagged.
-    #[inline]
-    fn cell(&mut self, v: Complex32, flagged: bool, nsamples: f32) -> Option<f32> {
-        if flagged {
-            self.flagged += 1;
-            self.nan += (v.re == 0.0 && v.im == 0.0) as u64;
-            None
-        } else {
-            self.ns_sum += nsamples as f64;
-            self.unflagged += 1;
-            Some((v.re * v.re + v.im * v.im).sqrt())
+/// Cells handled per pass of [`sum_cells`] (a multiple of 1, 2 and 4 pols).
+const CELLS_PER_PASS: usize = 64;
+
+/// Add one row's cells `[chan][pol]`: per channel the sum of the unflagged
+/// |V| and their count into `sum` and `n`; returns the row's totals.
+///
+/// In passes of [`CELLS_PER_PASS`] cells: first |V|, nsamples and the
+/// flags of every cell, branch-free (flagged cells select 0) so that the
+/// compiler vectorizes it, then the per-channel sums; inlined where
+/// `n_pol` is a constant.
+#[inline(always)]
+fn sum_cells(
+    vis: &[Complex32],
+    flags: &[bool],
+    ns: &[f32],
+    n_pol: usize,
+    sum: &mut [f64],
+    n: &mut [u32],
+) -> RowTotals {
+    let (mut nan, mut unflagged, mut ns_sum, mut amp_sum) = (0u64, 0u64, 0f64, 0f64);
+    let pass = CELLS_PER_PASS / n_pol * n_pol;
+    let mut amp = [0f32; CELLS_PER_PASS];
+    let mut samples = [0f32; CELLS_PER_PASS];
+    let mut good = [0u32; CELLS_PER_PASS];
+    let chans_per_pass = pass / n_pol;
+    let passes = vis
+        .chunks(pass)
+        .zip(flags.chunks(pass))
+        .zip(ns.chunks(pass))
+        .zip(
+            sum.chunks_mut(chans_per_pass)
+                .zip(n.chunks_mut(chans_per_pass)),
+        );
+    for (((v, f), s), (acc, count)) in passes {
+        let cells = amp
+            .iter_mut()
+            .zip(samples.iter_mut())
+            .zip(good.iter_mut())
+            .zip(v.iter().zip(f).zip(s));
+        for (((a, ns_out), g), ((v, &flagged), &ns_in)) in cells {
+            let power = v.re * v.re + v.im * v.im;
+            *a = if flagged { 0.0 } else { power.sqrt() };
+            *ns_out = if flagged { 0.0 } else { ns_in };
+            *g = (!flagged) as u32;
+            nan += (flagged & (power == 0.0)) as u64;
         }
+        for (c, (acc, count)) in acc.iter_mut().zip(count.iter_mut()).enumerate() {
+            let cell = c * n_pol..(c + 1) * n_pol;
+            let a: f32 = amp[cell.clone()].iter().sum();
+            let g: u32 = good[cell.clone()].iter().sum();
+            let ns: f32 = samples[cell].iter().sum();
+            *acc += a as f64;
+            *count += g;
+            amp_sum += a as f64;
+            ns_sum += ns as f64;
+            unflagged += g as u64;
+        }
+    }
+    RowTotals {
+        flagged: vis.len() as u64 - unflagged,
+        nan,
+        ns_sum,
+        unflagged,
+        amp_sum,
     }
 }
