@@ -368,29 +368,55 @@ pub(super) fn build(
     }
 }
 
-/// `ok`, or the verdict and each problem in a few words.
+/// `ok`, or the verdict and the problems in a few words, one entry per
+/// kind: `bad: dead antenna 24; flagged antennas 2, 3, 4, 5, 6 and 9 more`.
 fn summary(verdict: Verdict, problems: &[Problem]) -> String {
     if problems.is_empty() {
         return verdict.as_str().to_string();
     }
-    let words: Vec<String> = problems
+    let mut kinds: Vec<ProblemKind> = Vec::new();
+    for p in problems {
+        if !kinds.contains(&p.kind) {
+            kinds.push(p.kind);
+        }
+    }
+    let words: Vec<String> = kinds
         .iter()
-        .map(|p| {
-            let ant = || p.antenna.map_or(String::new(), |a| a.to_string());
-            let sb = || p.subband.clone().unwrap_or_default();
-            match p.kind {
-                ProblemKind::DeadAntenna => format!("dead antenna {}", ant()),
-                ProblemKind::LowAntenna => format!("low antenna {}", ant()),
-                ProblemKind::FlaggedAntenna => format!("flagged antenna {}", ant()),
-                ProblemKind::NanSubband => format!("NaN subband {}", sb()),
-                ProblemKind::FlaggedSubband => format!("flagged subband {}", sb()),
-                ProblemKind::MissingSubband => format!("missing subband {}", sb()),
-                ProblemKind::PartialIntegration => format!(
-                    "partial integration {}",
-                    p.integration.map_or(String::new(), |i| i.to_string())
-                ),
-                ProblemKind::OutlierChannels => format!("{} outlier channels", p.channels.len()),
-            }
+        .map(|&kind| {
+            let of_kind: Vec<&Problem> = problems.iter().filter(|p| p.kind == kind).collect();
+            let (one, many) = match kind {
+                ProblemKind::OutlierChannels => {
+                    let n: usize = of_kind.iter().map(|p| p.channels.len()).sum();
+                    return format!("{n} outlier channel{}", if n == 1 { "" } else { "s" });
+                }
+                ProblemKind::DeadAntenna => ("dead antenna", "dead antennas"),
+                ProblemKind::LowAntenna => ("low antenna", "low antennas"),
+                ProblemKind::FlaggedAntenna => ("flagged antenna", "flagged antennas"),
+                ProblemKind::NanSubband => ("NaN subband", "NaN subbands"),
+                ProblemKind::FlaggedSubband => ("flagged subband", "flagged subbands"),
+                ProblemKind::MissingSubband => ("missing subband", "missing subbands"),
+                ProblemKind::PartialIntegration => ("partial integration", "partial integrations"),
+            };
+            let what: Vec<String> = of_kind
+                .iter()
+                .map(|p| match (p.antenna, &p.subband, p.integration) {
+                    (Some(a), _, _) => a.to_string(),
+                    (None, Some(s), _) => s.clone(),
+                    (None, None, Some(i)) => i.to_string(),
+                    (None, None, None) => String::new(),
+                })
+                .collect();
+            const SHOWN: usize = 5;
+            let list = if what.len() > SHOWN + 1 {
+                format!(
+                    "{} and {} more",
+                    what[..SHOWN].join(", "),
+                    what.len() - SHOWN
+                )
+            } else {
+                what.join(", ")
+            };
+            format!("{} {list}", if what.len() == 1 { one } else { many })
         })
         .collect();
     format!("{}: {}", verdict.as_str(), words.join("; "))
