@@ -29,6 +29,7 @@ mod plot;
 pub mod report;
 mod shape;
 mod stats;
+mod text;
 mod uvh5;
 pub mod verdict;
 

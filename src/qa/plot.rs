@@ -7,45 +7,32 @@
 //! flagged fraction per antenna and subband; the flagged and NaN fraction
 //! per subband; amplitude and phase against frequency on the calibrator
 //! field for a few baselines; the nsamples deficit per integration; the
-//! problems found. Text uses the Hack font built into the binary
-//! (`epaint_default_fonts`), so no system font or fontconfig is needed.
+//! problems found. Text is drawn by [`TextBackend`] with the Hack font
+//! built into the binary, so no system font or fontconfig is needed.
 
 use std::error::Error;
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::report::{temporary_beside, QaReport};
+use super::text::TextBackend;
 use super::verdict::{median, ProblemKind, Verdict};
 use super::QaError;
 
 /// Width and height of the dashboard, pixels.
 pub const PNG_SIZE: (u32, u32) = (1600, 1800);
 
-/// The family name the built-in font is registered under.
-const FONT: &str = "dsa110-qa";
+/// The font family asked for (the one font [`TextBackend`] has).
+const FONT: &str = "sans-serif";
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+type Area<'a> = DrawingArea<TextBackend<BitMapBackend<'a>>, Shift>;
 type Drawn = Result<(), Box<dyn Error>>;
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // A font that does not parse shows up as an error of the first text drawn.
-        let _ = plotters::style::register_font(
-            FONT,
-            FontStyle::Normal,
-            epaint_default_fonts::HACK_REGULAR,
-        );
-    });
-}
 
 /// Draw the dashboard of `report` into the PNG `path` (written under a
 /// temporary name, then renamed).
 pub fn render_png(report: &QaReport, path: &Path) -> Result<(), QaError> {
-    register_font();
     let tmp = temporary_beside(path);
     draw(report, &tmp).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -61,7 +48,7 @@ pub fn render_png(report: &QaReport, path: &Path) -> Result<(), QaError> {
 }
 
 fn draw(report: &QaReport, path: &Path) -> Drawn {
-    let root = BitMapBackend::new(path, PNG_SIZE).into_drawing_area();
+    let root = TextBackend::new(BitMapBackend::new(path, PNG_SIZE))?.into_drawing_area();
     root.fill(&WHITE)?;
     let (top, body) = root.split_vertically(80);
     title(&top, report)?;
@@ -110,6 +97,13 @@ fn title(area: &Area, r: &QaReport) -> Drawn {
     );
     area.draw_text(&clip(&line, 150), &small, (16, 50))?;
     Ok(())
+}
+
+/// A legend label padded for plotters' legend box, which it sizes by a
+/// rough estimate of the text (about 0.46 em a character, Hack's are 0.6).
+fn legend(label: String) -> String {
+    let pad = label.chars().count() / 3 + 1;
+    format!("{label}{}", " ".repeat(pad))
 }
 
 /// An axis label with about three significant digits.
@@ -228,7 +222,7 @@ fn auto_power(area: &Area, r: &QaReport) -> Drawn {
                     "low"
                 };
                 series
-                    .label(format!("antenna {} ({what})", a.number))
+                    .label(legend(format!("antenna {} ({what})", a.number)))
                     .legend(|(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(3))
                     });
@@ -448,7 +442,7 @@ fn subband_fractions(area: &Area, r: &QaReport) -> Drawn {
                 flagged.filled(),
             )
         }))?
-        .label("flagged")
+        .label(legend("flagged".into()))
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], flagged.filled()));
     chart
         .draw_series(r.subbands.iter().map(|s| {
@@ -458,7 +452,7 @@ fn subband_fractions(area: &Area, r: &QaReport) -> Drawn {
                 nan.filled(),
             )
         }))?
-        .label("NaN")
+        .label(legend("NaN".into()))
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], nan.filled()));
     chart
         .configure_series_labels()
@@ -535,7 +529,7 @@ fn calibrator_amp(area: &Area, r: &QaReport) -> Drawn {
             let series = chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
             if k == 0 {
                 series
-                    .label(format!("{}-{}", b.ant1, b.ant2))
+                    .label(legend(format!("{}-{}", b.ant1, b.ant2)))
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                     });
@@ -599,7 +593,7 @@ fn calibrator_phase(area: &Area, r: &QaReport) -> Drawn {
                     .into_iter()
                     .map(|p| Circle::new(p, 2, color.filled())),
             )?
-            .label(format!("{}-{}", b.ant1, b.ant2))
+            .label(legend(format!("{}-{}", b.ant1, b.ant2)))
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
     }
     chart
@@ -649,7 +643,7 @@ fn nsamples_deficit(area: &Area, r: &QaReport) -> Drawn {
             [(-0.5, limit), (n as f64 - 0.5, limit)],
             RED.mix(0.6).stroke_width(1),
         ))?
-        .label(format!("partial above {limit}"))
+        .label(legend(format!("partial above {limit}")))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(1)));
     chart
         .configure_series_labels()
