@@ -170,6 +170,11 @@ impl QaAccumulator {
         let (w, n_pol) = (self.shape.subband_channels, self.shape.n_pols);
         let n_chan = block.freq_hz.len();
         let n_rows = block.ant1.len();
+        if n_pol == 0 || n_pol > CELLS_PER_PASS {
+            return Err(QaError::Block(format!(
+                "{n_pol} polarizations (QA handles 1..={CELLS_PER_PASS})"
+            )));
+        }
         if w == 0 || block.first_channel % w != 0 || n_chan % w != 0 || n_chan == 0 {
             return Err(QaError::Block(format!(
                 "channels {}..{} are not whole subbands of {w}",
@@ -454,5 +459,117 @@ fn sum_cells(
         ns_sum,
         unflagged,
         amp_sum,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two antennas, one integration, one subband of two channels, two pols.
+    fn shape() -> QaShape {
+        QaShape {
+            group: "t".into(),
+            antennas: vec![7, 3],
+            antenna_names: vec!["8".into(), "4".into()],
+            time_jd: vec![2_460_000.5],
+            n_rows: 3,
+            subband_names: vec!["sb00".into()],
+            subband_channels: 2,
+            n_pols: 2,
+            calibrator: None,
+        }
+    }
+
+    #[test]
+    fn sums_are_exact_on_a_hand_made_block() {
+        let mut acc = QaAccumulator::new(&shape());
+        let c = |re: f32, im: f32| Complex32::new(re, im);
+        // Rows: auto 3, cross (7, 3), auto 7; cells [chan][pol].
+        let vis = [
+            [c(2.0, 0.0), c(4.0, 0.0), c(6.0, 0.0), c(8.0, 0.0)],
+            [c(3.0, 4.0), c(0.0, 0.0), c(0.0, 1.0), c(6.0, 8.0)],
+            [c(1.0, 0.0), c(1.0, 0.0), c(1.0, 0.0), c(1.0, 0.0)],
+        ]
+        .concat();
+        let flags = [
+            [false, false, false, true],
+            [false, true, false, false],
+            [false; 4],
+        ]
+        .concat();
+        let nsamples = [[96.0, 96.0, 96.0, 0.0], [96.0, 0.0, 48.0, 48.0], [96.0; 4]].concat();
+        acc.add(&QaBlock {
+            first_channel: 0,
+            freq_hz: &[1.0e9, 1.1e9],
+            ant1: &[3, 7, 7],
+            ant2: &[3, 3, 7],
+            integration: &[0, 0, 0],
+            vis: &vis,
+            flags: &flags,
+            nsamples: &nsamples,
+        })
+        .unwrap();
+        let r = acc.finish();
+        // Antenna 3: (2 + 4) / 2 and 6 (its flagged 8 left out).
+        assert_eq!(r.antennas[0].number, 3);
+        assert_eq!(r.antennas[0].auto_spectrum, [3.0, 6.0]);
+        assert_eq!(r.antennas[1].auto_spectrum, [1.0, 1.0]);
+        // The cross row: |3+4i| = 5 (the flagged 0 is NaN, left out), then (1 + 10) / 2.
+        assert_eq!(r.cross_amp_waterfall, [[5.0, 5.5]]);
+        // 2 flagged cells of 12; one of them an exact zero.
+        assert_eq!(r.subbands[0].flagged_fraction, 2.0 / 12.0);
+        assert_eq!(r.subbands[0].nan_fraction, 1.0 / 12.0);
+        // Antenna 3: rows auto 3 and (7, 3): 2 of 8 cells flagged.
+        assert_eq!(r.antennas[0].flagged_fraction, 0.25);
+        // nsamples of the 10 unflagged cells.
+        assert_eq!(
+            r.integrations[0].nsamples_mean,
+            (3.0 * 96.0 + 96.0 + 2.0 * 48.0 + 4.0 * 96.0) / 10.0
+        );
+    }
+
+    #[test]
+    fn blocks_that_do_not_fit_are_errors() {
+        let mut acc = QaAccumulator::new(&shape());
+        let vis = vec![Complex32::new(1.0, 0.0); 4];
+        let (flags, ns) = (vec![false; 4], vec![96.0; 4]);
+        let block = |ant1: &'static [u32], freq: &'static [f64], first: usize| QaBlock {
+            first_channel: first,
+            freq_hz: freq,
+            ant1,
+            ant2: &[3],
+            integration: &[0],
+            vis: &vis,
+            flags: &flags,
+            nsamples: &ns,
+        };
+        assert!(matches!(
+            acc.add(&block(&[5], &[1.0, 2.0], 0)),
+            Err(QaError::UnknownAntenna(5))
+        ));
+        assert!(matches!(
+            acc.add(&block(&[3], &[1.0], 0)),
+            Err(QaError::Block(_))
+        ));
+        assert!(matches!(
+            acc.add(&block(&[3], &[1.0, 2.0], 2)),
+            Err(QaError::Block(_))
+        ));
+        assert!(matches!(
+            acc.add(&block(&[3, 3], &[1.0, 2.0], 0)),
+            Err(QaError::Block(_))
+        ));
+        for _ in 0..3 {
+            acc.add(&block(&[3], &[1.0, 2.0], 0)).unwrap();
+        }
+        assert!(matches!(
+            acc.add(&block(&[3], &[1.0, 2.0], 0)),
+            Err(QaError::TooManyRows {
+                rows: 4,
+                n_rows: 3,
+                ..
+            })
+        ));
     }
 }
