@@ -452,3 +452,40 @@ fn a_file_that_is_not_uvh5_is_an_error_naming_it() {
     assert!(err.contains(&bad.display().to_string()), "{err}");
     assert!(!dir.path().join("2025-01-15T12:00:00.qa.json").exists());
 }
+
+#[test]
+fn a_one_window_measurement_set_is_cut_into_the_sixteen_subbands() {
+    let qa = qa_of(all_faults());
+    let ms = convert(&qa.files, &qa.out.join("ms"), &["--spw-layout", "merged"]);
+    let (code, stdout, err) = run_cli(&[&"-q", &"qa", &ms]);
+    assert_eq!(code, 0, "qa of the MS failed: {err}");
+    let report = read_report(ms.parent().unwrap());
+    assert_eq!(report["n_subbands"], 16);
+    assert_eq!(report["subbands"][5]["name"], "sb10");
+    let cal = report["calibrator"]["integration"].to_string();
+    let reference = oracle("qa_ref.py", &[&"ms", &cal, &ms]);
+    assert_statistics(&report, &reference);
+    assert_eq!(report["problems"], qa.report["problems"]);
+    assert_eq!(stdout, qa.stdout);
+}
+
+#[test]
+fn a_group_found_by_directory_and_timestamp_is_the_same_group() {
+    let qa = qa_of(all_faults());
+    let dir = qa.files[0].parent().unwrap();
+    let out = qa.out.join("by-time");
+    let ts = qa.report["group"].as_str().unwrap();
+    let (code, stdout, err) = run_cli(&[
+        &"-q",
+        &"qa",
+        &"--input",
+        &dir,
+        &"--timestamp",
+        &ts,
+        &"-o",
+        &out,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(stdout, qa.stdout);
+    assert_eq!(read_report(&out), qa.report);
+}
