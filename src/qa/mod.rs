@@ -23,6 +23,20 @@
 //! ascending][pol]` in pyuvdata's conjugation (a Measurement Set's DATA is
 //! conjugated back on reading); statistics average over polarizations.
 
+//! # Feeding it while converting
+//! ```text
+//! let mut shape = qa::group_shape(&group, name);   // or QaShape::from_header(header, name, n_subbands, width)
+//! shape.calibrator = Some(CalibratorField { name, integration });  // the field renamed <name>_t<idx>
+//! let mut acc = QaAccumulator::new(&shape);
+//! // per block, after phase correction (the block pipeline: first_channel 0 and the
+//! // whole band; the daemon: one subband, first_channel its slot):
+//! acc.add(&QaBlock { first_channel, freq_hz, ant1, ant2, integration, vis, flags, nsamples })?;
+//! let mut report = acc.finish();
+//! report.input = "convert".into();
+//! qa::write_outputs(&report, ms_dir)?;               // <group>.qa.json, <group>.qa.png
+//! // stream status: qa::read_verdict(&qa::output_paths(ms_dir, group).0)
+//! ```
+
 mod error;
 mod ms;
 mod plot;

@@ -182,6 +182,9 @@ fn auto_power(area: &Area, r: &QaReport) -> Drawn {
             .iter()
             .flat_map(|a| a.auto_spectrum.iter().map(|&p| db(p))),
     );
+    // At least 6 dB tall: the noise of a healthy array should look flat.
+    let mid = 0.5 * (y0 + y1);
+    let (y0, y1) = (y0.min(mid - 3.0), y1.max(mid + 3.0));
     let pad = 0.05 * (y1 - y0);
     let mut chart = ChartBuilder::on(area)
         .caption("Autocorrelation power per antenna", caption_style())
@@ -194,7 +197,7 @@ fn auto_power(area: &Area, r: &QaReport) -> Drawn {
         .x_desc("Frequency (MHz)")
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("Power (dB, data units)")
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&tick)
         .label_style((FONT, 12))
         .axis_desc_style((FONT, 14))
         .light_line_style(TRANSPARENT)
