@@ -6,9 +6,9 @@ mod common;
 use std::f64::consts::{PI, TAU};
 
 use common::{f64s, oracle};
-use dsa110_convert::astro::{Astrometer, Iers, Site};
+use dsa110_convert::astro::SkyPos;
+use dsa110_convert::astro::{Astrometer, Iers};
 use dsa110_convert::compute::cpu::separation;
-use dsa110_convert::compute::SkyPos;
 use rand::{Rng, SeedableRng};
 
 const ARCSEC: f64 = PI / 180.0 / 3600.0;
@@ -41,7 +41,7 @@ fn cases() -> (Vec<(f64, f64)>, Vec<SkyPos>) {
 
 #[test]
 fn astrometry_matches_astropy_and_pyuvdata() {
-    let site = Site::dsa110();
+    let site = dsa110_convert::telescope::array_site();
     let astro = Astrometer::new(site, Iers::embedded());
     let (cases, src) = cases();
     let input = serde_json::json!({
@@ -281,7 +281,7 @@ fn convert_with_iers_moves_the_meridian_by_the_earth_rotation_of_the_ut1_change(
 
 #[test]
 fn dates_erfa_cannot_convert_are_typed_errors() {
-    let astro = Astrometer::new(Site::dsa110(), Iers::embedded());
+    let astro = Astrometer::new(dsa110_convert::telescope::array_site(), Iers::embedded());
     assert!(astro.check_time(2_460_690.5).is_ok());
     // Before the calendar ERFA handles: eraUtctai refuses.
     let e = astro.check_time(-1.0e9).unwrap_err().to_string();

@@ -17,14 +17,21 @@
 mod erfa;
 mod iers;
 
-use crate::compute::SkyPos;
-
 pub use erfa::DateError;
 pub use iers::{Iers, IersError, IersSource};
 
 use self::erfa::{Eop, Geodetic, ObservedKind};
 
 const MJD_ZERO: f64 = 2_400_000.5;
+
+/// A direction on the sky in radians (right ascension or longitude-like
+/// angle, declination or latitude-like angle).
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable, serde::Serialize)]
+#[repr(C)]
+pub struct SkyPos {
+    pub ra_rad: f64,
+    pub dec_rad: f64,
+}
 
 /// A place on Earth: geodetic WGS84 latitude and east longitude in
 /// radians, height above the ellipsoid in metres.
@@ -36,11 +43,6 @@ pub struct Site {
 }
 
 impl Site {
-    /// The DSA-110 array reference position.
-    pub fn dsa110() -> Site {
-        Site::from_degrees(37.2314, -118.2817, 1222.0)
-    }
-
     pub fn from_degrees(lat_deg: f64, lon_deg: f64, height_m: f64) -> Site {
         Site {
             lat_rad: lat_deg.to_radians(),

@@ -11,7 +11,8 @@ mod beam;
 
 use std::path::{Path, PathBuf};
 
-use crate::compute::{Backend, ComputeError, SkyPos};
+use crate::astro::SkyPos;
+use crate::compute::{Backend, ComputeError};
 
 pub use beam::{airy_power, first_null_rad};
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ms;
-use crate::stream::{self, GroupState, IncompletePolicy, PipelineConverter, State, StreamConfig};
+use crate::stream::{self, GroupState, IncompletePolicy, State, StreamConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -218,7 +218,7 @@ fn run_daemon(a: RunArgs) -> anyhow::Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    stream::run(&cfg, Arc::new(PipelineConverter(opts)), stop)?;
+    stream::run(&cfg, opts, stop)?;
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,12 @@
-//! Phase-centre planning: which field each integration goes to, and the
-//! rotation that gives each row its new UVW.
+//! Phase-centre planning: which field each integration goes to, what each
+//! field is called, and the rotation that gives each row its new UVW.
 
 use crate::astro::Astrometer;
+use crate::astro::SkyPos;
+use crate::calibrators::{self, Catalog};
 use crate::compute::rotation::uvw_rotation;
-use crate::compute::SkyPos;
+use crate::compute::Backend;
+use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
 use super::{ConvertError, PhaseCenterMode};
@@ -140,6 +143,51 @@ impl Plan {
             field_of_time,
             rotations,
         })
+    }
+
+    /// In meridian mode, name the field where each catalog calibrator that
+    /// transits during the group peaks in the primary beam (at `centre_hz`)
+    /// `<name>_t<idx>`; other modes keep their names.
+    pub fn name_calibrators(
+        &mut self,
+        catalog: &Catalog,
+        backend: &dyn Backend,
+        centre_hz: f64,
+        integration_s: f64,
+    ) -> Result<(), ConvertError> {
+        if self.mode_name != "meridian" {
+            return Ok(());
+        }
+        let positions: Vec<_> = self.fields.iter().map(|f| f.position).collect();
+        let mut report = calibrators::beam_report(
+            backend,
+            &positions,
+            catalog,
+            telescope::DISH_DIAMETER_M,
+            centre_hz,
+        )?;
+        // A calibrator that transits in a neighbouring group peaks at this
+        // group's edge: only the group whose time span holds the transit names it.
+        report.in_beam.retain(|s| {
+            let ra = catalog.sources[s.source].position.ra_rad;
+            let here = calibrators::transits_within(ra, &positions, integration_s);
+            if !here {
+                tracing::debug!("{} transits outside this group: not named", s.name);
+            }
+            here
+        });
+        let names: Vec<String> = self.fields.iter().map(|f| f.name.clone()).collect();
+        for (field, name) in self
+            .fields
+            .iter_mut()
+            .zip(calibrators::renamed_fields(&names, &report))
+        {
+            if field.name != name {
+                tracing::info!("calibrator field: {} -> {}", field.name, name);
+                field.name = name;
+            }
+        }
+        Ok(())
     }
 
     /// Index of `time_jd` among the unique times (nearest within 1 ms).

@@ -1,25 +1,20 @@
 //! Writing CASA Measurement Sets (v2) with casacore, through
 //! `rubbl_casatables`.
 //!
-//! Rows arrive in pyuvdata's internal convention (uvw = x2 - x1, UVH5
-//! conjugation). The MS convention is the opposite, and we write it exactly
-//! as pyuvdata's `write_ms` does: baselines normalised to ANTENNA1 <=
-//! ANTENNA2 (conjugating and negating the swapped rows, and exchanging
-//! their XY and YX), then DATA
-//! conjugated and UVW negated; polarizations in CASA order (XX, XY, YX,
-//! YY); WEIGHT the median of nsamples over channels and SIGMA = WEIGHT^-1/2
-//! (0 where the weight is 0); ANTENNA rows indexed by antenna number.
+//! Rows arrive in pyuvdata's internal convention and are written in the
+//! MS's exactly as pyuvdata's `write_ms` writes them ([`convention`]);
+//! ANTENNA rows are indexed by antenna number.
 //!
 //! The band is one spectral window ([`SpwLayout::Merged`]) or one per
 //! subband ([`SpwLayout::Subbands`], the DSA-110 pipeline's layout: a row
 //! per baseline-time and window, in the order of [`rows`]); WEIGHT and
 //! FLAG_ROW summarise a row's own window.
 //!
-//! Rows go in whole ([`MsWriter::write_rows`], the block pipeline) or a
-//! subband at a time ([`MsWriter::write_channels`], with [`WeightStats`]
-//! keeping what WEIGHT and FLAG_ROW need until every subband is in); the
-//! subtables are written last, by [`MsWriter::finish`], once the whole band
-//! is known.
+//! The per-row columns go in first ([`MsWriter::write_row_meta`]), then
+//! the channel data a subband at a time ([`MsWriter::write_channels`], with
+//! [`WeightStats`] keeping what WEIGHT and FLAG_ROW need until a window's
+//! subbands are in, [`MsWriter::write_weights`]); the subtables are written
+//! last, by [`MsWriter::finish`], once the whole band is known.
 //!
 //! The MS is written under a hidden partial name next to its final path,
 //! by the one process holding the output's lock ([`OutputClaim`]), and
@@ -27,6 +22,7 @@
 //! interrupted run never leaves something that looks finished, and an old
 //! MS at the path stays until the new one replaces it.
 
+mod convention;
 mod info;
 mod output;
 mod rows;
@@ -46,7 +42,8 @@ use rubbl_casatables::{CasaScalarData, GlueDataType, Table, TableCreateMode};
 // The ndarray rubbl_casatables speaks (it may differ from the crate's own).
 use rubbl_core::ndarray::{ArrayView2, ArrayView3};
 
-use crate::compute::SkyPos;
+use crate::astro::SkyPos;
+use convention::PolOrder;
 use rows::{Piece, RowMap};
 
 /// One row of the ANTENNA table.
@@ -157,13 +154,6 @@ pub struct Channels<'a> {
     pub nsamples: &'a [f32],
 }
 
-/// Whole rows: every column.
-pub struct RowBlock<'a> {
-    pub meta: RowMeta<'a>,
-    /// Every channel of the MS.
-    pub channels: Channels<'a>,
-}
-
 /// Errors of writing a Measurement Set; each names the path.
 #[derive(Debug, thiserror::Error)]
 pub enum MsError {
@@ -205,25 +195,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MsError + '_ {
     }
 }
 
-/// CASA Stokes code and receptor pair of an AIPS polarization code.
-fn casa_pol(aips: i32) -> Result<(i32, [i32; 2]), MsError> {
-    Ok(match aips {
-        1 => (1, [0, 0]),
-        2 => (2, [0, 1]),
-        3 => (3, [1, 0]),
-        4 => (4, [1, 1]),
-        -1 => (5, [0, 0]),
-        -3 => (6, [0, 1]),
-        -4 => (7, [1, 0]),
-        -2 => (8, [1, 1]),
-        -5 => (9, [0, 0]),
-        -7 => (10, [0, 1]),
-        -8 => (11, [1, 0]),
-        -6 => (12, [1, 1]),
-        other => return Err(MsError::Polarization(other)),
-    })
-}
-
 /// Bytes an MS of these dimensions takes, roughly.
 fn estimated_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
     let per_row_vis = (layout.n_chan() * layout.polarizations.len()) as u64;
@@ -262,9 +233,8 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         .then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
 
-/// A Measurement Set being written: rows first (whole, or subbands plus
-/// [`MsWriter::write_row_meta`] and [`MsWriter::write_weights`]), the
-/// subtables at [`MsWriter::finish`].
+/// A Measurement Set being written: per-row columns, then subbands and
+/// weights, then the subtables at [`MsWriter::finish`].
 pub struct MsWriter {
     final_path: PathBuf,
     tmp: PathBuf,
@@ -278,11 +248,8 @@ pub struct MsWriter {
     /// Where each input row goes in each window.
     rows: RowMap,
     layout: MsLayout,
-    /// Input polarization index of each output (CASA-ordered) correlation.
-    pol_order: Vec<usize>,
-    /// Input polarization index holding the same correlation of the swapped
-    /// baseline (XY <-> YX, RL <-> LR; itself for parallel hands).
-    pol_partner: Vec<usize>,
+    /// Where each MS correlation comes from.
+    pols: PolOrder,
     /// Row buffers kept between blocks (fresh ones cost page faults).
     scratch: Scratch,
 }
@@ -336,29 +303,7 @@ impl MsWriter {
         std::fs::create_dir(&tmp).map_err(io(&tmp))?;
         std::fs::remove_dir(&tmp).map_err(io(&tmp))?;
 
-        let mut order: Vec<(i32, usize)> = layout
-            .polarizations
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| casa_pol(p).map(|(code, _)| (code, i)))
-            .collect::<Result<_, _>>()?;
-        order.sort();
-        let pol_order: Vec<usize> = order.iter().map(|&(_, i)| i).collect();
-        let receptors: Vec<[i32; 2]> = layout
-            .polarizations
-            .iter()
-            .map(|&p| casa_pol(p).map(|(_, r)| r))
-            .collect::<Result<_, _>>()?;
-        let pol_partner = receptors
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                receptors
-                    .iter()
-                    .position(|q| *q == [r[1], r[0]])
-                    .unwrap_or(i)
-            })
-            .collect();
+        let pols = PolOrder::new(&layout.polarizations)?;
         let cell_chan = layout.window_chans;
         let n_pol = layout.polarizations.len();
         if layout.n_windows == 0
@@ -417,8 +362,7 @@ impl MsWriter {
             n_rows,
             rows,
             layout: layout.clone(),
-            pol_order,
-            pol_partner,
+            pols,
             scratch: Scratch::default(),
         })
     }
@@ -451,42 +395,6 @@ impl MsWriter {
         Ok(())
     }
 
-    /// Write whole rows at `first_row..` (every channel of the band): every
-    /// column of the main table, in every window.
-    pub fn write_rows(&mut self, first_row: usize, block: &RowBlock) -> Result<(), MsError> {
-        let n = block.meta.ant1.len();
-        let n_pol = self.pol_order.len();
-        let chans = self.layout.window_chans;
-        self.check_rows(first_row, n, "rows")?;
-        for window in 0..self.layout.n_windows {
-            self.prepare(&block.channels, window * chans, chans, self.layout.n_chan())?;
-            self.put_channels(first_row, n, window, None)?;
-            // WEIGHT: the median of nsamples over the window's channels;
-            // FLAG_ROW: all of them flagged.
-            let per_row = chans * n_pol;
-            let mut weight = vec![0.0; n * n_pol];
-            weight
-                .par_chunks_mut(n_pol)
-                .zip(self.scratch.spectrum.par_chunks(per_row))
-                .for_each(|(w, s)| {
-                    let mut column = Vec::new();
-                    for (p, w) in w.iter_mut().enumerate() {
-                        column.clear();
-                        column.extend(s.iter().skip(p).step_by(n_pol).copied());
-                        *w = median(&mut column);
-                    }
-                });
-            let flag_row: Vec<bool> = self
-                .scratch
-                .flags
-                .chunks_exact(per_row)
-                .map(|f| f.iter().all(|&f| f))
-                .collect();
-            self.put_weights(first_row, window, &weight, &flag_row)?;
-        }
-        self.write_row_meta(first_row, &block.meta)
-    }
-
     /// Write one subband (`n_chan` channels from `chan0` of the band) of
     /// rows `first_row..`, recording their nsamples and flags in `stats`
     /// for WEIGHT and FLAG_ROW. With one window per subband the subband
@@ -517,7 +425,7 @@ impl MsWriter {
             return Err(range_err());
         };
         self.prepare(block, 0, n_chan, n_chan)?;
-        let n = self.scratch.flags.len() / (n_chan * self.pol_order.len()).max(1);
+        let n = self.scratch.flags.len() / (n_chan * self.layout.polarizations.len()).max(1);
         self.check_rows(first_row, n, "channel data")?;
         self.put_channels(first_row, n, window, within)?;
         stats.add(
@@ -542,7 +450,7 @@ impl MsWriter {
         block_chans: usize,
     ) -> Result<(), MsError> {
         let n = block.ant1.len();
-        let n_pol = self.pol_order.len();
+        let n_pol = self.layout.polarizations.len();
         let (per_row, src_per_row) = (n_chan * n_pol, block_chans * n_pol);
         if block.ant2.len() != n
             || block.vis.len() != n * src_per_row
@@ -557,7 +465,7 @@ impl MsWriter {
                 block.nsamples.len()
             )));
         }
-        let (pol, partner) = (&self.pol_order, &self.pol_partner);
+        let pols = &self.pols;
         let Scratch {
             data,
             flags,
@@ -572,14 +480,12 @@ impl MsWriter {
             .zip(spectrum.par_chunks_mut(per_row))
             .enumerate()
             .for_each(|(r, ((d, f), w_spec))| {
-                let swap = block.ant1[r] > block.ant2[r];
+                let swap = convention::swapped(block.ant1[r], block.ant2[r]);
                 let src = r * src_per_row + chan0 * n_pol;
                 for c in 0..n_chan {
                     for p in 0..n_pol {
-                        let i = if swap { partner[pol[p]] } else { pol[p] };
-                        let k = src + c * n_pol + i;
-                        let v = block.vis[k];
-                        d[c * n_pol + p] = if swap { v } else { v.conj() };
+                        let k = src + c * n_pol + pols.source(p, swap);
+                        d[c * n_pol + p] = convention::ms_vis(block.vis[k], swap);
                         f[c * n_pol + p] = block.flags[k];
                         w_spec[c * n_pol + p] = block.nsamples[k];
                     }
@@ -597,7 +503,7 @@ impl MsWriter {
         window: usize,
         within: Option<(usize, usize)>,
     ) -> Result<(), MsError> {
-        let n_pol = self.pol_order.len();
+        let n_pol = self.layout.polarizations.len();
         let imaging = self.layout.imaging_columns;
         let (chan0, n_chan) = within.unwrap_or((0, self.layout.window_chans));
         let block = Block {
@@ -652,7 +558,7 @@ impl MsWriter {
         weight: &[f32],
         flag_row: &[bool],
     ) -> Result<(), MsError> {
-        let n_pol = self.pol_order.len();
+        let n_pol = self.layout.polarizations.len();
         let n = flag_row.len();
         if weight.len() != n * n_pol {
             return Err(MsError::Rows(format!(
@@ -661,10 +567,7 @@ impl MsWriter {
             )));
         }
         self.check_rows(first_row, n, "weights")?;
-        let sigma: Vec<f32> = weight
-            .iter()
-            .map(|&w| if w > 0.0 { w.powf(-0.5) } else { 0.0 })
-            .collect();
+        let sigma: Vec<f32> = weight.iter().map(|&w| convention::sigma(w)).collect();
         for p in self.rows.pieces(first_row, first_row + n, window) {
             let (i, row0) = (p.input - first_row, p.output as u64);
             fn rows(v: &[f32], i: usize, len: usize, n_pol: usize) -> ArrayView2<'_, f32> {
@@ -705,18 +608,13 @@ impl MsWriter {
             )));
         }
         self.check_rows(first_row, n, "rows")?;
-        let swap: Vec<bool> = (0..n).map(|r| meta.ant1[r] > meta.ant2[r]).collect();
-        let ant1: Vec<i32> = (0..n)
-            .map(|r| meta.ant1[r].min(meta.ant2[r]) as i32)
-            .collect();
-        let ant2: Vec<i32> = (0..n)
-            .map(|r| meta.ant1[r].max(meta.ant2[r]) as i32)
-            .collect();
-        // MS convention: UVW = -uvw; a swapped row is negated once more.
+        let (ant1, ant2): (Vec<i32>, Vec<i32>) = (0..n)
+            .map(|r| convention::ms_antennas(meta.ant1[r], meta.ant2[r]))
+            .unzip();
         let uvw: Vec<f64> = (0..n)
             .flat_map(|r| {
-                let s = if swap[r] { 1.0 } else { -1.0 };
-                meta.uvw_m[r].map(|x| s * x)
+                let swapped = convention::swapped(meta.ant1[r], meta.ant2[r]);
+                convention::ms_uvw(meta.uvw_m[r], swapped)
             })
             .collect();
         let field: Vec<i32> = meta.field_id.iter().map(|&f| f as i32).collect();
@@ -804,7 +702,7 @@ impl MsWriter {
                 self.layout.polarizations
             )));
         }
-        let (tmp, pol_order) = (self.tmp.clone(), self.pol_order.clone());
+        let (tmp, pol_order) = (self.tmp.clone(), self.pols.order().to_vec());
         let t = std::time::Instant::now();
         // From here casacore writes what it cached, some of it from
         // destructors: give it the room held for that.
@@ -916,48 +814,4 @@ fn sync_tree(dir: &Path) -> Result<(), MsError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))
-}
-
-/// Median as numpy computes it (mean of the middle two for even counts),
-/// by selection rather than a full sort.
-fn median(v: &mut [f32]) -> f32 {
-    let n = v.len();
-    if n == 0 {
-        return 0.0;
-    }
-    // Correlators usually integrate every channel alike.
-    if v.iter().all(|&x| x == v[0]) {
-        return v[0];
-    }
-    let (below, &mut mid, _) = v.select_nth_unstable_by(n / 2, f32::total_cmp);
-    if n % 2 == 1 {
-        mid
-    } else {
-        let lower = below
-            .iter()
-            .copied()
-            .max_by(f32::total_cmp)
-            .expect("n >= 2");
-        0.5 * (lower + mid)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_matches_numpy() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(&mut []), 0.0);
-    }
-
-    #[test]
-    fn polarizations_map_to_casa_codes() {
-        assert_eq!(casa_pol(-5).unwrap(), (9, [0, 0]));
-        assert_eq!(casa_pol(-6).unwrap(), (12, [1, 1]));
-        assert_eq!(casa_pol(-7).unwrap(), (10, [0, 1]));
-        assert!(casa_pol(-9).is_err());
-    }
 }

@@ -9,10 +9,12 @@
 //!
 //! While a group is collecting, a stager thread converts each accepted
 //! subband into its channel slice of the group's partial MS
-//! ([`convert::IncrementalConversion`]); the worker that takes the complete
-//! group only finishes it, so the latency is about one subband's work, not
-//! the group's. If the subbands converted are not the group's layout, the
-//! worker converts the group whole.
+//! ([`convert::Conversion`], the path `convert` takes, each subband placed
+//! by its frequencies); the worker that takes the complete group only
+//! finishes it, so the latency is about one subband's work, not the
+//! group's. A group that is not the 16 subbands staged (converted
+//! incomplete under `--incomplete convert`, or a subband that failed) is
+//! converted again, whole, from the files it has.
 //!
 //! A file counts once it opens as UVH5 and either inotify saw it closed
 //! after writing or renamed into the directory (complete when it appears)
@@ -33,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::convert::{self, ConvertError, ConvertOptions, IncrementalConversion};
+use crate::convert::{self, Band, Conversion, ConvertError, ConvertOptions};
 use crate::group::parse_file_name;
 use crate::ms;
 use crate::uvh5;
@@ -78,58 +80,6 @@ impl JobError {
     }
 }
 
-/// Converts groups; the daemon's only dependency on the pipeline.
-pub trait GroupConverter: Send + Sync {
-    /// Convert a whole group.
-    fn convert(&self, files: &[PathBuf], out_ms: &Path) -> Result<(), ConvertError>;
-    /// Start converting the group of `first` subband by subband, on the
-    /// calling thread.
-    fn start_subbands(
-        &self,
-        first: &Path,
-        n_subbands: usize,
-        out_ms: &Path,
-    ) -> Result<Box<dyn SubbandConversion>, ConvertError>;
-}
-
-/// A group being converted subband by subband, on one thread (casacore
-/// tables stay on the thread that opened them). Dropping it unfinished
-/// removes its partial MS.
-pub trait SubbandConversion {
-    fn add(&mut self, file: &Path) -> Result<(), ConvertError>;
-    /// Finish with the complete group's `files`.
-    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), ConvertError>;
-}
-
-/// The real pipeline.
-pub struct PipelineConverter(pub ConvertOptions);
-
-impl GroupConverter for PipelineConverter {
-    fn convert(&self, files: &[PathBuf], out_ms: &Path) -> Result<(), ConvertError> {
-        convert::convert_group(files, out_ms, &self.0).map(|_| ())
-    }
-
-    fn start_subbands(
-        &self,
-        first: &Path,
-        n_subbands: usize,
-        out_ms: &Path,
-    ) -> Result<Box<dyn SubbandConversion>, ConvertError> {
-        IncrementalConversion::start(first, n_subbands, out_ms, &self.0)
-            .map(|c| Box::new(c) as Box<dyn SubbandConversion>)
-    }
-}
-
-impl SubbandConversion for IncrementalConversion {
-    fn add(&mut self, file: &Path) -> Result<(), ConvertError> {
-        IncrementalConversion::add(self, file)
-    }
-
-    fn finish(self: Box<Self>, files: &[PathBuf]) -> Result<(), ConvertError> {
-        IncrementalConversion::finish(*self, files).map(|_| ())
-    }
-}
-
 enum StageMsg {
     Add(PathBuf),
     Finish(Vec<PathBuf>, mpsc::Sender<Result<(), JobError>>),
@@ -147,17 +97,12 @@ struct Stager {
 }
 
 impl Stager {
-    fn spawn(
-        conv: Arc<dyn GroupConverter>,
-        group: String,
-        n_subbands: usize,
-        out: PathBuf,
-    ) -> Stager {
+    fn spawn(opts: ConvertOptions, group: String, n_subbands: usize, out: PathBuf) -> Stager {
         let (tx, rx) = mpsc::channel::<StageMsg>();
         let abandon = Arc::new(AtomicBool::new(false));
         let abandoned = abandon.clone();
         let thread = std::thread::spawn(move || {
-            let mut staged: Option<Box<dyn SubbandConversion>> = None;
+            let mut staged: Option<Conversion> = None;
             let mut failed: Option<ConvertError> = None;
             for msg in rx {
                 if abandoned.load(Ordering::Relaxed) {
@@ -165,12 +110,7 @@ impl Stager {
                 }
                 match msg {
                     StageMsg::Add(path) if failed.is_none() => {
-                        let res = match staged.as_mut() {
-                            Some(s) => s.add(&path),
-                            None => conv
-                                .start_subbands(&path, n_subbands, &out)
-                                .and_then(|s| staged.insert(s).add(&path)),
-                        };
+                        let res = stage(&mut staged, &path, n_subbands, &out, &opts);
                         if let Err(e) = res {
                             tracing::warn!(
                                 "group {group}: converting {} as it landed failed: {e}",
@@ -183,7 +123,7 @@ impl Stager {
                     StageMsg::Add(_) => {}
                     StageMsg::Finish(files, reply) => {
                         let res = match (staged.take(), failed.take()) {
-                            (Some(s), None) => s.finish(&files).map_err(JobError::from),
+                            (Some(s), None) => s.finish(&files).map(|_| ()).map_err(JobError::from),
                             (_, Some(e)) => Err(JobError::from(e)),
                             (None, None) => Err(JobError::NothingStaged),
                         };
@@ -215,6 +155,27 @@ impl Stager {
             .map_err(|_| JobError::StagerStopped)?;
         reply_rx.recv().unwrap_or(Err(JobError::StagerStopped))
     }
+}
+
+/// Convert the subband file `path` into the group's MS, starting the MS
+/// with it when it is the first.
+fn stage(
+    staged: &mut Option<Conversion>,
+    path: &Path,
+    n_subbands: usize,
+    out: &Path,
+    opts: &ConvertOptions,
+) -> Result<(), ConvertError> {
+    let file = uvh5::Uvh5File::open(path, opts.chunk_cache_bytes)
+        .map_err(crate::group::GroupError::from)?;
+    let conversion = match staged {
+        Some(c) => c,
+        None => {
+            let band = Band::dsa110(file.header(), n_subbands)?;
+            staged.insert(Conversion::start(file.shared_header(), band, out, opts)?)
+        }
+    };
+    conversion.add(vec![file])
 }
 
 impl Drop for Stager {
@@ -299,7 +260,7 @@ struct Job {
 /// Run until `stop` is set (SIGINT/SIGTERM), then finish the groups in hand.
 pub fn run(
     cfg: &StreamConfig,
-    converter: Arc<dyn GroupConverter>,
+    opts: ConvertOptions,
     stop: Arc<AtomicBool>,
 ) -> Result<(), StreamError> {
     let io = |path: &Path| {
@@ -319,7 +280,7 @@ pub fn run(
     let (done_tx, done_rx) = mpsc::channel::<(String, Result<f64, JobError>)>();
     let workers: Vec<_> = (0..cfg.jobs.max(1))
         .map(|_| {
-            let (rx, tx, conv) = (job_rx.clone(), done_tx.clone(), converter.clone());
+            let (rx, tx, opts) = (job_rx.clone(), done_tx.clone(), opts.clone());
             let wake = wake_tx.clone();
             std::thread::spawn(move || loop {
                 let job = match rx.lock().expect("job queue").recv() {
@@ -327,7 +288,11 @@ pub fn run(
                     Err(_) => break,
                 };
                 let t = Instant::now();
-                let whole = || conv.convert(&job.files, &job.out).map_err(JobError::from);
+                let whole = || {
+                    convert::convert_group(&job.files, &job.out, &opts)
+                        .map(|_| ())
+                        .map_err(JobError::from)
+                };
                 let res = match job.stager.map(|st| st.finish(job.files.clone())) {
                     Some(Ok(())) => Ok(()),
                     Some(Err(e)) if e.is_busy() || e.is_done_elsewhere() => Err(e),
@@ -392,8 +357,7 @@ pub fn run(
                     Some(st) => st.add(path),
                     None => {
                         let out = cfg.ms_path(&group);
-                        let st =
-                            Stager::spawn(converter.clone(), group.clone(), cfg.n_subbands, out);
+                        let st = Stager::spawn(opts.clone(), group.clone(), cfg.n_subbands, out);
                         // After a restart, files accepted before it come first.
                         for (_, p) in db.ready_files(&group)? {
                             st.add(p);
