@@ -358,7 +358,11 @@ fn the_ms_is_a_dsa_110_measurement_set_at_the_array_position() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("missing 1 of 16 subbands: sb07"), "{err}");
     assert!(err.contains("--allow-incomplete"), "{err}");
-    let partial = convert(&without, &dir.path().join("partial"), &["--allow-incomplete"]);
+    let partial = convert(
+        &without,
+        &dir.path().join("partial"),
+        &["--allow-incomplete"],
+    );
     let seen = oracle("read_ms.py", &[&partial]);
     let names: Vec<String> = (0..16).rev().filter(|&n| n != 7).map(sb).collect();
     assert_eq!(seen["spw_names"], serde_json::json!(names), "{seen}");
@@ -425,6 +429,25 @@ fn vary_nsamples_and_flags(files: &[PathBuf]) {
     }
 }
 
+/// What `convert --backend cpu` with [`MERIDIAN_AS_PYUVDATA`] uses.
+fn meridian_on_the_cpu() -> dsa110_convert::convert::ConvertOptions {
+    use dsa110_convert::convert::{ConvertOptions, PhaseCenterMode};
+    ConvertOptions {
+        phase_center: PhaseCenterMode::Meridian,
+        backend: std::sync::Arc::new(dsa110_convert::compute::cpu::CpuBackend),
+        max_memory_bytes: 1 << 30,
+        imaging_columns: false,
+        spw_layout: dsa110_convert::ms::SpwLayout::Subbands,
+        telescope_name: None,
+        overwrite: false,
+        chunk_cache_bytes: 1 << 20,
+        progress: false,
+        command_line: "test".into(),
+        calibrators: None,
+        iers: std::sync::Arc::new(dsa110_convert::astro::IersSource::embedded()),
+    }
+}
+
 /// The daemon's way of converting: subbands added one file at a time, in
 /// `order` (indices into `files`), each placed by its frequencies in a
 /// DSA-110 band of 16, then finished with the group `files`.
@@ -453,28 +476,14 @@ fn convert_as_daemon(
 
 #[test]
 fn subband_by_subband_conversion_matches_pyuvdata_and_convert() {
-    use dsa110_convert::compute::cpu::CpuBackend;
-    use dsa110_convert::convert::{ConvertOptions, PhaseCenterMode};
+    use dsa110_convert::convert::ConvertOptions;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small_config();
     cfg.noise_jy = 0.5;
     let files = small_group(&dir.path().join("in"), cfg);
     vary_nsamples_and_flags(&files);
     let batch = convert(&files, &dir.path().join("batch"), MERIDIAN_AS_PYUVDATA);
-    let opts = ConvertOptions {
-        phase_center: PhaseCenterMode::Meridian,
-        backend: std::sync::Arc::new(CpuBackend),
-        max_memory_bytes: 1 << 30,
-        imaging_columns: false,
-        spw_layout: dsa110_convert::ms::SpwLayout::Subbands,
-        telescope_name: None,
-        overwrite: false,
-        chunk_cache_bytes: 1 << 20,
-        progress: false,
-        command_line: "test".into(),
-        calibrators: None,
-        iers: std::sync::Arc::new(dsa110_convert::astro::IersSource::embedded()),
-    };
+    let opts = meridian_on_the_cpu();
     // Subbands in a scrambled order, one of them twice (a re-sent file).
     let order = [9, 2, 15, 0, 7, 7, 12, 4, 1, 14, 3, 11, 6, 13, 5, 10, 8];
     let out = dir.path().join("incremental/group.ms");
@@ -527,7 +536,6 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_convert() {
 
 #[test]
 fn subbands_go_where_their_frequencies_say_whatever_their_names() {
-    use dsa110_convert::convert::{ConvertOptions, PhaseCenterMode};
     let dir = tempfile::tempdir().unwrap();
     let files = small_group(&dir.path().join("in"), small_config());
     let batch = convert(&files, &dir.path().join("batch"), MERIDIAN_AS_PYUVDATA);
@@ -550,20 +558,7 @@ fn subbands_go_where_their_frequencies_say_whatever_their_names() {
             to
         })
         .collect();
-    let opts = ConvertOptions {
-        phase_center: PhaseCenterMode::Meridian,
-        backend: std::sync::Arc::new(dsa110_convert::compute::cpu::CpuBackend),
-        max_memory_bytes: 1 << 30,
-        imaging_columns: false,
-        spw_layout: dsa110_convert::ms::SpwLayout::Subbands,
-        telescope_name: None,
-        overwrite: false,
-        chunk_cache_bytes: 1 << 20,
-        progress: false,
-        command_line: "test".into(),
-        calibrators: None,
-        iers: std::sync::Arc::new(dsa110_convert::astro::IersSource::embedded()),
-    };
+    let opts = meridian_on_the_cpu();
     let out = dir.path().join("daemon/swapped.ms");
     let order: Vec<usize> = (0..16).collect();
     convert_as_daemon(&swapped, &order, &out, &opts).unwrap();

@@ -300,8 +300,16 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
     assert!(!log.contains("converting the group whole"), "{log}");
     for (k, t) in [(0, &t0), (1, &t1), (3, &t3)] {
         let batch = dir.path().join(format!("batch{k}"));
-        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-            vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &batch];
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+            &"-q",
+            &"convert",
+            &"--subbands",
+            &"4",
+            &"--backend",
+            &"cpu",
+            &"-o",
+            &batch,
+        ];
         for f in &src[k] {
             args.push(f);
         }
@@ -578,8 +586,16 @@ fn a_group_whose_output_another_process_writes_waits_and_is_then_done() {
     );
     // The other writer puts its MS in place and lets go.
     let elsewhere = dir.path().join("elsewhere");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-        vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &elsewhere];
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"-q",
+        &"convert",
+        &"--subbands",
+        &"4",
+        &"--backend",
+        &"cpu",
+        &"-o",
+        &elsewhere,
+    ];
     for f in &src[0] {
         args.push(f);
     }
@@ -735,6 +751,8 @@ fn the_daemon_on_the_gpu_writes_the_ms_the_cpu_convert_writes() {
     let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
         &"-q",
         &"convert",
+        &"--subbands",
+        &"4",
         &"--backend",
         &"cpu",
         &"--phase-center",

@@ -5,14 +5,6 @@
 //! All times are UTC Julian Dates (`time_jd`), split internally into
 //! `(2400000.5, MJD)` for ERFA. UT1 and polar motion come from an [`Iers`]
 //! table.
-//!
-//! # The fast path and its error
-//! [`Astrometer::meridian_icrs_fast`] is the seed's shortcut: RA = GMST
-//! (IAU 1982 polynomial, UTC taken as UT1) + longitude, Dec = pointing
-//! declination, with no precession, nutation or aberration. Against the
-//! rigorous path it is 212 to 1432 arcsec off in the `astro` tests (dates
-//! 2020-2030, declinations -30..+80 deg), growing with the precession since
-//! J2000 (upstream saw ~1200 arcsec). It exists only for comparisons.
 
 mod erfa;
 mod iers;
@@ -149,15 +141,6 @@ impl Astrometer {
         SkyPos {
             ra_rad: wrap_2pi(ra),
             dec_rad: dec,
-        }
-    }
-
-    /// The approximate meridian: GMST polynomial with UTC as UT1, no
-    /// precession, nutation or aberration (see the module docs for its error).
-    pub fn meridian_icrs_fast(&self, time_jd: f64, dec_rad: f64) -> SkyPos {
-        SkyPos {
-            ra_rad: wrap_2pi(erfa::gmst82(Self::utc(time_jd)) + self.site.lon_rad),
-            dec_rad,
         }
     }
 

@@ -477,8 +477,9 @@ fn print_dry_runs(
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let groups = groups_to_convert(&args)?;
+    // Bad options are reported before the inputs are looked at.
     let opts = pipeline_options(&args.pipeline, args.overwrite, !args.json)?;
+    let groups = groups_to_convert(&args)?;
     if args.dry_run {
         print_dry_runs(&groups, &args, &opts)?;
         return Ok(ExitCode::SUCCESS);

@@ -6,7 +6,6 @@ use crate::astro::SkyPos;
 use crate::calibrators::{self, Catalog};
 use crate::compute::rotation::uvw_rotation;
 use crate::compute::Backend;
-use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
 use super::{ConvertError, PhaseCenterMode};
@@ -145,9 +144,8 @@ impl Plan {
         })
     }
 
-    /// In meridian mode, name the field where each catalog calibrator that
-    /// transits during the group peaks in the primary beam (at `centre_hz`)
-    /// `<name>_t<idx>`; other modes keep their names.
+    /// In meridian mode, name the fields where catalog calibrators transit
+    /// ([`calibrators::meridian_field_names`]); other modes keep their names.
     pub fn name_calibrators(
         &mut self,
         catalog: &Catalog,
@@ -159,28 +157,18 @@ impl Plan {
             return Ok(());
         }
         let positions: Vec<_> = self.fields.iter().map(|f| f.position).collect();
-        let mut report = calibrators::beam_report(
-            backend,
-            &positions,
-            catalog,
-            telescope::DISH_DIAMETER_M,
-            centre_hz,
-        )?;
-        // A calibrator that transits in a neighbouring group peaks at this
-        // group's edge: only the group whose time span holds the transit names it.
-        report.in_beam.retain(|s| {
-            let ra = catalog.sources[s.source].position.ra_rad;
-            let here = calibrators::transits_within(ra, &positions, integration_s);
-            if !here {
-                tracing::debug!("{} transits outside this group: not named", s.name);
-            }
-            here
-        });
         let names: Vec<String> = self.fields.iter().map(|f| f.name.clone()).collect();
         for (field, name) in self
             .fields
             .iter_mut()
-            .zip(calibrators::renamed_fields(&names, &report))
+            .zip(calibrators::meridian_field_names(
+                backend,
+                &positions,
+                &names,
+                catalog,
+                centre_hz,
+                integration_s,
+            )?)
         {
             if field.name != name {
                 tracing::info!("calibrator field: {} -> {}", field.name, name);

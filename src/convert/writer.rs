@@ -278,10 +278,6 @@ impl Conversion {
                         writer.write_weights(stats, [window])?;
                         weights_written[window] = true;
                     }
-                    // The last subband's caches are written by `finish` anyway.
-                    if written.len() * layout.channels_per_tile < layout.n_chan() {
-                        writer.start_writeback()?;
-                    }
                     tracing::debug!("{}: subband written", h.path.display());
                 }
                 seconds[2] += t.elapsed().as_secs_f64();
@@ -291,6 +287,13 @@ impl Conversion {
             let [read_s, compute_s] = reading.join().expect("reader thread panicked");
             seconds[0] += read_s;
             seconds[1] += compute_s;
+            // Waiting for more subbands (the daemon): hand casacore's caches
+            // to the kernel now, so that `finish` has little left to write.
+            if written.len() * layout.channels_per_tile < layout.n_chan() {
+                let t = Instant::now();
+                writer.start_writeback()?;
+                seconds[2] += t.elapsed().as_secs_f64();
+            }
             Ok(())
         })?;
         progress.finish_and_clear();
