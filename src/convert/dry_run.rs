@@ -61,7 +61,11 @@ pub fn dry_run(
         phase_center_mode: setup.plan.mode_name.clone(),
         fields: setup.plan.fields.clone(),
         backend: opts.backend.name().to_string(),
-        block_rows: block_rows(opts.max_memory_bytes, width * n_pol, setup.n_rows()),
+        block_rows: block_rows(
+            opts.max_memory_bytes,
+            layout.n_chan() * n_pol,
+            setup.n_rows(),
+        ),
         files,
     })
 }

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use super::band::Band;
 use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
@@ -43,12 +45,11 @@ pub struct Conversion {
     started: Instant,
 }
 
-/// Rows `r0..r1` of one subband, `[row][chan ascending][pol]`.
+/// Rows `r0..r1` of the subbands being added, side by side,
+/// `[row][chan ascending][pol]`.
 struct SubBlock {
-    /// Index of the file among those added.
-    file: usize,
-    r0: usize,
-    r1: usize,
+    /// Index of its [`Step`].
+    step: usize,
     rows: RowBuffers,
     /// Flags as stored, before [`uvh5::sanitize`].
     flag_bytes: Vec<u8>,
@@ -105,8 +106,10 @@ impl Conversion {
         let layout = setup.layout(n_subbands, width, opts);
         let n_rows = setup.n_rows();
         let n_pol = setup.header.n_pols;
-        let block_rows = block_rows(opts.max_memory_bytes, width * n_pol, n_rows);
-        if opts.max_memory_bytes < FIXED_OVERHEAD_BYTES + 64 * bytes_per_row(width * n_pol) {
+        // The whole band in one block when every file is added at once.
+        let per_row = layout.n_chan() * n_pol;
+        let block_rows = block_rows(opts.max_memory_bytes, per_row, n_rows);
+        if opts.max_memory_bytes < FIXED_OVERHEAD_BYTES + 64 * bytes_per_row(per_row) {
             tracing::warn!(
                 "--max-memory {} MiB leaves room for only {block_rows} rows per block: expect a slow \
                  conversion (the converter needs about {} MiB besides its row buffers)",
@@ -123,7 +126,7 @@ impl Conversion {
         let seconds_compute = t.elapsed().as_secs_f64();
         let t = Instant::now();
         writer
-            .write_row_meta(0, &setup.meta(0, &uvw))
+            .write_row_meta(&setup.meta(0, &uvw))
             .map_err(|e| writer.explain(e))?;
         Ok(Conversion {
             opts: opts.clone(),
@@ -144,9 +147,12 @@ impl Conversion {
 
     /// Read, phase-correct and write the subband files `files` (any order;
     /// a file written before is written again), each into its own channels.
-    pub fn add(&mut self, files: Vec<Uvh5File>) -> Result<(), ConvertError> {
-        let mut slots: Vec<ChannelMap> = Vec::with_capacity(files.len());
-        for f in &files {
+    /// Each block of rows is read from all of them and written window
+    /// after window: in the order of casacore's tiles, so that no tile is
+    /// created empty, written, read back and written again.
+    pub fn add(&mut self, mut files: Vec<Uvh5File>) -> Result<(), ConvertError> {
+        let mut placed: Vec<(Uvh5File, ChannelMap)> = Vec::with_capacity(files.len());
+        for f in files.drain(..) {
             let h = f.header();
             group::check_same_rows(h, &self.setup.header)?;
             let slot = self.band.slot(h)?;
@@ -155,12 +161,7 @@ impl Conversion {
                 .iter()
                 .filter(|(_, p)| *p != h.path)
                 .map(|(c, p)| (*c, p))
-                .chain(
-                    files
-                        .iter()
-                        .zip(&slots)
-                        .map(|(f, s)| (s.offset, &f.header().path)),
-                )
+                .chain(placed.iter().map(|(f, s)| (s.offset, &f.header().path)))
                 .find(|(c, _)| *c == slot.offset);
             if let Some((_, other)) = taken {
                 return Err(ConvertError::Input {
@@ -168,13 +169,35 @@ impl Conversion {
                     what: format!("its frequencies are those of {}", other.display()),
                 });
             }
-            slots.push(slot);
+            placed.push((f, slot));
         }
-        let headers: Vec<Arc<Header>> = files.iter().map(|f| f.shared_header()).collect();
+        placed.sort_by_key(|(_, s)| s.offset);
         let (n_rows, n_pol) = (self.setup.n_rows(), self.setup.header.n_pols);
-        let max_chans = slots.iter().map(|s| s.n_freqs).max().unwrap_or(0);
-        let block = self.block_rows;
-        let progress = progress_bar(self.opts.progress, (n_rows * files.len()) as u64);
+        let all_chans: usize = placed.iter().map(|(_, s)| s.n_freqs).sum();
+        let block = block_rows(self.opts.max_memory_bytes, all_chans * n_pol, n_rows);
+        self.block_rows = block;
+        self.writer.cache_tiles_for(block)?;
+        let per_window = self.layout.n_windows > 1;
+        let steps = steps(
+            &placed,
+            self.writer.row_runs(),
+            per_window,
+            block * all_chans,
+        );
+        // Each file's channels ascending, as the reader places them.
+        let freq_hz: Vec<Vec<f64>> = placed
+            .iter()
+            .map(|(f, s)| {
+                let mut f = f.header().freq_hz.clone();
+                if s.reversed {
+                    f.reverse();
+                }
+                f
+            })
+            .collect();
+        let headers: Vec<Arc<Header>> = placed.iter().map(|(f, _)| f.shared_header()).collect();
+        let slots: Vec<ChannelMap> = placed.iter().map(|(_, s)| *s).collect();
+        let progress = progress_bar(self.opts.progress, (n_rows * slots.len()) as u64);
         let Conversion {
             opts,
             layout,
@@ -189,18 +212,15 @@ impl Conversion {
             ..
         } = self;
         let backend = opts.backend.as_ref();
-        let dw_m = &*dw_m;
-        let slots = &slots;
+        let (dw_m, slots, steps) = (&*dw_m, &slots, &steps);
         std::thread::scope(|s| -> Result<(), ConvertError> {
             let (full_tx, full_rx) = mpsc::sync_channel::<Result<SubBlock, ConvertError>>(1);
             let (empty_tx, empty_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
             for _ in 0..BLOCKS_IN_FLIGHT {
-                let rows = RowBuffers::new(block, max_chans * n_pol);
+                let rows = RowBuffers::new(block, all_chans * n_pol);
                 let flag_bytes = vec![0; rows.flags.len()];
                 let b = SubBlock {
-                    file: 0,
-                    r0: 0,
-                    r1: 0,
+                    step: 0,
                     rows,
                     flag_bytes,
                 };
@@ -211,38 +231,25 @@ impl Conversion {
                 .name("read".into())
                 .spawn_scoped(s, move || {
                     let mut t = [0.0; 2];
-                    for (k, (mut file, slot)) in files.into_iter().zip(slots).enumerate() {
-                        let mut freq_hz = file.header().freq_hz.clone();
-                        if slot.reversed {
-                            freq_hz.reverse();
-                        }
-                        for r0 in (0..n_rows).step_by(block) {
-                            let Ok(b) = empty_rx.recv() else { return t };
-                            let res = read_block(
-                                &mut file,
-                                slot,
-                                k,
-                                r0,
-                                (r0 + block).min(n_rows),
-                                b,
-                                &mut t[0],
-                            )
-                            .and_then(|mut b| {
-                                let clock = Instant::now();
-                                let n = (b.r1 - b.r0) * slot.n_freqs * n_pol;
-                                let res = backend.phase_correct(
-                                    &mut b.rows.vis[..n],
-                                    n_pol,
-                                    &dw_m[b.r0..b.r1],
-                                    &freq_hz,
-                                );
-                                t[1] += clock.elapsed().as_secs_f64();
-                                Ok(res.map(|()| b)?)
-                            });
-                            let failed = res.is_err();
-                            if full_tx.send(res).is_err() || failed {
-                                return t;
-                            }
+                    for (k, step) in steps.iter().enumerate() {
+                        let Ok(b) = empty_rx.recv() else { return t };
+                        let files = &mut placed[step.files.clone()];
+                        let res = read_block(files, step, k, b, &mut t[0]).and_then(|mut b| {
+                            let clock = Instant::now();
+                            let freq: Vec<f64> = freq_hz[step.files.clone()].concat();
+                            let n = (step.r1 - step.r0) * freq.len() * n_pol;
+                            let res = backend.phase_correct(
+                                &mut b.rows.vis[..n],
+                                n_pol,
+                                &dw_m[step.r0..step.r1],
+                                &freq,
+                            );
+                            t[1] += clock.elapsed().as_secs_f64();
+                            Ok(res.map(|()| b)?)
+                        });
+                        let failed = res.is_err();
+                        if full_tx.send(res).is_err() || failed {
+                            return t;
                         }
                     }
                     t
@@ -251,35 +258,26 @@ impl Conversion {
             // Writing: this thread, which owns the casacore table.
             for received in full_rx.iter() {
                 let b = received?;
-                let slot = slots[b.file];
-                let n = (b.r1 - b.r0) * slot.n_freqs * n_pol;
+                let step = &steps[b.step];
+                let (r0, r1) = (step.r0, step.r1);
+                let step_slots = &slots[step.files.clone()];
+                let n = (r1 - r0) * step_slots.iter().map(|s| s.n_freqs).sum::<usize>() * n_pol;
                 let t = Instant::now();
                 let channels = Channels {
-                    ant1: &setup.ant1[b.r0..b.r1],
-                    ant2: &setup.ant2[b.r0..b.r1],
+                    ant1: &setup.ant1[r0..r1],
+                    ant2: &setup.ant2[r0..r1],
                     vis: &b.rows.vis[..n],
                     flags: &b.rows.flags[..n],
                     nsamples: &b.rows.nsamples[..n],
                 };
-                writer
-                    .write_channels(b.r0, slot.offset, slot.n_freqs, &channels, stats)
-                    .map_err(|e| writer.explain(e))?;
-                progress.inc((b.r1 - b.r0) as u64);
-                if b.r1 == n_rows {
-                    // The subband is in: record it; a window that is this
-                    // subband has its WEIGHT, SIGMA and FLAG_ROW final now.
-                    let h = &headers[b.file];
-                    written.retain(|(_, p)| *p != h.path);
-                    written.push((slot.offset, h.path.clone()));
-                    kept.retain(|k| k.path != h.path);
-                    kept.push(h.clone());
-                    if layout.window_chans == slot.n_freqs {
-                        let window = slot.offset / slot.n_freqs;
-                        writer.write_weights(stats, [window])?;
-                        weights_written[window] = true;
-                    }
-                    tracing::debug!("{}: subband written", h.path.display());
+                let mut from = 0;
+                for slot in step_slots {
+                    writer
+                        .write_channels(r0, (slot.offset, slot.n_freqs), &channels, from, stats)
+                        .map_err(|e| writer.explain(e))?;
+                    from += slot.n_freqs;
                 }
+                progress.inc(((r1 - r0) * step_slots.len()) as u64);
                 seconds[2] += t.elapsed().as_secs_f64();
                 // The reader may have stopped after the last block.
                 let _ = empty_tx.send(b);
@@ -287,15 +285,29 @@ impl Conversion {
             let [read_s, compute_s] = reading.join().expect("reader thread panicked");
             seconds[0] += read_s;
             seconds[1] += compute_s;
-            // Waiting for more subbands (the daemon): hand casacore's caches
-            // to the kernel now, so that `finish` has little left to write.
-            if written.len() * layout.channels_per_tile < layout.n_chan() {
-                let t = Instant::now();
-                writer.start_writeback()?;
-                seconds[2] += t.elapsed().as_secs_f64();
-            }
             Ok(())
         })?;
+        // Every subband is in: record it; a window that is one subband has
+        // its WEIGHT, SIGMA and FLAG_ROW final now.
+        let t = Instant::now();
+        for (h, slot) in headers.iter().zip(slots) {
+            written.retain(|(_, p)| *p != h.path);
+            written.push((slot.offset, h.path.clone()));
+            kept.retain(|k| k.path != h.path);
+            kept.push(h.clone());
+            if layout.window_chans == slot.n_freqs {
+                let window = slot.offset / slot.n_freqs;
+                writer.write_weights(stats, [window])?;
+                weights_written[window] = true;
+            }
+            tracing::debug!("{}: subband written", h.path.display());
+        }
+        // Waiting for more subbands (the daemon): hand casacore's caches to
+        // the kernel now, so that `finish` has little left to write.
+        if written.len() * layout.channels_per_tile < layout.n_chan() {
+            writer.start_writeback()?;
+        }
+        seconds[2] += t.elapsed().as_secs_f64();
         progress.finish_and_clear();
         Ok(())
     }
@@ -354,38 +366,114 @@ impl Conversion {
     }
 }
 
-/// Read rows `r0..r1` of `file` (subband `k`, going to `slot`) into `b`,
-/// channels ascending, and sanitize them; adds the seconds to `seconds`.
-fn read_block(
-    file: &mut Uvh5File,
-    slot: &ChannelMap,
-    k: usize,
+/// One read and write of a conversion: rows `r0..r1` of the files
+/// `files` (indices into the files added, ascending frequency), side by
+/// side in one block.
+struct Step {
+    files: std::ops::Range<usize>,
     r0: usize,
     r1: usize,
+}
+
+/// The steps that write the files `placed` in the order of the main
+/// table's rows, and so of casacore's tiles (no tile created empty, written,
+/// read back and written again): within each run of input rows that is
+/// contiguous in every window (`runs`), window after window when
+/// `per_window` (one window per subband), else every file in each block of
+/// rows. At most `block_values` values per block.
+fn steps(
+    placed: &[(Uvh5File, ChannelMap)],
+    runs: &[(usize, usize)],
+    per_window: bool,
+    block_values: usize,
+) -> Vec<Step> {
+    let n_pol = placed.first().map_or(1, |(f, _)| f.header().n_pols);
+    let groups: Vec<std::ops::Range<usize>> = if per_window {
+        (0..placed.len()).map(|k| k..k + 1).collect()
+    } else {
+        vec![0..placed.len()]
+    };
+    let mut steps = Vec::new();
+    for &(start, len) in runs {
+        for files in &groups {
+            let chans: usize = placed[files.clone()].iter().map(|(_, s)| s.n_freqs).sum();
+            let rows = (block_values / (chans * n_pol).max(1)).max(1);
+            for r0 in (start..start + len).step_by(rows) {
+                let r1 = (r0 + rows).min(start + len);
+                steps.push(Step {
+                    files: files.clone(),
+                    r0,
+                    r1,
+                });
+            }
+        }
+    }
+    steps
+}
+
+/// Read `step` (the `k`-th) of `files` (those of the step) into `b`, side
+/// by side, channels ascending, and sanitize it, warning per file; adds
+/// the seconds to `seconds`.
+fn read_block(
+    files: &mut [(Uvh5File, ChannelMap)],
+    step: &Step,
+    k: usize,
     mut b: SubBlock,
     seconds: &mut f64,
 ) -> Result<SubBlock, ConvertError> {
     let t = Instant::now();
-    let n_pol = file.header().n_pols;
-    let n = (r1 - r0) * slot.n_freqs * n_pol;
+    let (r0, r1) = (step.r0, step.r1);
+    let n_pol = files[0].0.header().n_pols;
+    let block_chans: usize = files.iter().map(|(_, s)| s.n_freqs).sum();
+    let per_row = block_chans * n_pol;
+    let n = (r1 - r0) * per_row;
     let rows = &mut b.rows;
-    let out = RowsOut::new(
-        &mut rows.vis[..n],
-        &mut b.flag_bytes[..n],
-        &mut rows.nsamples[..n],
-        slot.n_freqs,
-        n_pol,
-    );
-    file.read_into(r0, r1, 0, slot.reversed, &out)
-        .map_err(GroupError::from)?;
-    let unusable = uvh5::sanitize(
-        &mut rows.vis[..n],
-        &b.flag_bytes[..n],
-        &mut rows.flags[..n],
-        &mut rows.nsamples[..n],
-    );
-    file.warn_unusable(unusable, r0, r1);
-    (b.file, b.r0, b.r1) = (k, r0, r1);
+    // Per file, its channels' values in a row of the block.
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(files.len());
+    {
+        let out = RowsOut::new(
+            &mut rows.vis[..n],
+            &mut b.flag_bytes[..n],
+            &mut rows.nsamples[..n],
+            block_chans,
+            n_pol,
+        );
+        let mut at = 0;
+        for (file, slot) in files.iter_mut() {
+            file.read_into(r0, r1, at, slot.reversed, &out)
+                .map_err(GroupError::from)?;
+            ranges.push(at * n_pol..(at + slot.n_freqs) * n_pol);
+            at += slot.n_freqs;
+        }
+    }
+    let unusable = rows.vis[..n]
+        .par_chunks_mut(per_row)
+        .zip(b.flag_bytes[..n].par_chunks(per_row))
+        .zip(rows.flags[..n].par_chunks_mut(per_row))
+        .zip(rows.nsamples[..n].par_chunks_mut(per_row))
+        .fold(
+            || vec![0usize; ranges.len()],
+            |mut counts, (((v, fb), f), ns)| {
+                for (count, r) in counts.iter_mut().zip(&ranges) {
+                    let r = r.clone();
+                    *count += uvh5::sanitize(
+                        &mut v[r.clone()],
+                        &fb[r.clone()],
+                        &mut f[r.clone()],
+                        &mut ns[r],
+                    );
+                }
+                counts
+            },
+        )
+        .reduce(
+            || vec![0usize; ranges.len()],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+        );
+    for ((file, _), count) in files.iter_mut().zip(unusable) {
+        file.warn_unusable(count, r0, r1);
+    }
+    b.step = k;
     *seconds += t.elapsed().as_secs_f64();
     Ok(b)
 }

@@ -40,7 +40,7 @@ use num_complex::Complex32;
 use rayon::prelude::*;
 use rubbl_casatables::{CasaScalarData, GlueDataType, Table, TableCreateMode};
 // The ndarray rubbl_casatables speaks (it may differ from the crate's own).
-use rubbl_core::ndarray::{ArrayView2, ArrayView3};
+use rubbl_core::ndarray::ArrayView3;
 
 use crate::astro::SkyPos;
 use convention::PolOrder;
@@ -252,6 +252,19 @@ pub struct MsWriter {
     pols: PolOrder,
     /// Row buffers kept between blocks (fresh ones cost page faults).
     scratch: Scratch,
+    /// The tiled columns, and the rows of their tiles.
+    tiled: Vec<&'static str>,
+    tile_rows: usize,
+    /// WEIGHT and FLAG_ROW of every main-table row, until `finish`.
+    weights: Weights,
+}
+
+/// WEIGHT (`[row][pol]`, MS polarization order) and FLAG_ROW of every
+/// main-table row.
+#[derive(Default)]
+struct Weights {
+    weight: Vec<f32>,
+    flag_row: Vec<bool>,
 }
 
 #[derive(Default)]
@@ -338,7 +351,7 @@ impl MsWriter {
             big.push((GlueDataType::TpComplex, "CORRECTED_DATA"));
             big.push((GlueDataType::TpFloat, "WEIGHT_SPECTRUM"));
         }
-        for (ty, name) in big {
+        for &(ty, name) in &big {
             table
                 .add_tiled_array_column(ty, name, None, &cell, &tile, &format!("Tiled{name}"), true)
                 .map_err(casacore)?;
@@ -364,7 +377,30 @@ impl MsWriter {
             layout: layout.clone(),
             pols,
             scratch: Scratch::default(),
+            tiled: big.iter().map(|&(_, name)| name).collect(),
+            tile_rows: tile_rows as usize,
+            weights: Weights::default(),
         })
+    }
+
+    /// (first input row, number of rows) of the runs of input rows that are
+    /// contiguous in each window of the main table, in the table's order.
+    pub fn row_runs(&self) -> &[(usize, usize)] {
+        self.rows.runs()
+    }
+
+    /// Size the tile caches for blocks of `block_rows` input rows written
+    /// window after window, so that every tile a block touches stays in
+    /// memory until it is complete (casacore would otherwise size the cache
+    /// for one put, and write, read back and rewrite the tiles a block
+    /// shares with the next).
+    pub fn cache_tiles_for(&mut self, block_rows: usize) -> Result<(), MsError> {
+        let across = self.layout.n_chan() / self.layout.channels_per_tile;
+        let tiles = across * (block_rows.div_ceil(self.tile_rows) + 3);
+        for name in &self.tiled {
+            slice::set_tile_cache(&self.tmp, &format!("Tiled{name}"), tiles)?;
+        }
+        Ok(())
     }
 
     /// A casacore error of this writer, said plainly when the disk is full
@@ -396,15 +432,16 @@ impl MsWriter {
     }
 
     /// Write one subband (`n_chan` channels from `chan0` of the band) of
-    /// rows `first_row..`, recording their nsamples and flags in `stats`
-    /// for WEIGHT and FLAG_ROW. With one window per subband the subband
-    /// must be a whole window.
+    /// rows `first_row..`, taken from channels `block_chan0..` of `block`,
+    /// recording their nsamples and flags in `stats` for WEIGHT and
+    /// FLAG_ROW. With one window per subband the subband must be a whole
+    /// window.
     pub fn write_channels(
         &mut self,
         first_row: usize,
-        chan0: usize,
-        n_chan: usize,
+        (chan0, n_chan): (usize, usize),
         block: &Channels,
+        block_chan0: usize,
         stats: &mut WeightStats,
     ) -> Result<(), MsError> {
         let (windows, chans) = (self.layout.n_windows, self.layout.window_chans);
@@ -424,8 +461,10 @@ impl MsWriter {
         } else {
             return Err(range_err());
         };
-        self.prepare(block, 0, n_chan, n_chan)?;
-        let n = self.scratch.flags.len() / (n_chan * self.layout.polarizations.len()).max(1);
+        let n_pol = self.layout.polarizations.len();
+        let block_chans = block.vis.len() / (block.ant1.len() * n_pol).max(1);
+        self.prepare(block, block_chan0, n_chan, block_chans)?;
+        let n = self.scratch.flags.len() / (n_chan * n_pol).max(1);
         self.check_rows(first_row, n, "channel data")?;
         self.put_channels(first_row, n, window, within)?;
         stats.add(
@@ -453,6 +492,7 @@ impl MsWriter {
         let n_pol = self.layout.polarizations.len();
         let (per_row, src_per_row) = (n_chan * n_pol, block_chans * n_pol);
         if block.ant2.len() != n
+            || chan0 + n_chan > block_chans
             || block.vis.len() != n * src_per_row
             || block.flags.len() != n * src_per_row
             || block.nsamples.len() != n * src_per_row
@@ -533,68 +573,51 @@ impl MsWriter {
         res
     }
 
-    /// Write WEIGHT and FLAG_ROW of every row from `stats`, once it holds
-    /// every subband: each window's from its own channels.
+    /// WEIGHT and FLAG_ROW of `windows` from `stats`, once it holds their
+    /// subbands: each window's from its own channels. They go into the
+    /// table, whole columns at once, at [`MsWriter::finish`].
     pub fn write_weights(
         &mut self,
         stats: &WeightStats,
         windows: impl IntoIterator<Item = usize>,
     ) -> Result<(), MsError> {
         let chans = self.layout.window_chans;
+        let n_pol = self.layout.polarizations.len();
+        let out_rows = self.rows.n_rows();
+        self.weights.weight.resize(out_rows * n_pol, 0.0);
+        self.weights.flag_row.resize(out_rows, false);
         for window in windows {
             let (weight, flag_row) = stats.finish(window * chans, chans)?;
-            self.put_weights(0, window, &weight, &flag_row)?;
-        }
-        Ok(())
-    }
-
-    /// Put WEIGHT (`[row][pol]`, MS polarization order), SIGMA =
-    /// WEIGHT^-1/2 (0 where the weight is 0) and FLAG_ROW of input rows
-    /// `first_row..` in `window`.
-    fn put_weights(
-        &mut self,
-        first_row: usize,
-        window: usize,
-        weight: &[f32],
-        flag_row: &[bool],
-    ) -> Result<(), MsError> {
-        let n_pol = self.layout.polarizations.len();
-        let n = flag_row.len();
-        if weight.len() != n * n_pol {
-            return Err(MsError::Rows(format!(
-                "{} weights for {n} rows x {n_pol} pols",
-                weight.len()
-            )));
-        }
-        self.check_rows(first_row, n, "weights")?;
-        let sigma: Vec<f32> = weight.iter().map(|&w| convention::sigma(w)).collect();
-        for p in self.rows.pieces(first_row, first_row + n, window) {
-            let (i, row0) = (p.input - first_row, p.output as u64);
-            fn rows(v: &[f32], i: usize, len: usize, n_pol: usize) -> ArrayView2<'_, f32> {
-                ArrayView2::from_shape((len, n_pol), &v[i * n_pol..(i + len) * n_pol])
-                    .expect("rows x pols")
+            for p in self.rows.pieces(0, self.n_rows, window) {
+                let (i, o) = (p.input, p.output);
+                self.weights.weight[o * n_pol..(o + p.len) * n_pol]
+                    .copy_from_slice(&weight[i * n_pol..(i + p.len) * n_pol]);
+                self.weights.flag_row[o..o + p.len].copy_from_slice(&flag_row[i..i + p.len]);
             }
-            let (w, s) = (rows(weight, i, p.len, n_pol), rows(&sigma, i, p.len, n_pol));
-            let table = self.table();
-            table
-                .put_column_range_array("WEIGHT", row0, &w)
-                .map_err(casacore)?;
-            table
-                .put_column_range_array("SIGMA", row0, &s)
-                .map_err(casacore)?;
-            table
-                .put_column_range_scalar("FLAG_ROW", row0, &flag_row[i..i + p.len])
-                .map_err(casacore)?;
         }
         Ok(())
     }
 
-    /// Write the per-row columns other than channel data and weights, in
-    /// every window: antennas (ANTENNA1 <= ANTENNA2), times, UVW (MS sign),
-    /// ids (DATA_DESC_ID = the window).
-    pub fn write_row_meta(&mut self, first_row: usize, meta: &RowMeta) -> Result<(), MsError> {
-        let n = meta.ant1.len();
+    /// Put WEIGHT, SIGMA = WEIGHT^-1/2 (0 where the weight is 0) and
+    /// FLAG_ROW of every row, as [`MsWriter::write_weights`] gathered them.
+    fn put_weights(&mut self) -> Result<(), MsError> {
+        let (tmp, out_rows) = (self.tmp.clone(), self.rows.n_rows());
+        let n_pol = self.layout.polarizations.len();
+        let w = std::mem::take(&mut self.weights);
+        let sigma: Vec<f32> = w.weight.iter().map(|&x| convention::sigma(x)).collect();
+        slice::put_column(&tmp, "WEIGHT", out_rows, n_pol, &w.weight)?;
+        slice::put_column(&tmp, "SIGMA", out_rows, n_pol, &sigma)?;
+        slice::put_column(&tmp, "FLAG_ROW", out_rows, 0, &w.flag_row)
+    }
+
+    /// Write the per-row columns other than channel data and weights of
+    /// every row, in every window: antennas (ANTENNA1 <= ANTENNA2), times,
+    /// UVW (MS sign), ids (DATA_DESC_ID = the window). Whole columns at
+    /// once: the standard storage manager then fills bucket after bucket.
+    pub fn write_row_meta(&mut self, meta: &RowMeta) -> Result<(), MsError> {
+        let n = self.n_rows;
         let lens = [
+            meta.ant1.len(),
             meta.time_mjd_s.len(),
             meta.interval_s.len(),
             meta.ant2.len(),
@@ -604,63 +627,57 @@ impl MsWriter {
         ];
         if lens.iter().any(|&l| l != n) {
             return Err(MsError::Rows(format!(
-                "{n} rows at {first_row} with per-row lengths {lens:?}"
+                "{n} rows with per-row lengths {lens:?}"
             )));
         }
-        self.check_rows(first_row, n, "rows")?;
-        let (ant1, ant2): (Vec<i32>, Vec<i32>) = (0..n)
-            .map(|r| convention::ms_antennas(meta.ant1[r], meta.ant2[r]))
-            .unzip();
-        let uvw: Vec<f64> = (0..n)
-            .flat_map(|r| {
+        // Input row and window of every main-table row.
+        let out_rows = self.rows.n_rows();
+        let mut source = vec![(0usize, 0i32); out_rows];
+        for window in 0..self.layout.n_windows {
+            for p in self.rows.pieces(0, n, window) {
+                for k in 0..p.len {
+                    source[p.output + k] = (p.input + k, window as i32);
+                }
+            }
+        }
+        let col_i32 = |f: &dyn Fn(usize, i32) -> i32| -> Vec<i32> {
+            source.iter().map(|&(r, w)| f(r, w)).collect()
+        };
+        let col_f64 = |v: &[f64]| -> Vec<f64> { source.iter().map(|&(r, _)| v[r]).collect() };
+        let ants = |r: usize| convention::ms_antennas(meta.ant1[r], meta.ant2[r]);
+        let uvw: Vec<f64> = source
+            .iter()
+            .flat_map(|&(r, _)| {
                 let swapped = convention::swapped(meta.ant1[r], meta.ant2[r]);
                 convention::ms_uvw(meta.uvw_m[r], swapped)
             })
             .collect();
-        let field: Vec<i32> = meta.field_id.iter().map(|&f| f as i32).collect();
-        let zeros = vec![0i32; n];
-        let no_state = vec![-1i32; n];
-        for window in 0..self.layout.n_windows {
-            let window_id = vec![window as i32; n];
-            for p in self.rows.pieces(first_row, first_row + n, window) {
-                let (i, row0) = (p.input - first_row, p.output as u64);
-                let r = i..i + p.len;
-                let uvw = ArrayView2::from_shape((p.len, 3), &uvw[i * 3..(i + p.len) * 3])
-                    .expect("rows x 3");
-                let table = self.table();
-                table
-                    .put_column_range_array("UVW", row0, &uvw)
-                    .map_err(casacore)?;
-                let ints: [(&str, &[i32]); 11] = [
-                    ("ANTENNA1", &ant1[r.clone()]),
-                    ("ANTENNA2", &ant2[r.clone()]),
-                    ("FIELD_ID", &field[r.clone()]),
-                    ("SCAN_NUMBER", &meta.scan_number[r.clone()]),
-                    ("DATA_DESC_ID", &window_id[..p.len]),
-                    ("STATE_ID", &no_state[..p.len]),
-                    ("ARRAY_ID", &zeros[..p.len]),
-                    ("FEED1", &zeros[..p.len]),
-                    ("FEED2", &zeros[..p.len]),
-                    ("OBSERVATION_ID", &zeros[..p.len]),
-                    ("PROCESSOR_ID", &zeros[..p.len]),
-                ];
-                for (name, values) in ints {
-                    table
-                        .put_column_range_scalar(name, row0, values)
-                        .map_err(casacore)?;
-                }
-                let doubles: [(&str, &[f64]); 4] = [
-                    ("TIME", &meta.time_mjd_s[r.clone()]),
-                    ("TIME_CENTROID", &meta.time_mjd_s[r.clone()]),
-                    ("INTERVAL", &meta.interval_s[r.clone()]),
-                    ("EXPOSURE", &meta.interval_s[r.clone()]),
-                ];
-                for (name, values) in doubles {
-                    table
-                        .put_column_range_scalar(name, row0, values)
-                        .map_err(casacore)?;
-                }
-            }
+        let tmp = self.tmp.clone();
+        slice::put_column(&tmp, "UVW", out_rows, 3, &uvw)?;
+        let ints: [(&str, Vec<i32>); 11] = [
+            ("ANTENNA1", col_i32(&|r, _| ants(r).0)),
+            ("ANTENNA2", col_i32(&|r, _| ants(r).1)),
+            ("FIELD_ID", col_i32(&|r, _| meta.field_id[r] as i32)),
+            ("SCAN_NUMBER", col_i32(&|r, _| meta.scan_number[r])),
+            ("DATA_DESC_ID", col_i32(&|_, w| w)),
+            ("STATE_ID", vec![-1; out_rows]),
+            ("ARRAY_ID", vec![0; out_rows]),
+            ("FEED1", vec![0; out_rows]),
+            ("FEED2", vec![0; out_rows]),
+            ("OBSERVATION_ID", vec![0; out_rows]),
+            ("PROCESSOR_ID", vec![0; out_rows]),
+        ];
+        for (name, values) in ints {
+            slice::put_column(&tmp, name, out_rows, 0, &values)?;
+        }
+        let doubles: [(&str, &[f64]); 4] = [
+            ("TIME", meta.time_mjd_s),
+            ("TIME_CENTROID", meta.time_mjd_s),
+            ("INTERVAL", meta.interval_s),
+            ("EXPOSURE", meta.interval_s),
+        ];
+        for (name, values) in doubles {
+            slice::put_column(&tmp, name, out_rows, 0, &col_f64(values))?;
         }
         Ok(())
     }
@@ -707,6 +724,7 @@ impl MsWriter {
         // From here casacore writes what it cached, some of it from
         // destructors: give it the room held for that.
         drop(self.reserve.take());
+        self.put_weights().map_err(|e| self.explain(e))?;
         subtables::write_all(self.table(), &tmp, spec, &pol_order).map_err(|e| self.explain(e))?;
         // Written here, where a failure (a full disk) is an error; the
         // destructor then has nothing left to write.
