@@ -389,14 +389,14 @@ impl MsWriter {
         self.rows.runs()
     }
 
-    /// Size the tile caches for blocks of `block_rows` input rows written
-    /// window after window, so that every tile a block touches stays in
-    /// memory until it is complete (casacore would otherwise size the cache
-    /// for one put, and write, read back and rewrite the tiles a block
+    /// Size the tile caches for puts of `rows` input rows by `chans`
+    /// channels, so that every tile such a block touches stays in memory
+    /// until it is complete (casacore would otherwise size the cache for
+    /// one put, and write, read back and rewrite the tiles that one put
     /// shares with the next).
-    pub fn cache_tiles_for(&mut self, block_rows: usize) -> Result<(), MsError> {
-        let across = self.layout.n_chan() / self.layout.channels_per_tile;
-        let tiles = across * (block_rows.div_ceil(self.tile_rows) + 3);
+    pub fn cache_tiles_for(&mut self, rows: usize, chans: usize) -> Result<(), MsError> {
+        let across = chans.div_ceil(self.layout.channels_per_tile);
+        let tiles = across * (rows.div_ceil(self.tile_rows) + 3);
         for name in &self.tiled {
             slice::set_tile_cache(&self.tmp, &format!("Tiled{name}"), tiles)?;
         }
