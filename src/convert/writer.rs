@@ -177,11 +177,19 @@ impl Conversion {
         let block = block_rows(self.opts.max_memory_bytes, all_chans * n_pol, n_rows);
         self.block_rows = block;
         let per_window = self.layout.n_windows > 1;
-        let steps = steps(&placed, self.writer.row_runs(), per_window, block * all_chans);
+        let steps = steps(
+            &placed,
+            self.writer.row_runs(),
+            per_window,
+            block * all_chans,
+        );
         let (rows, chans) = steps
             .iter()
             .map(|st| {
-                let chans: usize = placed[st.files.clone()].iter().map(|(_, s)| s.n_freqs).sum();
+                let chans: usize = placed[st.files.clone()]
+                    .iter()
+                    .map(|(_, s)| s.n_freqs)
+                    .sum();
                 (st.r1 - st.r0, chans)
             })
             .max_by_key(|&(r, c)| r * c)

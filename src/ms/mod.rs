@@ -40,7 +40,7 @@ use num_complex::Complex32;
 use rayon::prelude::*;
 use rubbl_casatables::{CasaScalarData, GlueDataType, Table, TableCreateMode};
 // The ndarray rubbl_casatables speaks (it may differ from the crate's own).
-use rubbl_core::ndarray::ArrayView3;
+use rubbl_core::ndarray::{Array2, ArrayView3};
 
 use crate::astro::SkyPos;
 use convention::PolOrder;
@@ -255,16 +255,6 @@ pub struct MsWriter {
     /// The tiled columns, and the rows of their tiles.
     tiled: Vec<&'static str>,
     tile_rows: usize,
-    /// WEIGHT and FLAG_ROW of every main-table row, until `finish`.
-    weights: Weights,
-}
-
-/// WEIGHT (`[row][pol]`, MS polarization order) and FLAG_ROW of every
-/// main-table row.
-#[derive(Default)]
-struct Weights {
-    weight: Vec<f32>,
-    flag_row: Vec<bool>,
 }
 
 #[derive(Default)]
@@ -330,8 +320,7 @@ impl MsWriter {
         }
         let rows = RowMap::new(scan_number, layout.n_windows);
 
-        let pol_shape = [n_pol as u64];
-        let mut desc = schema::describe("MAIN", &schema::main_columns(&pol_shape))?;
+        let mut desc = schema::describe("MAIN", &schema::main_columns())?;
         // casacore's MeasurementSet insists on FLAG_CATEGORY's category names.
         let categories: Vec<String> = ["FLAG_CMD", "ORIGINAL", "USER"].map(String::from).to_vec();
         desc.put_column_keyword("FLAG_CATEGORY", "CATEGORY", &categories)
@@ -354,6 +343,22 @@ impl MsWriter {
         for &(ty, name) in &big {
             table
                 .add_tiled_array_column(ty, name, None, &cell, &tile, &format!("Tiled{name}"), true)
+                .map_err(casacore)?;
+        }
+        // WEIGHT and SIGMA tiled too (as CASA's own MSs have them), apart
+        // from the per-row columns: a window's weights, written when its
+        // subbands are in, then touch only their own tiles.
+        for name in ["WEIGHT", "SIGMA"] {
+            table
+                .add_tiled_array_column(
+                    GlueDataType::TpFloat,
+                    name,
+                    None,
+                    &[n_pol as u64],
+                    &[4096, n_pol as u64],
+                    &format!("Tiled{name}"),
+                    true,
+                )
                 .map_err(casacore)?;
         }
         table.put_keyword("MS_VERSION", &2.0f32).map_err(casacore)?;
@@ -379,7 +384,6 @@ impl MsWriter {
             scratch: Scratch::default(),
             tiled: big.iter().map(|&(_, name)| name).collect(),
             tile_rows: tile_rows as usize,
-            weights: Weights::default(),
         })
     }
 
@@ -573,9 +577,9 @@ impl MsWriter {
         res
     }
 
-    /// WEIGHT and FLAG_ROW of `windows` from `stats`, once it holds their
-    /// subbands: each window's from its own channels. They go into the
-    /// table, whole columns at once, at [`MsWriter::finish`].
+    /// Write WEIGHT, SIGMA = WEIGHT^-1/2 (0 where the weight is 0) and
+    /// FLAG_ROW of `windows` from `stats`, once it holds their subbands:
+    /// each window's from its own channels.
     pub fn write_weights(
         &mut self,
         stats: &WeightStats,
@@ -583,31 +587,31 @@ impl MsWriter {
     ) -> Result<(), MsError> {
         let chans = self.layout.window_chans;
         let n_pol = self.layout.polarizations.len();
-        let out_rows = self.rows.n_rows();
-        self.weights.weight.resize(out_rows * n_pol, 0.0);
-        self.weights.flag_row.resize(out_rows, false);
         for window in windows {
             let (weight, flag_row) = stats.finish(window * chans, chans)?;
+            let sigma: Vec<f32> = weight.iter().map(|&w| convention::sigma(w)).collect();
             for p in self.rows.pieces(0, self.n_rows, window) {
-                let (i, o) = (p.input, p.output);
-                self.weights.weight[o * n_pol..(o + p.len) * n_pol]
-                    .copy_from_slice(&weight[i * n_pol..(i + p.len) * n_pol]);
-                self.weights.flag_row[o..o + p.len].copy_from_slice(&flag_row[i..i + p.len]);
+                let (i, row0) = (p.input, p.output as u64);
+                let cells = |v: &[f32]| -> Array2<f32> {
+                    Array2::from_shape_vec(
+                        (p.len, n_pol),
+                        v[i * n_pol..(i + p.len) * n_pol].to_vec(),
+                    )
+                    .expect("rows x pols")
+                };
+                let table = self.table();
+                table
+                    .put_column_range_array("WEIGHT", row0, &cells(&weight))
+                    .map_err(casacore)?;
+                table
+                    .put_column_range_array("SIGMA", row0, &cells(&sigma))
+                    .map_err(casacore)?;
+                table
+                    .put_column_range_scalar("FLAG_ROW", row0, &flag_row[i..i + p.len])
+                    .map_err(casacore)?;
             }
         }
         Ok(())
-    }
-
-    /// Put WEIGHT, SIGMA = WEIGHT^-1/2 (0 where the weight is 0) and
-    /// FLAG_ROW of every row, as [`MsWriter::write_weights`] gathered them.
-    fn put_weights(&mut self) -> Result<(), MsError> {
-        let (tmp, out_rows) = (self.tmp.clone(), self.rows.n_rows());
-        let n_pol = self.layout.polarizations.len();
-        let w = std::mem::take(&mut self.weights);
-        let sigma: Vec<f32> = w.weight.iter().map(|&x| convention::sigma(x)).collect();
-        slice::put_column(&tmp, "WEIGHT", out_rows, n_pol, &w.weight)?;
-        slice::put_column(&tmp, "SIGMA", out_rows, n_pol, &sigma)?;
-        slice::put_column(&tmp, "FLAG_ROW", out_rows, 0, &w.flag_row)
     }
 
     /// Write the per-row columns other than channel data and weights of
@@ -724,7 +728,6 @@ impl MsWriter {
         // From here casacore writes what it cached, some of it from
         // destructors: give it the room held for that.
         drop(self.reserve.take());
-        self.put_weights().map_err(|e| self.explain(e))?;
         subtables::write_all(self.table(), &tmp, spec, &pol_order).map_err(|e| self.explain(e))?;
         // Written here, where a failure (a full disk) is an error; the
         // destructor then has nothing left to write.

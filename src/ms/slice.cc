@@ -107,7 +107,7 @@ int dsa110_put_slice(const char *table_path, const char *column, int type,
 }
 
 // Element types of whole columns.
-enum { DSA110_INT = 0, DSA110_DOUBLE = 1, DSA110_FLOAT32 = 2, DSA110_BOOLEAN = 3 };
+enum { DSA110_INT = 0, DSA110_DOUBLE = 1 };
 
 // Put `values` into every row of `column` (see put_column). Returns 0, or
 // 1 with a message in `err`.
@@ -121,12 +121,6 @@ int dsa110_put_column(const char *table_path, const char *column, int type,
             return 0;
         case DSA110_DOUBLE:
             put_column(table_path, column, per_row, static_cast<const double *>(values));
-            return 0;
-        case DSA110_FLOAT32:
-            put_column(table_path, column, per_row, static_cast<const float *>(values));
-            return 0;
-        case DSA110_BOOLEAN:
-            put_column(table_path, column, per_row, static_cast<const bool *>(values));
             return 0;
         default:
             return fail("unknown element type", err, err_len);

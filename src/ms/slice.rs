@@ -127,14 +127,6 @@ impl ColumnValue for f64 {
     const CODE: c_int = 1;
 }
 
-impl ColumnValue for f32 {
-    const CODE: c_int = 2;
-}
-
-impl ColumnValue for bool {
-    const CODE: c_int = 3;
-}
-
 /// Put `values` into every one of the `n_rows` rows of `column` of the
 /// table at `table`: scalars when `per_row` is 0, else cells of `per_row`
 /// values (`[row][value]`).
