@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dsa110_convert::astro::SkyPos;
 use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend, GpuTimings};
-use dsa110_convert::compute::{sample, Backend, SkyPos};
+use dsa110_convert::compute::{sample, Backend};
 use num_complex::Complex32;
 
 fn sizes() -> Vec<usize> {

@@ -1,8 +1,9 @@
-//! Loading a group into the converter's buffers: `cat` of the same files
-//! (the floor: reading their bytes into memory), opening the group (headers
-//! and chunk lists), the parallel raw path with 1..16 workers, and the HDF5
-//! library path (serialised by the crate's global lock) with several chunk
-//! cache sizes. The group is `DSA110_BENCH_GROUP` (a directory holding one
+//! Loading a group as the converter loads it: `cat` of the same files (the
+//! floor: reading their bytes into memory), opening the files (headers and
+//! chunk lists), the raw path reading subband after subband in blocks of
+//! the converter's size (32 MiB of buffers) with 1..16 worker threads, and
+//! the HDF5 library path (serialised by the crate's global lock) with
+//! several chunk cache sizes. The group is `DSA110_BENCH_GROUP` (a directory holding one
 //! group, e.g. real files) or simulated once into target/bench-load
 //! (DSA110_BENCH_ANTS antennas, default 48; 96 is full size), in the
 //! simulator's default layout, the correlator's.
@@ -10,7 +11,6 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use dsa110_convert::group::Group;
 use dsa110_convert::sim::{self, SimConfig};
 use dsa110_convert::uvh5::{RowBuffers, Uvh5File};
 
@@ -68,13 +68,18 @@ fn load(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("open", |b| {
-        b.iter(|| Group::open(&files, 16 << 20).unwrap().reader(2).unwrap())
-    });
-    let group = Group::open(&files, 16 << 20).unwrap();
-    let h = group.header().clone();
-    let per_row = group.freq_hz().len() * h.n_pols;
-    let mut buf = RowBuffers::new(h.n_blts, per_row);
+    let open = || -> Vec<Uvh5File> {
+        files
+            .iter()
+            .map(|f| Uvh5File::open(f, 16 << 20).unwrap())
+            .collect()
+    };
+    g.bench_function("open", |b| b.iter(open));
+    let mut opened = open();
+    let h = opened[0].header().clone();
+    let per_row = h.per_row();
+    let block = ((32 << 20) / (per_row * 13)).min(h.n_blts);
+    let mut buf = RowBuffers::new(block, per_row);
     g.bench_function("library_sequential", |b| {
         b.iter(|| {
             for f in &files {
@@ -87,12 +92,28 @@ fn load(c: &mut Criterion) {
         })
     });
     for workers in [1, 2, 4, 8, 16] {
-        let mut reader = group.reader(workers).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .build()
+            .unwrap();
         g.bench_function(BenchmarkId::new("raw_parallel", workers), |b| {
             b.iter(|| {
-                reader
-                    .read_rows(0, h.n_blts, &mut buf.vis, &mut buf.flags, &mut buf.nsamples)
-                    .unwrap()
+                pool.install(|| {
+                    for file in &mut opened {
+                        for r0 in (0..h.n_blts).step_by(block) {
+                            let n = (block.min(h.n_blts - r0)) * per_row;
+                            let r1 = r0 + n / per_row;
+                            file.read_rows(
+                                r0,
+                                r1,
+                                &mut buf.vis[..n],
+                                &mut buf.flags[..n],
+                                &mut buf.nsamples[..n],
+                            )
+                            .unwrap();
+                        }
+                    }
+                })
             })
         });
     }

@@ -116,8 +116,14 @@ fn malformed_files_are_rejected_by_name_and_reason() {
 }
 
 fn convert_fails(files: &[PathBuf], out: &Path, needle: &str) {
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-        vec![&"convert", &"--backend", &"cpu", &"-o", &out];
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"convert",
+        &"--allow-incomplete",
+        &"--backend",
+        &"cpu",
+        &"-o",
+        &out,
+    ];
     for f in files {
         args.push(f);
     }
@@ -164,8 +170,14 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
     // An output "directory" that is a file.
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "").unwrap();
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-        vec![&"convert", &"--backend", &"cpu", &"-o", &blocker];
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"convert",
+        &"--allow-incomplete",
+        &"--backend",
+        &"cpu",
+        &"-o",
+        &blocker,
+    ];
     for f in &files {
         args.push(f);
     }
@@ -243,7 +255,14 @@ fn a_disk_that_fills_during_the_casacore_writes_gives_an_error_and_leaves_nothin
         // (about 120 MB in all) are written.
         for written in [4u64 << 20, 24 << 20, 64 << 20] {
             let mut child = common::command(common::bin())
-                .args(["-q", "convert", "--backend", "cpu", "-o"])
+                .args([
+                    "-q",
+                    "convert",
+                    "--allow-incomplete",
+                    "--backend",
+                    "cpu",
+                    "-o",
+                ])
                 .arg(&small)
                 .args(&files)
                 .stderr(std::process::Stdio::piped())
@@ -290,6 +309,7 @@ fn a_disk_that_fills_during_the_casacore_writes_gives_an_error_and_leaves_nothin
             run_cli(&[
                 &"-q",
                 &"convert",
+                &"--allow-incomplete",
                 &"--backend",
                 &"cpu",
                 &"-o",
@@ -373,6 +393,7 @@ fn sigkills_while_setting_up_writing_rows_and_finishing_leave_no_finished_ms() {
         cmd.args([
             "-q",
             "convert",
+            "--allow-incomplete",
             "--backend",
             "cpu",
             "--max-memory",
@@ -609,6 +630,7 @@ fn every_broken_header_value_is_refused_alike_by_validate_and_convert() {
         convert_fails(&files, &out, needle);
         let (_, _, err) = run_cli(&[
             &"convert",
+            &"--allow-incomplete",
             &"--backend",
             &"cpu",
             &"-o",
@@ -640,6 +662,7 @@ fn nan_visibilities_and_bad_nsamples_are_flagged_with_no_weight() {
         run_cli(&[
             &"-q",
             &"convert",
+            &"--allow-incomplete",
             &"--backend",
             &"cpu",
             &"-o",
@@ -678,6 +701,7 @@ fn nan_visibilities_and_bad_nsamples_are_flagged_with_no_weight() {
     let bad = dir.path().join("bad");
     let (code, _, err) = run_cli(&[
         &"convert",
+        &"--allow-incomplete",
         &"--backend",
         &"cpu",
         &"-o",

@@ -4,9 +4,9 @@
 
 mod common;
 
+use dsa110_convert::astro::SkyPos;
 use dsa110_convert::calibrators::{beam_report, Calibrator, Catalog};
 use dsa110_convert::compute::cpu::CpuBackend;
-use dsa110_convert::compute::SkyPos;
 use rand::{Rng, SeedableRng};
 
 #[test]

@@ -16,11 +16,12 @@ mod common;
 use std::f64::consts::{FRAC_PI_2, PI, TAU};
 use std::sync::OnceLock;
 
+use dsa110_convert::astro::SkyPos;
 use dsa110_convert::compute::auto::{self, BlockShape, Side};
 use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::gpu::{GpuBackend, GpuOptions};
 use dsa110_convert::compute::rotation::uvw_rotation;
-use dsa110_convert::compute::{Backend, ComputeError, SkyPos, UvwRequest, SPEED_OF_LIGHT_M_S};
+use dsa110_convert::compute::{Backend, ComputeError, UvwRequest, SPEED_OF_LIGHT_M_S};
 use num_complex::Complex32;
 use rand::{Rng, SeedableRng};
 

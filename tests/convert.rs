@@ -348,7 +348,21 @@ fn the_ms_is_a_dsa_110_measurement_set_at_the_array_position() {
         .filter(|f| !f.to_string_lossy().ends_with("_sb07.hdf5"))
         .cloned()
         .collect();
-    let partial = convert(&without, &dir.path().join("partial"), &[]);
+    // Refused unless asked for, naming what is missing.
+    let refused = dir.path().join("refused");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"convert", &"-o", &refused];
+    for f in &without {
+        args.push(f);
+    }
+    let (code, _, err) = run_cli(&args);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("missing 1 of 16 subbands: sb07"), "{err}");
+    assert!(err.contains("--allow-incomplete"), "{err}");
+    let partial = convert(
+        &without,
+        &dir.path().join("partial"),
+        &["--allow-incomplete"],
+    );
     let seen = oracle("read_ms.py", &[&partial]);
     let names: Vec<String> = (0..16).rev().filter(|&n| n != 7).map(sb).collect();
     assert_eq!(seen["spw_names"], serde_json::json!(names), "{seen}");
@@ -415,50 +429,71 @@ fn vary_nsamples_and_flags(files: &[PathBuf]) {
     }
 }
 
+/// What `convert --backend cpu` with [`MERIDIAN_AS_PYUVDATA`] uses.
+fn meridian_on_the_cpu() -> dsa110_convert::convert::ConvertOptions {
+    use dsa110_convert::convert::{ConvertOptions, PhaseCenterMode};
+    ConvertOptions {
+        phase_center: PhaseCenterMode::Meridian,
+        backend: std::sync::Arc::new(dsa110_convert::compute::cpu::CpuBackend),
+        max_memory_bytes: 1 << 30,
+        imaging_columns: false,
+        spw_layout: dsa110_convert::ms::SpwLayout::Subbands,
+        telescope_name: None,
+        overwrite: false,
+        chunk_cache_bytes: 1 << 20,
+        progress: false,
+        command_line: "test".into(),
+        calibrators: None,
+        iers: std::sync::Arc::new(dsa110_convert::astro::IersSource::embedded()),
+        qa: false,
+    }
+}
+
+/// The daemon's way of converting: subbands added one file at a time, in
+/// `order` (indices into `files`), each placed by its frequencies in a
+/// DSA-110 band of 16, then finished with the group `files`.
+fn convert_as_daemon(
+    files: &[PathBuf],
+    order: &[usize],
+    out: &Path,
+    opts: &dsa110_convert::convert::ConvertOptions,
+) -> Result<(), dsa110_convert::convert::ConvertError> {
+    use dsa110_convert::convert::{Band, Conversion};
+    use dsa110_convert::uvh5::Uvh5File;
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let open = |k: usize| Uvh5File::open(&files[k], 1 << 20).unwrap();
+    let first = open(order[0]);
+    let band = Band::dsa110(first.header(), 16)?;
+    let mut conversion = Conversion::start(first.shared_header(), band, out, opts)?;
+    for &k in order {
+        conversion.add(vec![open(k)])?;
+    }
+    assert!(
+        !out.exists(),
+        "the MS must not appear before the group is finished"
+    );
+    conversion.finish(files).map(|_| ())
+}
+
 #[test]
-fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
-    use dsa110_convert::compute::cpu::CpuBackend;
-    use dsa110_convert::convert::{ConvertOptions, IncrementalConversion, PhaseCenterMode};
+fn subband_by_subband_conversion_matches_pyuvdata_and_convert() {
+    use dsa110_convert::convert::ConvertOptions;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small_config();
     cfg.noise_jy = 0.5;
     let files = small_group(&dir.path().join("in"), cfg);
     vary_nsamples_and_flags(&files);
     let batch = convert(&files, &dir.path().join("batch"), MERIDIAN_AS_PYUVDATA);
-    let opts = ConvertOptions {
-        phase_center: PhaseCenterMode::Meridian,
-        backend: std::sync::Arc::new(CpuBackend),
-        max_memory_bytes: 1 << 30,
-        imaging_columns: false,
-        spw_layout: dsa110_convert::ms::SpwLayout::Subbands,
-        telescope_name: None,
-        overwrite: false,
-        read_workers: 1,
-        chunk_cache_bytes: 1 << 20,
-        progress: false,
-        command_line: "test".into(),
-        calibrators: None,
-        iers: std::sync::Arc::new(dsa110_convert::astro::IersSource::embedded()),
-    };
+    let opts = meridian_on_the_cpu();
     // Subbands in a scrambled order, one of them twice (a re-sent file).
     let order = [9, 2, 15, 0, 7, 7, 12, 4, 1, 14, 3, 11, 6, 13, 5, 10, 8];
     let out = dir.path().join("incremental/group.ms");
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let mut inc = IncrementalConversion::start(&files[order[0]], 16, &out, &opts).unwrap();
-    for &k in &order {
-        inc.add(&files[k]).unwrap();
-    }
-    assert!(
-        !out.exists(),
-        "the MS must not appear before the group is finished"
-    );
-    inc.finish(&files).unwrap();
-
+    convert_as_daemon(&files, &order, &out, &opts).unwrap();
     let cmp = compare_with_pyuvdata(&files, &out, "meridian", true, dir.path());
     assert!(cmp["weight_max_abs"].as_f64().unwrap() < 1e-6, "{cmp}");
     common::assert_same_ms(&out, &batch);
 
-    // The daemon's path writes the merged layout too, as convert does.
+    // The merged layout too, as convert writes it.
     let batch_merged = convert(
         &files,
         &dir.path().join("batch_merged"),
@@ -469,16 +504,12 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
         spw_layout: dsa110_convert::ms::SpwLayout::Merged,
         ..opts.clone()
     };
-    let mut inc = IncrementalConversion::start(&files[5], 16, &out_merged, &opts_merged).unwrap();
-    for f in &files {
-        inc.add(f).unwrap();
-    }
-    inc.finish(&files).unwrap();
+    let ascending: Vec<usize> = (0..16).collect();
+    convert_as_daemon(&files, &ascending, &out_merged, &opts_merged).unwrap();
     common::assert_same_ms(&out_merged, &batch_merged);
 
     // With the imaging columns: CORRECTED_DATA = DATA, MODEL_DATA = 1,
-    // WEIGHT_SPECTRUM = nsamples (its median over channels is WEIGHT), the
-    // same as the block pipeline writes them.
+    // WEIGHT_SPECTRUM = nsamples (its median over channels is WEIGHT).
     let batch_img = convert(
         &files,
         &dir.path().join("batch_img"),
@@ -489,11 +520,8 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
         imaging_columns: true,
         ..opts.clone()
     };
-    let mut inc = IncrementalConversion::start(&files[3], 16, &out_img, &opts_img).unwrap();
-    for f in files.iter().rev() {
-        inc.add(f).unwrap();
-    }
-    inc.finish(&files).unwrap();
+    let descending: Vec<usize> = (0..16).rev().collect();
+    convert_as_daemon(&files, &descending, &out_img, &opts_img).unwrap();
     for ms in [&batch_img, &out_img] {
         let img = oracle("imaging_columns.py", &[ms]);
         assert_eq!(img["corrected_minus_data_max_abs"], 0.0, "{img}");
@@ -504,33 +532,15 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
             "{img}"
         );
     }
-    let img = oracle("imaging_columns.py", &[&out_img, &batch_img]);
-    assert_eq!(img["spectrum_max_abs_diff"], 0.0, "{img}");
-    assert!(
-        img["corrected_max_rel_diff"].as_f64().unwrap() < 1e-6,
-        "{img}"
-    );
+    common::assert_same_ms(&out_img, &batch_img);
+}
 
-    // A group missing a subband is not the layout written: refused, and
-    // nothing is left behind.
-    let out2 = dir.path().join("incremental/missing.ms");
-    let mut inc = IncrementalConversion::start(&files[0], 16, &out2, &opts).unwrap();
-    for f in &files[1..] {
-        inc.add(f).unwrap();
-    }
-    let err = inc.finish(&files[1..]).unwrap_err().to_string();
-    assert!(err.contains("subbands of 8 channels were written"), "{err}");
-    assert!(!out2.exists());
-    let left: Vec<_> = std::fs::read_dir(out2.parent().unwrap())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".missing.ms"))
-        .collect();
-    assert!(left.is_empty(), "partial or lock left: {left:?}");
-
-    // Files whose sbNN names do not match their frequencies (sb01 and sb02
-    // swapped) land in the wrong slices: finish notices and refuses.
+#[test]
+fn subbands_go_where_their_frequencies_say_whatever_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(&dir.path().join("in"), small_config());
+    let batch = convert(&files, &dir.path().join("batch"), MERIDIAN_AS_PYUVDATA);
+    // sb01 and sb02 renamed into each other.
     let swapped_dir = dir.path().join("swapped");
     std::fs::create_dir_all(&swapped_dir).unwrap();
     let swapped: Vec<PathBuf> = files
@@ -549,14 +559,33 @@ fn subband_by_subband_conversion_matches_pyuvdata_and_the_block_pipeline() {
             to
         })
         .collect();
-    let out3 = dir.path().join("incremental/swapped.ms");
-    let mut inc = IncrementalConversion::start(&swapped[0], 16, &out3, &opts).unwrap();
-    for f in &swapped {
-        inc.add(f).unwrap();
-    }
-    let err = inc.finish(&swapped).unwrap_err().to_string();
-    assert!(err.contains("belongs at channel"), "{err}");
-    assert!(!out3.exists());
+    let opts = meridian_on_the_cpu();
+    let out = dir.path().join("daemon/swapped.ms");
+    let order: Vec<usize> = (0..16).collect();
+    convert_as_daemon(&swapped, &order, &out, &opts).unwrap();
+    common::assert_same_ms(&out, &batch);
+    let batch_swapped = convert(
+        &swapped,
+        &dir.path().join("batch_swapped"),
+        MERIDIAN_AS_PYUVDATA,
+    );
+    common::assert_same_ms(&batch_swapped, &batch);
+
+    // A group missing a subband is not the band laid out: refused, and
+    // nothing is left behind.
+    let out2 = dir.path().join("daemon/missing.ms");
+    let err = convert_as_daemon(&files[1..], &(0..15).collect::<Vec<_>>(), &out2, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the MS was laid out for 128"), "{err}");
+    assert!(!out2.exists());
+    let left: Vec<_> = std::fs::read_dir(out2.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".missing.ms"))
+        .collect();
+    assert!(left.is_empty(), "partial or lock left: {left:?}");
 }
 
 /// The oracle and CLI children of one test must not inherit another test's

@@ -158,7 +158,7 @@ fn a_killed_overwrite_leaves_the_old_or_the_new_ms_never_neither() {
     let whole = t.elapsed();
     let mut killed = 0;
     for k in 0..24 {
-        let delay = whole.mul_f64(0.3 + 0.8 * k as f64 / 24.0);
+        let delay = whole.mul_f64(0.2 + 0.7 * k as f64 / 24.0);
         killed += overwrite_killed_after(&files, &out, delay) as usize;
         assert_eq!(
             ms::inspect(&target),
@@ -170,7 +170,12 @@ fn a_killed_overwrite_leaves_the_old_or_the_new_ms_never_neither() {
     assert!(killed >= 6, "only {killed} of 24 runs were killed");
     // A rerun without --overwrite skips the complete MS and cleans up what
     // the killed runs left.
-    let (code, _, err) = run_cli(&[&"convert", &"--backend", &"cpu", &"-o", &out, &files[0]]);
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"convert", &"--backend", &"cpu", &"-o", &out];
+    for f in &files {
+        args.push(f);
+    }
+    let (code, _, err) = run_cli(&args);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("exists, skipped"), "{err}");
     assert_eq!(names(&out), vec![ms_name(&files)]);

@@ -306,7 +306,7 @@ fn ascending<T: Copy>(v: &[T], n_chan: usize, n_pol: usize) -> Vec<T> {
 /// Feed `files` to an accumulator subband by subband in descending order,
 /// in blocks of `rows_per_block` rows, skipping the subbands in `skip`.
 fn per_subband(files: &[PathBuf], rows_per_block: usize, skip: &[&str]) -> qa::QaReport {
-    let group = Group::open(files, DEFAULT_CHUNK_CACHE_BYTES).unwrap();
+    let group = Group::open(files).unwrap();
     let shape = qa::group_shape(&group, "g");
     let w = shape.subband_channels;
     let mut acc = QaAccumulator::new(&shape);
@@ -385,8 +385,8 @@ fn assert_json_close(path: &str, a: &Value, b: &Value) {
 fn subbands_in_any_order_and_any_row_split_give_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let files = small_group(dir.path(), all_faults());
-    let group = Group::open(&files, DEFAULT_CHUNK_CACHE_BYTES).unwrap();
-    let whole = qa::accumulate_group(&group, &qa::group_shape(&group, "g"), 2).unwrap();
+    let group = Group::open(&files).unwrap();
+    let whole = qa::accumulate_group(&group, &qa::group_shape(&group, "g")).unwrap();
     let pieces = per_subband(&files, 37, &[]);
     assert_json_close(
         "report",
@@ -488,4 +488,39 @@ fn a_group_found_by_directory_and_timestamp_is_the_same_group() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(stdout, qa.stdout);
     assert_eq!(read_report(&out), qa.report);
+}
+
+/// `convert --qa` with `extra` options on the group with every fault: the
+/// QA written beside the MS, from the converter's own buffers.
+fn convert_qa(qa: &Qa, extra: &[&str]) -> Value {
+    let out = qa
+        .out
+        .parent()
+        .unwrap()
+        .join(format!("convert{}", extra.len()));
+    let ms = convert(&qa.files, &out, &[&["--qa"], extra].concat());
+    let report = read_report(ms.parent().unwrap());
+    assert_eq!(report["input"], "convert");
+    report
+}
+
+#[test]
+fn convert_qa_finds_what_qa_of_the_files_finds_in_both_layouts() {
+    let qa = qa_of(all_faults());
+    for extra in [&[][..], &["--spw-layout", "merged"]] {
+        let ours = convert_qa(&qa, extra);
+        assert_eq!(ours["verdict"], qa.report["verdict"], "{extra:?}");
+        assert_eq!(ours["problems"], qa.report["problems"], "{extra:?}");
+        // The statistics are those of the files (phase corrections change
+        // no amplitude, flag or nsamples).
+        let cal = qa.report["calibrator"]["integration"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"files", &cal];
+        for f in &qa.files {
+            args.push(f);
+        }
+        assert_statistics(&ours, &oracle("qa_ref.py", &args));
+    }
 }

@@ -300,8 +300,16 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
     assert!(!log.contains("converting the group whole"), "{log}");
     for (k, t) in [(0, &t0), (1, &t1), (3, &t3)] {
         let batch = dir.path().join(format!("batch{k}"));
-        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-            vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &batch];
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+            &"-q",
+            &"convert",
+            &"--subbands",
+            &"4",
+            &"--backend",
+            &"cpu",
+            &"-o",
+            &batch,
+        ];
         for f in &src[k] {
             args.push(f);
         }
@@ -578,8 +586,16 @@ fn a_group_whose_output_another_process_writes_waits_and_is_then_done() {
     );
     // The other writer puts its MS in place and lets go.
     let elsewhere = dir.path().join("elsewhere");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-        vec![&"-q", &"convert", &"--backend", &"cpu", &"-o", &elsewhere];
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"-q",
+        &"convert",
+        &"--subbands",
+        &"4",
+        &"--backend",
+        &"cpu",
+        &"-o",
+        &elsewhere,
+    ];
     for f in &src[0] {
         args.push(f);
     }
@@ -735,6 +751,8 @@ fn the_daemon_on_the_gpu_writes_the_ms_the_cpu_convert_writes() {
     let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
         &"-q",
         &"convert",
+        &"--subbands",
+        &"4",
         &"--backend",
         &"cpu",
         &"--phase-center",
@@ -813,4 +831,39 @@ fn files_renamed_into_place_are_taken_at_once_and_partials_never_opened() {
     assert_eq!(st["quarantined"], serde_json::json!([]), "{st}");
     assert!(rsync_tmp.exists() && incomplete.exists());
     assert!(!feed.input.join("quarantine").exists());
+}
+
+#[test]
+fn the_daemon_with_qa_writes_it_beside_the_ms_and_status_shows_the_verdict() {
+    let feed = Feed::new(1);
+    let mut child = daemon_with(&feed.input, &feed.output, &["--backend", "cpu", "--qa"]);
+    for f in &feed.src[0] {
+        std::fs::copy(f, feed.input.join(f.file_name().unwrap())).unwrap();
+    }
+    wait_for_state(&feed.output, &feed.t0, "done");
+    assert_eq!(sigterm(&mut child), 0);
+    // The same verdict and problems as `qa` of the files.
+    let json = feed.output.join(format!("{}.qa.json", feed.t0));
+    let png = feed.output.join(format!("{}.qa.png", feed.t0));
+    assert!(png.is_file(), "{}", png.display());
+    let ours: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(ours["input"], "convert");
+    let files_qa = feed.dir.path().join("qa");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-q", &"qa", &"-o", &files_qa];
+    for f in &feed.src[0] {
+        args.push(f);
+    }
+    let (code, _, err) = common::run_cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let theirs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(files_qa.join(format!("{}.qa.json", feed.t0))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ours["verdict"], theirs["verdict"]);
+    assert_eq!(ours["problems"], theirs["problems"]);
+    assert_eq!(
+        group_json(&status(&feed.output), &feed.t0)["qa"],
+        theirs["verdict"]
+    );
 }

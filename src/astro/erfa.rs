@@ -170,12 +170,6 @@ pub fn sp00(tt: (f64, f64)) -> f64 {
     unsafe { sys::eraSp00(tt.0, tt.1) }
 }
 
-/// Greenwich mean sidereal time, IAU 1982 polynomial, radians.
-pub fn gmst82(ut1: (f64, f64)) -> f64 {
-    // SAFETY: pure function of scalars.
-    unsafe { sys::eraGmst82(ut1.0, ut1.1) }
-}
-
 /// Equation of the origins at `tt` (IAU 2006/2000A), radians: the value
 /// added to a CIO-based RA to make it equinox-based, with opposite sign.
 pub fn equation_of_origins(tt: (f64, f64)) -> f64 {

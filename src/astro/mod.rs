@@ -5,19 +5,9 @@
 //! All times are UTC Julian Dates (`time_jd`), split internally into
 //! `(2400000.5, MJD)` for ERFA. UT1 and polar motion come from an [`Iers`]
 //! table.
-//!
-//! # The fast path and its error
-//! [`Astrometer::meridian_icrs_fast`] is the seed's shortcut: RA = GMST
-//! (IAU 1982 polynomial, UTC taken as UT1) + longitude, Dec = pointing
-//! declination, with no precession, nutation or aberration. Against the
-//! rigorous path it is 212 to 1432 arcsec off in the `astro` tests (dates
-//! 2020-2030, declinations -30..+80 deg), growing with the precession since
-//! J2000 (upstream saw ~1200 arcsec). It exists only for comparisons.
 
 mod erfa;
 mod iers;
-
-use crate::compute::SkyPos;
 
 pub use erfa::DateError;
 pub use iers::{Iers, IersError, IersSource};
@@ -25,6 +15,15 @@ pub use iers::{Iers, IersError, IersSource};
 use self::erfa::{Eop, Geodetic, ObservedKind};
 
 const MJD_ZERO: f64 = 2_400_000.5;
+
+/// A direction on the sky in radians (right ascension or longitude-like
+/// angle, declination or latitude-like angle).
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable, serde::Serialize)]
+#[repr(C)]
+pub struct SkyPos {
+    pub ra_rad: f64,
+    pub dec_rad: f64,
+}
 
 /// A place on Earth: geodetic WGS84 latitude and east longitude in
 /// radians, height above the ellipsoid in metres.
@@ -36,11 +35,6 @@ pub struct Site {
 }
 
 impl Site {
-    /// The DSA-110 array reference position.
-    pub fn dsa110() -> Site {
-        Site::from_degrees(37.2314, -118.2817, 1222.0)
-    }
-
     pub fn from_degrees(lat_deg: f64, lon_deg: f64, height_m: f64) -> Site {
         Site {
             lat_rad: lat_deg.to_radians(),
@@ -147,15 +141,6 @@ impl Astrometer {
         SkyPos {
             ra_rad: wrap_2pi(ra),
             dec_rad: dec,
-        }
-    }
-
-    /// The approximate meridian: GMST polynomial with UTC as UT1, no
-    /// precession, nutation or aberration (see the module docs for its error).
-    pub fn meridian_icrs_fast(&self, time_jd: f64, dec_rad: f64) -> SkyPos {
-        SkyPos {
-            ra_rad: wrap_2pi(erfa::gmst82(Self::utc(time_jd)) + self.site.lon_rad),
-            dec_rad,
         }
     }
 

@@ -11,7 +11,9 @@ mod beam;
 
 use std::path::{Path, PathBuf};
 
-use crate::compute::{Backend, ComputeError, SkyPos};
+use crate::astro::SkyPos;
+use crate::compute::{Backend, ComputeError};
+use crate::telescope;
 
 pub use beam::{airy_power, first_null_rad};
 
@@ -190,9 +192,55 @@ pub fn beam_report(
     })
 }
 
+/// The catalog calibrators in the primary beam (at `freq_hz`) of a group's
+/// meridian fields (`positions`, one per integration of `integration_s`)
+/// that transit during the group, brightest (beam-weighted) first. A
+/// calibrator that transits in a neighbouring group peaks at this group's
+/// edge: only the group whose time span holds the transit has it
+/// ([`transits_within`]).
+pub fn transiting(
+    backend: &dyn Backend,
+    positions: &[SkyPos],
+    catalog: &Catalog,
+    freq_hz: f64,
+    integration_s: f64,
+) -> Result<BeamReport, ComputeError> {
+    let mut report = beam_report(
+        backend,
+        positions,
+        catalog,
+        telescope::DISH_DIAMETER_M,
+        freq_hz,
+    )?;
+    report.in_beam.retain(|s| {
+        let ra = catalog.sources[s.source].position.ra_rad;
+        let here = transits_within(ra, positions, integration_s);
+        if !here {
+            tracing::debug!("{} transits outside this group: not named", s.name);
+        }
+        here
+    });
+    Ok(report)
+}
+
+/// The names of a group's meridian fields (`positions`, named `names`)
+/// with the field where each calibrator [`transiting`] peaks named
+/// `<calibrator>_t<idx>`.
+pub fn meridian_field_names(
+    backend: &dyn Backend,
+    positions: &[SkyPos],
+    names: &[String],
+    catalog: &Catalog,
+    freq_hz: f64,
+    integration_s: f64,
+) -> Result<Vec<String>, ComputeError> {
+    let report = transiting(backend, positions, catalog, freq_hz, integration_s)?;
+    Ok(renamed_fields(names, &report))
+}
+
 /// New field names: the field where a calibrator peaks becomes
 /// `<name>_t<idx>`; when two peak in one field the brighter (weighted) wins.
-pub fn renamed_fields(names: &[String], report: &BeamReport) -> Vec<String> {
+fn renamed_fields(names: &[String], report: &BeamReport) -> Vec<String> {
     let mut out = names.to_vec();
     let mut taken = vec![false; names.len()];
     for s in &report.in_beam {
@@ -213,7 +261,7 @@ const SIDEREAL_DAY_S: f64 = 86_164.090_5;
 /// `[ra_first - h, ra_last + h)`, h being half the RA the meridian sweeps
 /// in one integration. Consecutive groups' spans meet without overlap, so
 /// exactly one group claims each transit.
-pub fn transits_within(ra_rad: f64, fields: &[SkyPos], integration_s: f64) -> bool {
+fn transits_within(ra_rad: f64, fields: &[SkyPos], integration_s: f64) -> bool {
     use std::f64::consts::{PI, TAU};
     let (Some(first), Some(last)) = (fields.first(), fields.last()) else {
         return false;

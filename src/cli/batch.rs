@@ -295,6 +295,7 @@ fn run_args(p: &PipelineArgs) -> anyhow::Result<Vec<String>> {
         workers,
         chunk_cache,
         iers,
+        qa,
     } = p;
     let mut out: Vec<String> = vec![
         "--phase-center".into(),
@@ -319,6 +320,9 @@ fn run_args(p: &PipelineArgs) -> anyhow::Result<Vec<String>> {
     }
     if *imaging_columns {
         out.push("--imaging-columns".into());
+    }
+    if *qa {
+        out.push("--qa".into());
     }
     if let Some(name) = telescope_name {
         out.extend(["--telescope-name".into(), name.clone()]);

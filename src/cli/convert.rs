@@ -8,8 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::astro::IersSource;
+use crate::astro::SkyPos;
 use crate::calibrators::Catalog;
-use crate::compute::{self, BackendChoice, SkyPos};
+use crate::compute::{self, BackendChoice};
 use crate::convert::{self, ConvertOptions, ConvertSummary, PhaseCenterMode};
 use crate::group;
 use crate::ms::SpwLayout;
@@ -62,12 +63,18 @@ pub struct Args {
     /// With --input: last UTC time of the window (inclusive).
     #[arg(long, requires = "input")]
     pub end: Option<String>,
-    /// Subband files closer than this many seconds belong to one group.
+    /// Subband files within this many seconds of their group's own time
+    /// (the middle of its files' stamps) belong to it.
     #[arg(long, default_value_t = 60.0)]
     pub tolerance_s: f64,
     /// Files a complete group has.
     #[arg(long, default_value_t = 16)]
     pub subbands: usize,
+    /// Convert a group that is missing subbands (with a warning naming
+    /// them) instead of refusing it (explicit files) or skipping it
+    /// (--input).
+    #[arg(long)]
+    pub allow_incomplete: bool,
     /// Output directory; each group becomes `<timestamp>.ms` there.
     #[arg(long, short, default_value = ".")]
     pub output: PathBuf,
@@ -131,13 +138,18 @@ pub struct PipelineArgs {
     /// name for another array whose CASA position is wrong.
     #[arg(long, value_name = "NAME")]
     pub telescope_name: Option<String>,
-    /// Threads reading the subband files (default: one per file, up to the
-    /// cores available).
+    /// Threads that read, decode and phase-correct (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
     /// HDF5 raw-data chunk cache per file (e.g. 16MiB).
     #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
     pub chunk_cache: usize,
+    /// Quick-look QA of every group from the data in hand (no second read):
+    /// `<group>.qa.json` and `<group>.qa.png` beside its MS, and the
+    /// verdict (ok, warn, bad) in the summary (see `dsa110-convert qa
+    /// --help` for the checks and thresholds).
+    #[arg(long)]
+    pub qa: bool,
     /// IERS finals2000A file (finals2000A.all or .data from the IERS) for
     /// UT1 - UTC and polar motion, instead of the table built in; read again
     /// whenever it changes (the daemon needs no restart).
@@ -239,20 +251,21 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
             !args.files.is_empty(),
             "give the files of a group, or --input DIR"
         );
+        check_subbands(&args.files, args)?;
         return Ok(vec![args.files.clone()]);
     };
-    // A timestamp matches the group whose first file lies within the
-    // tolerance of it (subbands may be stamped a few seconds apart).
-    let (start, end) = match &args.timestamp {
+    // A timestamp names the group it would join ([`group::joins_group`]):
+    // its sb00 stamp, or any within the tolerance of its own time.
+    let (start, end, at) = match &args.timestamp {
         Some(ts) => {
             let t = crate::group::parse_time_s(ts)?;
-            let tol = args.tolerance_s.ceil() as i64;
+            let tol = (2.0 * args.tolerance_s).ceil() as i64;
             let fmt = |s: i64| crate::sim::format_timestamp(s as f64 / 86_400.0 + 2_440_587.5);
-            (Some(fmt(t - tol)), Some(fmt(t + tol)))
+            (Some(fmt(t - tol)), Some(fmt(t + tol)), Some(t))
         }
-        None => (args.start.clone(), args.end.clone()),
+        None => (args.start.clone(), args.end.clone(), None),
     };
-    let found = group::find_groups(
+    let mut found = group::find_groups(
         dir,
         start.as_deref(),
         end.as_deref(),
@@ -260,15 +273,21 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
         args.subbands,
     )
     .with_context(|| format!("looking for groups in {}", dir.display()))?;
+    if let Some(t) = at {
+        found.retain(|g| group::joins_group(g.span_s, t, args.tolerance_s));
+    }
     let mut out = Vec::new();
     for g in found {
-        if g.is_complete() {
+        let mut files = g.files.clone();
+        files.extend(g.duplicates.iter().cloned());
+        if g.is_complete() || args.allow_incomplete {
+            check_subbands(&files, args)?;
             out.push(g.files.clone());
         } else {
             tracing::warn!(
-                "skipping incomplete group {}: missing subbands {:?}",
+                "skipping incomplete group {}: missing {} (convert it with --allow-incomplete)",
                 g.timestamp,
-                g.missing
+                subband_list(&g.missing)
             );
         }
     }
@@ -278,6 +297,53 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
         dir.display()
     );
     Ok(out)
+}
+
+/// Refuse two files of one subband (naming both), and a group missing
+/// subbands unless `--allow-incomplete` (then warn, naming them). Files
+/// without DSA-110 names are taken as they are.
+fn check_subbands(files: &[PathBuf], args: &Args) -> anyhow::Result<()> {
+    let mut seen: Vec<(u32, &PathBuf)> = Vec::new();
+    for f in files {
+        let Some((_, _, sb)) = group::parse_file_name(f) else {
+            return Ok(());
+        };
+        if let Some((_, other)) = seen.iter().find(|(s, _)| *s == sb) {
+            anyhow::bail!(
+                "{} and {} both claim subband sb{sb:02}: remove one",
+                other.display(),
+                f.display()
+            );
+        }
+        seen.push((sb, f));
+    }
+    let missing: Vec<u32> = (0..args.subbands as u32)
+        .filter(|s| !seen.iter().any(|(sb, _)| sb == s))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        args.allow_incomplete,
+        "the group of {} is missing {} of {} subbands: {} (convert what is there with --allow-incomplete)",
+        files[0].display(),
+        missing.len(),
+        args.subbands,
+        subband_list(&missing)
+    );
+    tracing::warn!(
+        "converting an incomplete group ({} of {} subbands): missing {}",
+        seen.len(),
+        args.subbands,
+        subband_list(&missing)
+    );
+    Ok(())
+}
+
+/// `sb03, sb07` for subbands 3 and 7.
+fn subband_list(subbands: &[u32]) -> String {
+    let names: Vec<String> = subbands.iter().map(|s| format!("sb{s:02}")).collect();
+    names.join(", ")
 }
 
 /// Conversion settings from the command line; `progress` draws a bar.
@@ -292,6 +358,16 @@ pub fn pipeline_options(
     };
     let phase_center = parse_phase_center(&args.phase_center, &catalog)
         .map_err(|e| anyhow::anyhow!("--phase-center: {e}"))?;
+    if let Some(n) = args.workers {
+        // The one pool every stage's parallel work runs in; set once.
+        if rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .is_err()
+        {
+            tracing::debug!("--workers: the thread pool was already running");
+        }
+    }
     let t = std::time::Instant::now();
     let backend = compute::select(args.backend)?;
     tracing::info!(
@@ -308,17 +384,12 @@ pub fn pipeline_options(
         spw_layout: args.spw_layout,
         telescope_name: args.telescope_name.clone(),
         overwrite,
-        read_workers: args.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-                .clamp(2, 16)
-        }),
         chunk_cache_bytes: args.chunk_cache,
         progress,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
         calibrators: (!args.no_rename_calibrator_fields).then(|| Arc::new(catalog)),
         iers: Arc::new(iers_source(args.iers.as_deref())?),
+        qa: args.qa,
     })
 }
 
@@ -346,6 +417,9 @@ pub fn print_summary(s: &ConvertSummary) {
         gb / s.seconds_total.max(1e-9),
         s.block_rows
     );
+    if let Some(qa) = &s.qa {
+        println!("  QA: {qa}");
+    }
 }
 
 /// What became of one group, for `--json`: `converted` (with the
@@ -413,8 +487,9 @@ fn print_dry_runs(
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let groups = groups_to_convert(&args)?;
+    // Bad options are reported before the inputs are looked at.
     let opts = pipeline_options(&args.pipeline, args.overwrite, !args.json)?;
+    let groups = groups_to_convert(&args)?;
     if args.dry_run {
         print_dry_runs(&groups, &args, &opts)?;
         return Ok(ExitCode::SUCCESS);

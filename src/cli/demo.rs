@@ -73,6 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         workers: None,
         chunk_cache: 16 << 20,
         iers: None,
+        qa: true,
     };
     let opts = super::convert::pipeline_options(&pipeline, true, true)?;
     std::fs::create_dir_all(&output)?;

@@ -14,7 +14,7 @@ use crate::convert::{self, PhaseCenterMode, Plan};
 use crate::group::{self, Group};
 use crate::qa::{self, CalibratorField, QaReport};
 use crate::telescope;
-use crate::uvh5::{self, Header};
+use crate::uvh5::Header;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = after_help())]
@@ -41,9 +41,6 @@ pub struct Args {
     /// calibrators); a Measurement Set names it itself (`<name>_t<idx>`).
     #[arg(long)]
     pub catalog: Option<PathBuf>,
-    /// Reader threads for UVH5 files (default: the cores, 2..16).
-    #[arg(long)]
-    pub workers: Option<usize>,
 }
 
 /// Examples, outputs, and the thresholds of the verdict.
@@ -71,17 +68,11 @@ fn is_table(path: &Path) -> bool {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let workers = args.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(2, 16)
-    });
     let mut reports = Vec::new();
     if let (Some(dir), Some(ts)) = (&args.input, &args.timestamp) {
         let files = group_in(dir, ts, args.tolerance)?;
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
-        reports.push((uvh5_group(&files, &args, workers)?, out));
+        reports.push((uvh5_group(&files, &args)?, out));
     } else if args.inputs.is_empty() {
         anyhow::bail!("give UVH5 files, Measurement Sets, or --input DIR --timestamp T");
     } else if args.inputs.iter().all(|p| is_table(p)) {
@@ -106,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     } else {
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
-        reports.push((uvh5_group(&args.inputs, &args, workers)?, out));
+        reports.push((uvh5_group(&args.inputs, &args)?, out));
     }
     for (report, out) in &reports {
         std::fs::create_dir_all(out)
@@ -145,8 +136,8 @@ fn group_in(dir: &Path, timestamp: &str, tolerance_s: f64) -> anyhow::Result<Vec
 }
 
 /// QA of the UVH5 files of one group.
-fn uvh5_group(files: &[PathBuf], args: &Args, workers: usize) -> anyhow::Result<QaReport> {
-    let group = Group::open(files, uvh5::DEFAULT_CHUNK_CACHE_BYTES)?;
+fn uvh5_group(files: &[PathBuf], args: &Args) -> anyhow::Result<QaReport> {
+    let group = Group::open(files)?;
     let name = convert::output_name(files);
     let name = name.strip_suffix(".ms").unwrap_or(&name);
     let mut shape = qa::group_shape(&group, name);
@@ -155,7 +146,7 @@ fn uvh5_group(files: &[PathBuf], args: &Args, workers: usize) -> anyhow::Result<
         None => Catalog::builtin(),
     };
     shape.calibrator = calibrator_field(group.header(), group.freq_hz(), &catalog)?;
-    Ok(qa::accumulate_group(&group, &shape, workers)?)
+    Ok(qa::accumulate_group(&group, &shape)?)
 }
 
 /// The integration where a catalog calibrator that transits during the
@@ -174,23 +165,11 @@ fn calibrator_field(
     }
     let positions: Vec<_> = plan.fields.iter().map(|f| f.position).collect();
     let centre_hz = 0.5 * (freq_hz[0] + freq_hz[freq_hz.len() - 1]);
-    let report = calibrators::beam_report(
-        &CpuBackend,
-        &positions,
-        catalog,
-        telescope::DISH_DIAMETER_M,
-        centre_hz,
-    )?;
     let integration_s = header.integration_time_s.first().copied().unwrap_or(0.0);
-    Ok(report
-        .in_beam
-        .iter()
-        .find(|s| {
-            let ra = catalog.sources[s.source].position.ra_rad;
-            calibrators::transits_within(ra, &positions, integration_s)
-        })
-        .map(|s| CalibratorField {
-            name: s.name.clone(),
-            integration: s.peak_field,
-        }))
+    let report =
+        calibrators::transiting(&CpuBackend, &positions, catalog, centre_hz, integration_s)?;
+    Ok(report.in_beam.first().map(|s| CalibratorField {
+        name: s.name.clone(),
+        integration: s.peak_field,
+    }))
 }

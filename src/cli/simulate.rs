@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::compute::SkyPos;
+use crate::astro::SkyPos;
 use crate::sim::{self, FileLayout, SimConfig, SimFaults, SimSource};
 
 #[derive(clap::Args, Debug)]

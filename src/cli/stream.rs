@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ms;
-use crate::stream::{self, GroupState, IncompletePolicy, PipelineConverter, State, StreamConfig};
+use crate::stream::{self, GroupState, IncompletePolicy, State, StreamConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -140,6 +140,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The QA verdict written beside a group's MS (`stream run --qa`), if any.
+fn qa_verdict(g: &stream::GroupRow) -> Option<&'static str> {
+    let dir = g.ms_path.as_deref()?.parent()?;
+    let (json, _) = crate::qa::output_paths(dir, &g.timestamp);
+    crate::qa::read_verdict(&json).ok().map(|v| v.as_str())
+}
+
 /// A done group whose MS is no longer a complete MS at its path.
 fn ms_missing(g: &stream::GroupRow) -> bool {
     g.state == GroupState::Done
@@ -218,7 +225,7 @@ fn run_daemon(a: RunArgs) -> anyhow::Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    stream::run(&cfg, Arc::new(PipelineConverter(opts)), stop)?;
+    stream::run(&cfg, opts, stop)?;
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
 }
@@ -240,7 +247,7 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let groups: Vec<serde_json::Value> = recent
             .iter()
-            .map(|g| serde_json::json!({"timestamp": g.timestamp, "state": g.state, "attempts": g.attempts, "latency_s": g.latency_s(), "error": g.error, "ms": g.ms_path, "ms_missing": ms_missing(g)}))
+            .map(|g| serde_json::json!({"timestamp": g.timestamp, "state": g.state, "attempts": g.attempts, "latency_s": g.latency_s(), "error": g.error, "ms": g.ms_path, "ms_missing": ms_missing(g), "qa": qa_verdict(g)}))
             .collect();
         println!(
             "{}",
@@ -260,8 +267,11 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
             .latency_s()
             .map(|l| format!("{l:.1} s"))
             .unwrap_or_else(|| "-".into());
+        let qa = qa_verdict(g)
+            .map(|v| format!("  QA {v}"))
+            .unwrap_or_default();
         println!(
-            "{}  {:<10}  attempts {}  latency {latency}",
+            "{}  {:<10}  attempts {}  latency {latency}{qa}",
             g.timestamp,
             g.state.as_str(),
             g.attempts

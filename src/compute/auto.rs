@@ -11,7 +11,8 @@ use num_complex::Complex32;
 use super::cpu::CpuBackend;
 use super::gpu::GpuBackend;
 use super::sample;
-use super::{Backend, ComputeError, Match, SkyPos, UvwRequest};
+use super::{Backend, ComputeError, Match, UvwRequest};
+use crate::astro::SkyPos;
 
 /// The block a calibration measures: what one pipeline block holds.
 #[derive(Clone, Copy, Debug)]

@@ -4,7 +4,8 @@
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
 
-use super::{Backend, ComputeError, Match, SkyPos, UvwRequest, SPEED_OF_LIGHT_M_S};
+use super::{Backend, ComputeError, Match, UvwRequest, SPEED_OF_LIGHT_M_S};
+use crate::astro::SkyPos;
 
 /// Channels between exact phasors in the phase-correction recurrence.
 const RECURRENCE_SPAN: usize = 32;

@@ -15,17 +15,10 @@ pub mod sample;
 
 use num_complex::Complex32;
 
+use crate::astro::SkyPos;
+
 /// Speed of light in vacuum, metres per second.
 pub const SPEED_OF_LIGHT_M_S: f64 = 299_792_458.0;
-
-/// A direction on the sky in radians (right ascension or longitude-like
-/// angle, declination or latitude-like angle).
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable, serde::Serialize)]
-#[repr(C)]
-pub struct SkyPos {
-    pub ra_rad: f64,
-    pub dec_rad: f64,
-}
 
 /// Everything needed to compute UVW for a block of rows.
 ///

@@ -3,7 +3,8 @@
 //! Deterministic patterns, not physics.
 
 use super::rotation::uvw_rotation;
-use super::{SkyPos, UvwRequest};
+use super::UvwRequest;
+use crate::astro::SkyPos;
 
 /// Channel frequencies (Hz, the DSA-110 band's spacing) and per-row w
 /// changes (metres, up to a few hundred) for the phase kernel.

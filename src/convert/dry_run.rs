@@ -5,11 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::pipeline::block_rows;
 use super::setup::Setup;
-use super::{ConvertError, ConvertOptions, FieldPlan};
-use crate::group::Group;
-use crate::uvh5::{DatasetRead, Uvh5File};
+use super::writer::block_rows;
+use super::{open_group, Band, ConvertError, ConvertOptions, FieldPlan};
+use crate::uvh5::DatasetRead;
 
 /// How one input file will be read.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -40,36 +39,33 @@ pub fn dry_run(
     out_ms: &Path,
     opts: &ConvertOptions,
 ) -> Result<DryRun, ConvertError> {
-    let group = Group::open(files, opts.chunk_cache_bytes)?;
-    let mut setup = Setup::new(group.header(), opts)?;
-    let n_chan = group.freq_hz().len();
-    let width = group.subband_width();
-    let layout = setup.layout(n_chan / width, width, opts);
-    // Names the calibrator fields, as the conversion would.
-    setup.spec(&group, &layout, opts)?;
-    let files = group
-        .paths()
+    let (files, group) = open_group(files, opts)?;
+    let band = Band::Group(group);
+    let setup = Setup::new(files[0].shared_header(), band.centre_hz(), opts)?;
+    let (n_subbands, width) = band.subbands();
+    let layout = setup.layout(n_subbands, width, opts);
+    let files = files
         .iter()
-        .map(|p| {
-            let f = Uvh5File::open(p, opts.chunk_cache_bytes)
-                .map_err(crate::group::GroupError::from)?;
-            Ok(FileReads {
-                path: p.clone(),
-                datasets: f.datasets().to_vec(),
-            })
+        .map(|f| FileReads {
+            path: f.header().path.clone(),
+            datasets: f.datasets().to_vec(),
         })
-        .collect::<Result<Vec<_>, ConvertError>>()?;
+        .collect();
     let n_pol = setup.header.n_pols;
     Ok(DryRun {
         ms_path: out_ms.to_path_buf(),
         rows: setup.n_rows(),
-        channels: n_chan,
+        channels: layout.n_chan(),
         spectral_windows: layout.n_windows,
         polarizations: n_pol,
         phase_center_mode: setup.plan.mode_name.clone(),
         fields: setup.plan.fields.clone(),
         backend: opts.backend.name().to_string(),
-        block_rows: block_rows(opts.max_memory_bytes, n_chan * n_pol, setup.n_rows()),
+        block_rows: block_rows(
+            opts.max_memory_bytes,
+            layout.n_chan() * n_pol,
+            setup.n_rows(),
+        ),
         files,
     })
 }

@@ -1,9 +1,11 @@
-//! The pipeline: one group of subband files in, one Measurement Set out.
+//! The conversion: one group of subband files in, one Measurement Set out.
 //!
-//! Streams by blocks of whole integrations: read the block from all subbands
-//! (joined, ascending frequency), compute UVW and phase corrections, write
-//! the rows; reading block k+1 overlaps computing and writing block k.
-//! Memory is bounded by [`ConvertOptions::max_memory_bytes`].
+//! One path for `convert` and the streaming daemon ([`Conversion`]): the
+//! per-row columns are written from one header, then each subband is read
+//! block by block, phase-corrected and written into its own channels (in
+//! any order, as its file is at hand), then the subtables. Where a
+//! subband's channels go comes from its frequencies ([`Band`]). Memory is
+//! bounded by [`ConvertOptions::max_memory_bytes`].
 //!
 //! Phasing: for every row the new UVW comes from the antenna positions and
 //! the rotation of its field ([`plan::Plan`]); the visibilities are
@@ -11,24 +13,27 @@
 //! stored in the file — the w the correlator fringe-stopped with (the
 //! DSA-110 files say "drift", but their data and uvw are for the meridian).
 
+mod band;
 mod dry_run;
-mod incremental;
-mod pipeline;
 pub mod plan;
 mod setup;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::astro::IersSource;
+use crate::astro::SkyPos;
 use crate::calibrators::Catalog;
-use crate::compute::{Backend, ComputeError, SkyPos};
+use crate::compute::{Backend, ComputeError};
+use crate::group::{Group, GroupError};
 use crate::ms::SpwLayout;
+use crate::uvh5::Uvh5File;
 
+pub use band::Band;
 pub use dry_run::{dry_run, DryRun, FileReads};
-pub use incremental::IncrementalConversion;
-pub use pipeline::convert_group;
 pub use plan::{FieldPlan, Plan};
+pub use writer::Conversion;
 
 /// Where the output phase centres go.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,8 +67,6 @@ pub struct ConvertOptions {
     pub telescope_name: Option<String>,
     /// Replace an existing output.
     pub overwrite: bool,
-    /// Reader threads for the subband files.
-    pub read_workers: usize,
     /// HDF5 raw-data chunk cache per file, bytes.
     pub chunk_cache_bytes: usize,
     /// Draw a progress bar on stderr.
@@ -75,6 +78,9 @@ pub struct ConvertOptions {
     pub calibrators: Option<Arc<Catalog>>,
     /// UT1 - UTC and polar motion (read again for each group when a file).
     pub iers: Arc<IersSource>,
+    /// Gather quick-look QA while converting and write `<group>.qa.json`
+    /// and `<group>.qa.png` beside the MS ([`crate::qa`]).
+    pub qa: bool,
 }
 
 /// What a conversion did, for the summary and `--json`.
@@ -95,6 +101,8 @@ pub struct ConvertSummary {
     pub seconds_write: f64,
     pub seconds_total: f64,
     pub bytes_read: u64,
+    /// With [`ConvertOptions::qa`]: the verdict and the one-line summary.
+    pub qa: Option<String>,
 }
 
 /// Errors of a conversion; each names the file or output involved.
@@ -121,20 +129,51 @@ pub enum ConvertError {
         path: PathBuf,
         source: crate::astro::DateError,
     },
+    #[error("cannot start the reader thread: {0}")]
+    Thread(std::io::Error),
+    #[error(transparent)]
+    Qa(#[from] crate::qa::QaError),
 }
 
-/// The default output name of a group: `<timestamp>.ms` for DSA-110 file
-/// names, else the first file's stem.
+/// Convert one group (`files`, any order) into the Measurement Set `out_ms`.
+/// The MS appears at `out_ms` only when complete.
+pub fn convert_group(
+    files: &[PathBuf],
+    out_ms: &Path,
+    opts: &ConvertOptions,
+) -> Result<ConvertSummary, ConvertError> {
+    let (files, group) = open_group(files, opts)?;
+    let (reference, paths) = (group.headers()[0].clone(), group.paths().to_vec());
+    let mut conversion = Conversion::start(reference, Band::Group(group), out_ms, opts)?;
+    conversion.add(files)?;
+    conversion.finish(&paths)
+}
+
+/// Open the files of a group (each header read once, shared with the group).
+fn open_group(
+    files: &[PathBuf],
+    opts: &ConvertOptions,
+) -> Result<(Vec<Uvh5File>, Group), ConvertError> {
+    let files = files
+        .iter()
+        .map(|p| Uvh5File::open(p, opts.chunk_cache_bytes).map_err(GroupError::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let group = Group::from_headers(files.iter().map(|f| f.shared_header()).collect())?;
+    Ok((files, group))
+}
+
+/// The default output name of a group: `<timestamp>.ms`, the timestamp
+/// of its sb00 file (else its earliest, [`crate::group::group_timestamp`])
+/// for DSA-110 file names, else the first file's stem.
 pub fn output_name(files: &[PathBuf]) -> String {
-    let first = files
+    if let Some(ts) = crate::group::group_timestamp(files.iter().map(|p| p.as_path())) {
+        return format!("{ts}.ms");
+    }
+    let stem = files
         .iter()
         .min()
-        .map(|p| p.as_path())
-        .unwrap_or(Path::new("group"));
-    let stem = first
-        .file_stem()
+        .and_then(|p| p.file_stem())
         .and_then(|s| s.to_str())
         .unwrap_or("group");
-    let ts = stem.rsplit_once("_sb").map(|(ts, _)| ts).unwrap_or(stem);
-    format!("{ts}.ms")
+    format!("{stem}.ms")
 }

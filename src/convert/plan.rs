@@ -1,9 +1,11 @@
-//! Phase-centre planning: which field each integration goes to, and the
-//! rotation that gives each row its new UVW.
+//! Phase-centre planning: which field each integration goes to, what each
+//! field is called, and the rotation that gives each row its new UVW.
 
 use crate::astro::Astrometer;
+use crate::astro::SkyPos;
+use crate::calibrators::{self, Catalog};
 use crate::compute::rotation::uvw_rotation;
-use crate::compute::SkyPos;
+use crate::compute::Backend;
 use crate::uvh5::{Header, PhaseCenter};
 
 use super::{ConvertError, PhaseCenterMode};
@@ -140,6 +142,40 @@ impl Plan {
             field_of_time,
             rotations,
         })
+    }
+
+    /// In meridian mode, name the fields where catalog calibrators transit
+    /// ([`calibrators::meridian_field_names`]); other modes keep their names.
+    pub fn name_calibrators(
+        &mut self,
+        catalog: &Catalog,
+        backend: &dyn Backend,
+        centre_hz: f64,
+        integration_s: f64,
+    ) -> Result<(), ConvertError> {
+        if self.mode_name != "meridian" {
+            return Ok(());
+        }
+        let positions: Vec<_> = self.fields.iter().map(|f| f.position).collect();
+        let names: Vec<String> = self.fields.iter().map(|f| f.name.clone()).collect();
+        for (field, name) in self
+            .fields
+            .iter_mut()
+            .zip(calibrators::meridian_field_names(
+                backend,
+                &positions,
+                &names,
+                catalog,
+                centre_hz,
+                integration_s,
+            )?)
+        {
+            if field.name != name {
+                tracing::info!("calibrator field: {} -> {}", field.name, name);
+                field.name = name;
+            }
+        }
+        Ok(())
     }
 
     /// Index of `time_jd` among the unique times (nearest within 1 ms).

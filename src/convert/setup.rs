@@ -1,12 +1,11 @@
 //! What a conversion derives from a group's header before reading any
 //! visibility: phase centres, the MS antennas, per-row indices, and the
-//! description of the MS. Shared by the block pipeline and the
-//! subband-by-subband conversion of the streaming daemon.
+//! description of the MS.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::astro::{Astrometer, Site};
-use crate::calibrators::{self, Catalog};
 use crate::compute::{Backend, UvwRequest};
 use crate::group::Group;
 use crate::ms::{
@@ -15,12 +14,14 @@ use crate::ms::{
 use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
+use super::band;
 use super::plan::Plan;
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 
 /// Everything per row but the visibilities.
 pub(super) struct Setup {
-    pub header: Header,
+    /// The header of one file (rows are the same in every file).
+    pub header: Arc<Header>,
     pub plan: Plan,
     site: Site,
     ms_antennas: Vec<Antenna>,
@@ -37,17 +38,27 @@ pub(super) struct Setup {
 }
 
 impl Setup {
-    pub fn new(header: &Header, opts: &ConvertOptions) -> Result<Setup, ConvertError> {
+    /// The set-up for the group `header` describes, whose band is centred
+    /// on `centre_hz` (for the primary beam that names calibrator fields).
+    pub fn new(
+        header: Arc<Header>,
+        centre_hz: f64,
+        opts: &ConvertOptions,
+    ) -> Result<Setup, ConvertError> {
         let site = Site::from_degrees(header.latitude_deg, header.longitude_deg, header.altitude_m);
         let astro = Astrometer::new(site, opts.iers.table()?);
-        let plan = Plan::new(header, &opts.phase_center, &astro)?;
+        let mut plan = Plan::new(&header, &opts.phase_center, &astro)?;
+        if let Some(catalog) = &opts.calibrators {
+            let integration_s = header.integration_time_s.first().copied().unwrap_or(0.0);
+            plan.name_calibrators(catalog, opts.backend.as_ref(), centre_hz, integration_s)?;
+        }
         tracing::info!(
             "phase centres: {} ({} field{})",
             plan.mode_name,
             plan.fields.len(),
             if plan.fields.len() == 1 { "" } else { "s" }
         );
-        let (ms_antennas, antenna_xyz_m) = antennas(header, &site);
+        let (ms_antennas, antenna_xyz_m) = antennas(&header, &site);
         // Headers are read with every row's antennas among antenna_numbers,
         // all in 0..=65535 (uvh5::check).
         let ant1: Vec<u32> = header.ant_1_array.iter().map(|&n| n as u32).collect();
@@ -65,7 +76,7 @@ impl Setup {
         let scan_number = field_id.iter().map(|&f| f as i32 + 1).collect();
         let time_mjd_s = header.time_jd.iter().map(|&t| jd_to_mjd_s(t)).collect();
         Ok(Setup {
-            header: header.clone(),
+            header,
             plan,
             site,
             ms_antennas,
@@ -176,29 +187,15 @@ impl Setup {
                 .filter_map(|p| std::fs::metadata(p).ok())
                 .map(|m| m.len())
                 .sum(),
+            qa: None,
         }
     }
 
-    /// Name the fields (calibrators, in meridian mode with a catalog) and
-    /// describe the MS subtables for the joined band.
-    pub fn spec(
-        &mut self,
-        group: &Group,
-        layout: &MsLayout,
-        opts: &ConvertOptions,
-    ) -> Result<MsSpec, ConvertError> {
+    /// Describe the MS subtables for the joined band of `group`.
+    pub fn spec(&self, group: &Group, layout: &MsLayout, opts: &ConvertOptions) -> MsSpec {
         let (freq_hz, channel_width_hz) = (group.freq_hz(), group.channel_width_hz());
-        if let (Some(catalog), "meridian") = (&opts.calibrators, self.plan.mode_name.as_str()) {
-            let integration_s = self
-                .header
-                .integration_time_s
-                .first()
-                .copied()
-                .unwrap_or(0.0);
-            rename_calibrator_fields(&mut self.plan, catalog, freq_hz, integration_s, opts)?;
-        }
         let header = &self.header;
-        Ok(MsSpec {
+        MsSpec {
             telescope_name: telescope_name(header, opts),
             telescope_location_itrf_m: self.site.ecef_m(),
             observer: String::new(),
@@ -206,7 +203,7 @@ impl Setup {
             antennas: self.ms_antennas.clone(),
             freq_hz: freq_hz.to_vec(),
             channel_width_hz: channel_width_hz.to_vec(),
-            window_names: window_names(group, layout.n_windows),
+            window_names: band::window_names(group, layout.n_windows),
             polarizations: header.polarizations.clone(),
             fields: self
                 .plan
@@ -226,27 +223,8 @@ impl Setup {
                 format!("dsa110-convert {}", env!("CARGO_PKG_VERSION")),
                 opts.command_line.clone(),
             ],
-        })
+        }
     }
-}
-
-/// NAME of each spectral window: `BAND` for the whole band; per subband
-/// the `sbNN` of the file it came from (DSA-110 names count from the
-/// highest band, so window 0 of a complete group is sb15), or `SPW<k>` for
-/// files not named so.
-fn window_names(group: &Group, n_windows: usize) -> Vec<String> {
-    if n_windows == 1 {
-        return vec!["BAND".into()];
-    }
-    (0..n_windows)
-        .map(|k| {
-            group
-                .paths()
-                .get(k)
-                .and_then(|p| crate::group::parse_file_name(p))
-                .map_or_else(|| format!("SPW{k}"), |(_, _, sb)| format!("sb{sb:02}"))
-        })
-        .collect()
 }
 
 /// TELESCOPE_NAME: the user's, else [`telescope::MS_TELESCOPE_NAME`] for
@@ -350,46 +328,4 @@ pub(super) fn claim_output(
 
 fn jd_to_mjd_s(time_jd: f64) -> f64 {
     (time_jd - 2_400_000.5) * 86_400.0
-}
-
-/// Name the field where each catalog calibrator that transits during the
-/// group peaks `<name>_t<idx>`.
-fn rename_calibrator_fields(
-    plan: &mut Plan,
-    catalog: &Catalog,
-    freq_hz: &[f64],
-    integration_s: f64,
-    opts: &ConvertOptions,
-) -> Result<(), ConvertError> {
-    let centre_hz = 0.5 * (freq_hz[0] + freq_hz[freq_hz.len() - 1]);
-    let positions: Vec<_> = plan.fields.iter().map(|f| f.position).collect();
-    let mut report = calibrators::beam_report(
-        opts.backend.as_ref(),
-        &positions,
-        catalog,
-        telescope::DISH_DIAMETER_M,
-        centre_hz,
-    )?;
-    // A calibrator that transits in a neighbouring group peaks at this
-    // group's edge: only the group whose time span holds the transit names it.
-    report.in_beam.retain(|s| {
-        let ra = catalog.sources[s.source].position.ra_rad;
-        let here = calibrators::transits_within(ra, &positions, integration_s);
-        if !here {
-            tracing::debug!("{} transits outside this group: not named", s.name);
-        }
-        here
-    });
-    let names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
-    for (field, name) in plan
-        .fields
-        .iter_mut()
-        .zip(calibrators::renamed_fields(&names, &report))
-    {
-        if field.name != name {
-            tracing::info!("calibrator field: {} -> {}", field.name, name);
-            field.name = name;
-        }
-    }
-    Ok(())
 }

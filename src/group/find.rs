@@ -1,4 +1,12 @@
 //! Finding groups in a directory by the timestamps in file names.
+//!
+//! One rule for `convert --input`, `batch` and the daemon: a file belongs
+//! to a group when the group's time span, with the file added, is at most
+//! twice the tolerance, so every file lies within the tolerance of the
+//! group's own (middle) time, however the live system's stamps jitter
+//! around it ([`joins_group`]). A group is named for its sb00's timestamp,
+//! as the DSA-110 pipeline names it, or its earliest file's when sb00 is
+//! missing ([`group_timestamp`]).
 
 use std::path::{Path, PathBuf};
 
@@ -7,8 +15,10 @@ use super::GroupError;
 /// A group found by file names: complete when every subband is present.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FoundGroup {
-    /// Timestamp of the earliest file, `YYYY-MM-DDTHH:MM:SS`.
+    /// The group's name, `YYYY-MM-DDTHH:MM:SS` ([`group_timestamp`]).
     pub timestamp: String,
+    /// Unix seconds of its earliest and latest file names.
+    pub span_s: (i64, i64),
     /// Files in subband order.
     pub files: Vec<PathBuf>,
     /// Subband numbers present.
@@ -45,9 +55,26 @@ pub fn parse_file_name(path: &Path) -> Option<(String, i64, u32)> {
     Some((ts.to_string(), t, sb))
 }
 
-/// Every group of `dir` whose first file's time lies in `[start, end]`
-/// (inclusive, `YYYY-MM-DDTHH:MM:SS`; open when `None`), clustering files
-/// whose timestamps are within `tolerance_s` of the group's first file.
+/// Whether a file stamped `t_s` joins the group whose files span
+/// `first_s..=last_s` (Unix seconds): the span with it is at most twice
+/// `tolerance_s`.
+pub fn joins_group((first_s, last_s): (i64, i64), t_s: i64, tolerance_s: f64) -> bool {
+    (last_s.max(t_s) - first_s.min(t_s)) as f64 <= 2.0 * tolerance_s
+}
+
+/// The name of the group of `files`: the timestamp of its sb00 file, else
+/// of its earliest; `None` when no file has a DSA-110 name.
+pub fn group_timestamp<'a>(files: impl IntoIterator<Item = &'a Path>) -> Option<String> {
+    files
+        .into_iter()
+        .filter_map(parse_file_name)
+        .min_by_key(|(_, t, sb)| (*sb != 0, *t))
+        .map(|(ts, _, _)| ts)
+}
+
+/// Every group of `dir` whose time span starts in `[start, end]`
+/// (inclusive, `YYYY-MM-DDTHH:MM:SS`; open when `None`), files clustered
+/// by [`joins_group`].
 pub fn find_groups(
     dir: &Path,
     start: Option<&str>,
@@ -67,22 +94,22 @@ pub fn find_groups(
         .filter_map(|p| parse_file_name(&p).map(|(ts, t, sb)| (t, sb, ts, p)))
         .collect();
     files.sort();
-    let mut groups: Vec<(i64, FoundGroup)> = Vec::new();
-    for (t, sb, ts, path) in files {
-        let fits = groups
-            .last()
-            .is_some_and(|(t0, _)| ((t - t0) as f64) <= tolerance_s);
-        if !fits {
-            groups.push((
-                t,
+    // (first, last) time of each group's files, and the group.
+    let mut groups: Vec<((i64, i64), FoundGroup)> = Vec::new();
+    for (t, sb, _, path) in files {
+        match groups.last_mut() {
+            Some((span, _)) if joins_group(*span, t, tolerance_s) => span.1 = t,
+            _ => groups.push((
+                (t, t),
                 FoundGroup {
-                    timestamp: ts,
+                    timestamp: String::new(),
+                    span_s: (t, t),
                     files: Vec::new(),
                     subbands: Vec::new(),
                     missing: Vec::new(),
                     duplicates: Vec::new(),
                 },
-            ));
+            )),
         }
         let g = &mut groups.last_mut().expect("a group exists").1;
         if g.subbands.contains(&sb) {
@@ -94,8 +121,10 @@ pub fn find_groups(
     }
     Ok(groups
         .into_iter()
-        .filter(|(t, _)| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t <= e))
-        .map(|(_, mut g)| {
+        .filter(|((t, _), _)| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t <= e))
+        .map(|(span, mut g)| {
+            g.span_s = span;
+            g.timestamp = group_timestamp(g.files.iter().map(|p| p.as_path())).unwrap_or_default();
             let mut order: Vec<usize> = (0..g.files.len()).collect();
             order.sort_by_key(|&i| g.subbands[i]);
             g.files = order.iter().map(|&i| g.files[i].clone()).collect();
@@ -134,6 +163,27 @@ mod tests {
     }
 
     #[test]
+    fn a_group_stamped_55_s_either_side_of_its_time_is_one_group() {
+        let d = tempfile::tempdir().unwrap();
+        // Half the subbands 55 s early, half 55 s late; sb00 among the late.
+        for sb in 0..16 {
+            let stamp = if sb % 2 == 0 { "12:00:55" } else { "11:59:05" };
+            touch(d.path(), &format!("2025-01-15T{stamp}_sb{sb:02}.hdf5"));
+        }
+        // The next group, five minutes on.
+        for sb in 0..16 {
+            touch(d.path(), &format!("2025-01-15T12:05:00_sb{sb:02}.hdf5"));
+        }
+        let groups = find_groups(d.path(), None, None, 60.0, 16).unwrap();
+        assert_eq!(groups.len(), 2);
+        assert!(groups[0].is_complete() && groups[1].is_complete());
+        assert_eq!(groups[0].timestamp, "2025-01-15T12:00:55");
+        assert!(joins_group((0, 110), 120, 60.0));
+        assert!(!joins_group((0, 110), 121, 60.0));
+        assert!(!joins_group((10, 110), -11, 60.0));
+    }
+
+    #[test]
     fn clusters_within_tolerance_and_lists_missing_subbands() {
         let d = tempfile::tempdir().unwrap();
         // Group A: 16 subbands stamped up to 4 s apart.
@@ -158,6 +208,8 @@ mod tests {
         assert_eq!(groups[1].duplicates.len(), 1);
         // A tolerance of 1 s splits group A.
         assert!(find_groups(d.path(), None, None, 1.0, 16).unwrap().len() > 2);
+        // Named for sb00's stamp, which need not be the earliest.
+        assert_eq!(groups[1].timestamp, "2025-01-15T12:05:10");
         // The window selects by the group's first timestamp.
         let late = find_groups(d.path(), Some("2025-01-15T12:01:00"), None, 60.0, 16).unwrap();
         assert_eq!(late.len(), 1);

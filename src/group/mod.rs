@@ -1,4 +1,5 @@
-//! Which files belong together, and reading them as one.
+//! Which files belong together, and where each one's channels go in the
+//! joined band.
 //!
 //! DSA-110 writes `YYYY-MM-DDTHH:MM:SS_sbNN.hdf5`, one file per subband;
 //! the live system may stamp the subbands of one group a few seconds
@@ -8,14 +9,17 @@
 //! frequency in ascending order.
 
 mod find;
-mod reader;
+mod read;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::uvh5::{self, Header, Uvh5Error};
 
-pub use find::{find_groups, parse_file_name, parse_time_s, FoundGroup};
-pub use reader::GroupReader;
+pub use find::{
+    find_groups, group_timestamp, joins_group, parse_file_name, parse_time_s, FoundGroup,
+};
+pub use read::{read_side_by_side, Block};
 
 /// Errors of finding or loading a group; each names the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +47,6 @@ pub enum GroupError {
     Time(String),
     #[error("no files given")]
     Empty,
-    #[error("row buffers do not fit the group: {0}")]
-    Buffer(String),
 }
 
 /// Where one file's channels go in the joined, ascending band.
@@ -61,12 +63,12 @@ pub struct ChannelMap {
 /// The files of one group, checked and ordered by frequency.
 #[derive(Clone, Debug)]
 pub struct Group {
-    headers: Vec<Header>,
+    /// Shared with the open files: each header is read once.
+    headers: Vec<Arc<Header>>,
     maps: Vec<ChannelMap>,
     freq_hz: Vec<f64>,
     channel_width_hz: Vec<f64>,
     paths: Vec<PathBuf>,
-    chunk_cache_bytes: usize,
 }
 
 fn mismatch(h: &Header, reference: &Header, what: String) -> GroupError {
@@ -136,19 +138,16 @@ pub(crate) fn direction(h: &Header) -> bool {
 impl Group {
     /// Read the headers of `files` (any order), check that they form one
     /// group and order them by frequency.
-    pub fn open(files: &[PathBuf], chunk_cache_bytes: usize) -> Result<Group, GroupError> {
-        let headers: Vec<Header> = files
+    pub fn open(files: &[PathBuf]) -> Result<Group, GroupError> {
+        let headers = files
             .iter()
-            .map(|f| uvh5::read_header(f))
+            .map(|f| uvh5::read_header(f).map(Arc::new))
             .collect::<Result<_, _>>()?;
-        Group::from_headers(headers, chunk_cache_bytes)
+        Group::from_headers(headers)
     }
 
     /// [`Group::open`] of files whose headers were read already.
-    pub fn from_headers(
-        mut headers: Vec<Header>,
-        chunk_cache_bytes: usize,
-    ) -> Result<Group, GroupError> {
+    pub fn from_headers(mut headers: Vec<Arc<Header>>) -> Result<Group, GroupError> {
         if headers.is_empty() {
             return Err(GroupError::Empty);
         }
@@ -199,7 +198,6 @@ impl Group {
             freq_hz,
             channel_width_hz,
             paths,
-            chunk_cache_bytes,
         })
     }
 
@@ -240,8 +238,8 @@ impl Group {
         &self.maps
     }
 
-    /// Open every file for reading with `workers` threads.
-    pub fn reader(&self, workers: usize) -> Result<GroupReader, GroupError> {
-        GroupReader::new(self, workers)
+    /// Per file (ascending frequency), its header.
+    pub fn headers(&self) -> &[Arc<Header>] {
+        &self.headers
     }
 }

@@ -1,25 +1,20 @@
 //! Writing CASA Measurement Sets (v2) with casacore, through
 //! `rubbl_casatables`.
 //!
-//! Rows arrive in pyuvdata's internal convention (uvw = x2 - x1, UVH5
-//! conjugation). The MS convention is the opposite, and we write it exactly
-//! as pyuvdata's `write_ms` does: baselines normalised to ANTENNA1 <=
-//! ANTENNA2 (conjugating and negating the swapped rows, and exchanging
-//! their XY and YX), then DATA
-//! conjugated and UVW negated; polarizations in CASA order (XX, XY, YX,
-//! YY); WEIGHT the median of nsamples over channels and SIGMA = WEIGHT^-1/2
-//! (0 where the weight is 0); ANTENNA rows indexed by antenna number.
+//! Rows arrive in pyuvdata's internal convention and are written in the
+//! MS's exactly as pyuvdata's `write_ms` writes them ([`convention`]);
+//! ANTENNA rows are indexed by antenna number.
 //!
 //! The band is one spectral window ([`SpwLayout::Merged`]) or one per
 //! subband ([`SpwLayout::Subbands`], the DSA-110 pipeline's layout: a row
 //! per baseline-time and window, in the order of [`rows`]); WEIGHT and
 //! FLAG_ROW summarise a row's own window.
 //!
-//! Rows go in whole ([`MsWriter::write_rows`], the block pipeline) or a
-//! subband at a time ([`MsWriter::write_channels`], with [`WeightStats`]
-//! keeping what WEIGHT and FLAG_ROW need until every subband is in); the
-//! subtables are written last, by [`MsWriter::finish`], once the whole band
-//! is known.
+//! The per-row columns go in first ([`MsWriter::write_row_meta`]), then
+//! the channel data a subband at a time ([`MsWriter::write_channels`], with
+//! [`WeightStats`] keeping what WEIGHT and FLAG_ROW need until a window's
+//! subbands are in, [`MsWriter::write_weights`]); the subtables are written
+//! last, by [`MsWriter::finish`], once the whole band is known.
 //!
 //! The MS is written under a hidden partial name next to its final path,
 //! by the one process holding the output's lock ([`OutputClaim`]), and
@@ -27,6 +22,7 @@
 //! interrupted run never leaves something that looks finished, and an old
 //! MS at the path stays until the new one replaces it.
 
+mod convention;
 mod info;
 mod output;
 mod rows;
@@ -44,9 +40,10 @@ use num_complex::Complex32;
 use rayon::prelude::*;
 use rubbl_casatables::{CasaScalarData, GlueDataType, Table, TableCreateMode};
 // The ndarray rubbl_casatables speaks (it may differ from the crate's own).
-use rubbl_core::ndarray::{ArrayView2, ArrayView3};
+use rubbl_core::ndarray::{Array2, ArrayView3};
 
-use crate::compute::SkyPos;
+use crate::astro::SkyPos;
+use convention::PolOrder;
 use rows::{Piece, RowMap};
 
 /// One row of the ANTENNA table.
@@ -157,13 +154,6 @@ pub struct Channels<'a> {
     pub nsamples: &'a [f32],
 }
 
-/// Whole rows: every column.
-pub struct RowBlock<'a> {
-    pub meta: RowMeta<'a>,
-    /// Every channel of the MS.
-    pub channels: Channels<'a>,
-}
-
 /// Errors of writing a Measurement Set; each names the path.
 #[derive(Debug, thiserror::Error)]
 pub enum MsError {
@@ -205,25 +195,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MsError + '_ {
     }
 }
 
-/// CASA Stokes code and receptor pair of an AIPS polarization code.
-fn casa_pol(aips: i32) -> Result<(i32, [i32; 2]), MsError> {
-    Ok(match aips {
-        1 => (1, [0, 0]),
-        2 => (2, [0, 1]),
-        3 => (3, [1, 0]),
-        4 => (4, [1, 1]),
-        -1 => (5, [0, 0]),
-        -3 => (6, [0, 1]),
-        -4 => (7, [1, 0]),
-        -2 => (8, [1, 1]),
-        -5 => (9, [0, 0]),
-        -7 => (10, [0, 1]),
-        -8 => (11, [1, 0]),
-        -6 => (12, [1, 1]),
-        other => return Err(MsError::Polarization(other)),
-    })
-}
-
 /// Bytes an MS of these dimensions takes, roughly.
 fn estimated_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
     let per_row_vis = (layout.n_chan() * layout.polarizations.len()) as u64;
@@ -262,9 +233,8 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         .then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
 
-/// A Measurement Set being written: rows first (whole, or subbands plus
-/// [`MsWriter::write_row_meta`] and [`MsWriter::write_weights`]), the
-/// subtables at [`MsWriter::finish`].
+/// A Measurement Set being written: per-row columns, then subbands and
+/// weights, then the subtables at [`MsWriter::finish`].
 pub struct MsWriter {
     final_path: PathBuf,
     tmp: PathBuf,
@@ -278,13 +248,13 @@ pub struct MsWriter {
     /// Where each input row goes in each window.
     rows: RowMap,
     layout: MsLayout,
-    /// Input polarization index of each output (CASA-ordered) correlation.
-    pol_order: Vec<usize>,
-    /// Input polarization index holding the same correlation of the swapped
-    /// baseline (XY <-> YX, RL <-> LR; itself for parallel hands).
-    pol_partner: Vec<usize>,
+    /// Where each MS correlation comes from.
+    pols: PolOrder,
     /// Row buffers kept between blocks (fresh ones cost page faults).
     scratch: Scratch,
+    /// The tiled columns, and the rows of their tiles.
+    tiled: Vec<&'static str>,
+    tile_rows: usize,
 }
 
 #[derive(Default)]
@@ -336,29 +306,7 @@ impl MsWriter {
         std::fs::create_dir(&tmp).map_err(io(&tmp))?;
         std::fs::remove_dir(&tmp).map_err(io(&tmp))?;
 
-        let mut order: Vec<(i32, usize)> = layout
-            .polarizations
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| casa_pol(p).map(|(code, _)| (code, i)))
-            .collect::<Result<_, _>>()?;
-        order.sort();
-        let pol_order: Vec<usize> = order.iter().map(|&(_, i)| i).collect();
-        let receptors: Vec<[i32; 2]> = layout
-            .polarizations
-            .iter()
-            .map(|&p| casa_pol(p).map(|(_, r)| r))
-            .collect::<Result<_, _>>()?;
-        let pol_partner = receptors
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                receptors
-                    .iter()
-                    .position(|q| *q == [r[1], r[0]])
-                    .unwrap_or(i)
-            })
-            .collect();
+        let pols = PolOrder::new(&layout.polarizations)?;
         let cell_chan = layout.window_chans;
         let n_pol = layout.polarizations.len();
         if layout.n_windows == 0
@@ -372,8 +320,7 @@ impl MsWriter {
         }
         let rows = RowMap::new(scan_number, layout.n_windows);
 
-        let pol_shape = [n_pol as u64];
-        let mut desc = schema::describe("MAIN", &schema::main_columns(&pol_shape))?;
+        let mut desc = schema::describe("MAIN", &schema::main_columns())?;
         // casacore's MeasurementSet insists on FLAG_CATEGORY's category names.
         let categories: Vec<String> = ["FLAG_CMD", "ORIGINAL", "USER"].map(String::from).to_vec();
         desc.put_column_keyword("FLAG_CATEGORY", "CATEGORY", &categories)
@@ -393,9 +340,25 @@ impl MsWriter {
             big.push((GlueDataType::TpComplex, "CORRECTED_DATA"));
             big.push((GlueDataType::TpFloat, "WEIGHT_SPECTRUM"));
         }
-        for (ty, name) in big {
+        for &(ty, name) in &big {
             table
                 .add_tiled_array_column(ty, name, None, &cell, &tile, &format!("Tiled{name}"), true)
+                .map_err(casacore)?;
+        }
+        // WEIGHT and SIGMA tiled too (as CASA's own MSs have them), apart
+        // from the per-row columns: a window's weights, written when its
+        // subbands are in, then touch only their own tiles.
+        for name in ["WEIGHT", "SIGMA"] {
+            table
+                .add_tiled_array_column(
+                    GlueDataType::TpFloat,
+                    name,
+                    None,
+                    &[n_pol as u64],
+                    &[4096, n_pol as u64],
+                    &format!("Tiled{name}"),
+                    true,
+                )
                 .map_err(casacore)?;
         }
         table.put_keyword("MS_VERSION", &2.0f32).map_err(casacore)?;
@@ -417,10 +380,31 @@ impl MsWriter {
             n_rows,
             rows,
             layout: layout.clone(),
-            pol_order,
-            pol_partner,
+            pols,
             scratch: Scratch::default(),
+            tiled: big.iter().map(|&(_, name)| name).collect(),
+            tile_rows: tile_rows as usize,
         })
+    }
+
+    /// (first input row, number of rows) of the runs of input rows that are
+    /// contiguous in each window of the main table, in the table's order.
+    pub fn row_runs(&self) -> &[(usize, usize)] {
+        self.rows.runs()
+    }
+
+    /// Size the tile caches for puts of `rows` input rows by `chans`
+    /// channels, so that every tile such a block touches stays in memory
+    /// until it is complete (casacore would otherwise size the cache for
+    /// one put, and write, read back and rewrite the tiles that one put
+    /// shares with the next).
+    pub fn cache_tiles_for(&mut self, rows: usize, chans: usize) -> Result<(), MsError> {
+        let across = chans.div_ceil(self.layout.channels_per_tile);
+        let tiles = across * (rows.div_ceil(self.tile_rows) + 3);
+        for name in &self.tiled {
+            slice::set_tile_cache(&self.tmp, &format!("Tiled{name}"), tiles)?;
+        }
+        Ok(())
     }
 
     /// A casacore error of this writer, said plainly when the disk is full
@@ -451,52 +435,17 @@ impl MsWriter {
         Ok(())
     }
 
-    /// Write whole rows at `first_row..` (every channel of the band): every
-    /// column of the main table, in every window.
-    pub fn write_rows(&mut self, first_row: usize, block: &RowBlock) -> Result<(), MsError> {
-        let n = block.meta.ant1.len();
-        let n_pol = self.pol_order.len();
-        let chans = self.layout.window_chans;
-        self.check_rows(first_row, n, "rows")?;
-        for window in 0..self.layout.n_windows {
-            self.prepare(&block.channels, window * chans, chans, self.layout.n_chan())?;
-            self.put_channels(first_row, n, window, None)?;
-            // WEIGHT: the median of nsamples over the window's channels;
-            // FLAG_ROW: all of them flagged.
-            let per_row = chans * n_pol;
-            let mut weight = vec![0.0; n * n_pol];
-            weight
-                .par_chunks_mut(n_pol)
-                .zip(self.scratch.spectrum.par_chunks(per_row))
-                .for_each(|(w, s)| {
-                    let mut column = Vec::new();
-                    for (p, w) in w.iter_mut().enumerate() {
-                        column.clear();
-                        column.extend(s.iter().skip(p).step_by(n_pol).copied());
-                        *w = median(&mut column);
-                    }
-                });
-            let flag_row: Vec<bool> = self
-                .scratch
-                .flags
-                .chunks_exact(per_row)
-                .map(|f| f.iter().all(|&f| f))
-                .collect();
-            self.put_weights(first_row, window, &weight, &flag_row)?;
-        }
-        self.write_row_meta(first_row, &block.meta)
-    }
-
     /// Write one subband (`n_chan` channels from `chan0` of the band) of
-    /// rows `first_row..`, recording their nsamples and flags in `stats`
-    /// for WEIGHT and FLAG_ROW. With one window per subband the subband
-    /// must be a whole window.
+    /// rows `first_row..`, taken from channels `block_chan0..` of `block`,
+    /// recording their nsamples and flags in `stats` for WEIGHT and
+    /// FLAG_ROW. With one window per subband the subband must be a whole
+    /// window.
     pub fn write_channels(
         &mut self,
         first_row: usize,
-        chan0: usize,
-        n_chan: usize,
+        (chan0, n_chan): (usize, usize),
         block: &Channels,
+        block_chan0: usize,
         stats: &mut WeightStats,
     ) -> Result<(), MsError> {
         let (windows, chans) = (self.layout.n_windows, self.layout.window_chans);
@@ -516,8 +465,10 @@ impl MsWriter {
         } else {
             return Err(range_err());
         };
-        self.prepare(block, 0, n_chan, n_chan)?;
-        let n = self.scratch.flags.len() / (n_chan * self.pol_order.len()).max(1);
+        let n_pol = self.layout.polarizations.len();
+        let block_chans = block.vis.len() / (block.ant1.len() * n_pol).max(1);
+        self.prepare(block, block_chan0, n_chan, block_chans)?;
+        let n = self.scratch.flags.len() / (n_chan * n_pol).max(1);
         self.check_rows(first_row, n, "channel data")?;
         self.put_channels(first_row, n, window, within)?;
         stats.add(
@@ -542,9 +493,10 @@ impl MsWriter {
         block_chans: usize,
     ) -> Result<(), MsError> {
         let n = block.ant1.len();
-        let n_pol = self.pol_order.len();
+        let n_pol = self.layout.polarizations.len();
         let (per_row, src_per_row) = (n_chan * n_pol, block_chans * n_pol);
         if block.ant2.len() != n
+            || chan0 + n_chan > block_chans
             || block.vis.len() != n * src_per_row
             || block.flags.len() != n * src_per_row
             || block.nsamples.len() != n * src_per_row
@@ -557,7 +509,7 @@ impl MsWriter {
                 block.nsamples.len()
             )));
         }
-        let (pol, partner) = (&self.pol_order, &self.pol_partner);
+        let pols = &self.pols;
         let Scratch {
             data,
             flags,
@@ -572,14 +524,12 @@ impl MsWriter {
             .zip(spectrum.par_chunks_mut(per_row))
             .enumerate()
             .for_each(|(r, ((d, f), w_spec))| {
-                let swap = block.ant1[r] > block.ant2[r];
+                let swap = convention::swapped(block.ant1[r], block.ant2[r]);
                 let src = r * src_per_row + chan0 * n_pol;
                 for c in 0..n_chan {
                     for p in 0..n_pol {
-                        let i = if swap { partner[pol[p]] } else { pol[p] };
-                        let k = src + c * n_pol + i;
-                        let v = block.vis[k];
-                        d[c * n_pol + p] = if swap { v } else { v.conj() };
+                        let k = src + c * n_pol + pols.source(p, swap);
+                        d[c * n_pol + p] = convention::ms_vis(block.vis[k], swap);
                         f[c * n_pol + p] = block.flags[k];
                         w_spec[c * n_pol + p] = block.nsamples[k];
                     }
@@ -597,7 +547,7 @@ impl MsWriter {
         window: usize,
         within: Option<(usize, usize)>,
     ) -> Result<(), MsError> {
-        let n_pol = self.pol_order.len();
+        let n_pol = self.layout.polarizations.len();
         let imaging = self.layout.imaging_columns;
         let (chan0, n_chan) = within.unwrap_or((0, self.layout.window_chans));
         let block = Block {
@@ -627,71 +577,51 @@ impl MsWriter {
         res
     }
 
-    /// Write WEIGHT and FLAG_ROW of every row from `stats`, once it holds
-    /// every subband: each window's from its own channels.
+    /// Write WEIGHT, SIGMA = WEIGHT^-1/2 (0 where the weight is 0) and
+    /// FLAG_ROW of `windows` from `stats`, once it holds their subbands:
+    /// each window's from its own channels.
     pub fn write_weights(
         &mut self,
         stats: &WeightStats,
         windows: impl IntoIterator<Item = usize>,
     ) -> Result<(), MsError> {
         let chans = self.layout.window_chans;
+        let n_pol = self.layout.polarizations.len();
         for window in windows {
             let (weight, flag_row) = stats.finish(window * chans, chans)?;
-            self.put_weights(0, window, &weight, &flag_row)?;
-        }
-        Ok(())
-    }
-
-    /// Put WEIGHT (`[row][pol]`, MS polarization order), SIGMA =
-    /// WEIGHT^-1/2 (0 where the weight is 0) and FLAG_ROW of input rows
-    /// `first_row..` in `window`.
-    fn put_weights(
-        &mut self,
-        first_row: usize,
-        window: usize,
-        weight: &[f32],
-        flag_row: &[bool],
-    ) -> Result<(), MsError> {
-        let n_pol = self.pol_order.len();
-        let n = flag_row.len();
-        if weight.len() != n * n_pol {
-            return Err(MsError::Rows(format!(
-                "{} weights for {n} rows x {n_pol} pols",
-                weight.len()
-            )));
-        }
-        self.check_rows(first_row, n, "weights")?;
-        let sigma: Vec<f32> = weight
-            .iter()
-            .map(|&w| if w > 0.0 { w.powf(-0.5) } else { 0.0 })
-            .collect();
-        for p in self.rows.pieces(first_row, first_row + n, window) {
-            let (i, row0) = (p.input - first_row, p.output as u64);
-            fn rows(v: &[f32], i: usize, len: usize, n_pol: usize) -> ArrayView2<'_, f32> {
-                ArrayView2::from_shape((len, n_pol), &v[i * n_pol..(i + len) * n_pol])
+            let sigma: Vec<f32> = weight.iter().map(|&w| convention::sigma(w)).collect();
+            for p in self.rows.pieces(0, self.n_rows, window) {
+                let (i, row0) = (p.input, p.output as u64);
+                let cells = |v: &[f32]| -> Array2<f32> {
+                    Array2::from_shape_vec(
+                        (p.len, n_pol),
+                        v[i * n_pol..(i + p.len) * n_pol].to_vec(),
+                    )
                     .expect("rows x pols")
+                };
+                let table = self.table();
+                table
+                    .put_column_range_array("WEIGHT", row0, &cells(&weight))
+                    .map_err(casacore)?;
+                table
+                    .put_column_range_array("SIGMA", row0, &cells(&sigma))
+                    .map_err(casacore)?;
+                table
+                    .put_column_range_scalar("FLAG_ROW", row0, &flag_row[i..i + p.len])
+                    .map_err(casacore)?;
             }
-            let (w, s) = (rows(weight, i, p.len, n_pol), rows(&sigma, i, p.len, n_pol));
-            let table = self.table();
-            table
-                .put_column_range_array("WEIGHT", row0, &w)
-                .map_err(casacore)?;
-            table
-                .put_column_range_array("SIGMA", row0, &s)
-                .map_err(casacore)?;
-            table
-                .put_column_range_scalar("FLAG_ROW", row0, &flag_row[i..i + p.len])
-                .map_err(casacore)?;
         }
         Ok(())
     }
 
-    /// Write the per-row columns other than channel data and weights, in
-    /// every window: antennas (ANTENNA1 <= ANTENNA2), times, UVW (MS sign),
-    /// ids (DATA_DESC_ID = the window).
-    pub fn write_row_meta(&mut self, first_row: usize, meta: &RowMeta) -> Result<(), MsError> {
-        let n = meta.ant1.len();
+    /// Write the per-row columns other than channel data and weights of
+    /// every row, in every window: antennas (ANTENNA1 <= ANTENNA2), times,
+    /// UVW (MS sign), ids (DATA_DESC_ID = the window). Whole columns at
+    /// once: the standard storage manager then fills bucket after bucket.
+    pub fn write_row_meta(&mut self, meta: &RowMeta) -> Result<(), MsError> {
+        let n = self.n_rows;
         let lens = [
+            meta.ant1.len(),
             meta.time_mjd_s.len(),
             meta.interval_s.len(),
             meta.ant2.len(),
@@ -701,68 +631,57 @@ impl MsWriter {
         ];
         if lens.iter().any(|&l| l != n) {
             return Err(MsError::Rows(format!(
-                "{n} rows at {first_row} with per-row lengths {lens:?}"
+                "{n} rows with per-row lengths {lens:?}"
             )));
         }
-        self.check_rows(first_row, n, "rows")?;
-        let swap: Vec<bool> = (0..n).map(|r| meta.ant1[r] > meta.ant2[r]).collect();
-        let ant1: Vec<i32> = (0..n)
-            .map(|r| meta.ant1[r].min(meta.ant2[r]) as i32)
-            .collect();
-        let ant2: Vec<i32> = (0..n)
-            .map(|r| meta.ant1[r].max(meta.ant2[r]) as i32)
-            .collect();
-        // MS convention: UVW = -uvw; a swapped row is negated once more.
-        let uvw: Vec<f64> = (0..n)
-            .flat_map(|r| {
-                let s = if swap[r] { 1.0 } else { -1.0 };
-                meta.uvw_m[r].map(|x| s * x)
-            })
-            .collect();
-        let field: Vec<i32> = meta.field_id.iter().map(|&f| f as i32).collect();
-        let zeros = vec![0i32; n];
-        let no_state = vec![-1i32; n];
+        // Input row and window of every main-table row.
+        let out_rows = self.rows.n_rows();
+        let mut source = vec![(0usize, 0i32); out_rows];
         for window in 0..self.layout.n_windows {
-            let window_id = vec![window as i32; n];
-            for p in self.rows.pieces(first_row, first_row + n, window) {
-                let (i, row0) = (p.input - first_row, p.output as u64);
-                let r = i..i + p.len;
-                let uvw = ArrayView2::from_shape((p.len, 3), &uvw[i * 3..(i + p.len) * 3])
-                    .expect("rows x 3");
-                let table = self.table();
-                table
-                    .put_column_range_array("UVW", row0, &uvw)
-                    .map_err(casacore)?;
-                let ints: [(&str, &[i32]); 11] = [
-                    ("ANTENNA1", &ant1[r.clone()]),
-                    ("ANTENNA2", &ant2[r.clone()]),
-                    ("FIELD_ID", &field[r.clone()]),
-                    ("SCAN_NUMBER", &meta.scan_number[r.clone()]),
-                    ("DATA_DESC_ID", &window_id[..p.len]),
-                    ("STATE_ID", &no_state[..p.len]),
-                    ("ARRAY_ID", &zeros[..p.len]),
-                    ("FEED1", &zeros[..p.len]),
-                    ("FEED2", &zeros[..p.len]),
-                    ("OBSERVATION_ID", &zeros[..p.len]),
-                    ("PROCESSOR_ID", &zeros[..p.len]),
-                ];
-                for (name, values) in ints {
-                    table
-                        .put_column_range_scalar(name, row0, values)
-                        .map_err(casacore)?;
-                }
-                let doubles: [(&str, &[f64]); 4] = [
-                    ("TIME", &meta.time_mjd_s[r.clone()]),
-                    ("TIME_CENTROID", &meta.time_mjd_s[r.clone()]),
-                    ("INTERVAL", &meta.interval_s[r.clone()]),
-                    ("EXPOSURE", &meta.interval_s[r.clone()]),
-                ];
-                for (name, values) in doubles {
-                    table
-                        .put_column_range_scalar(name, row0, values)
-                        .map_err(casacore)?;
+            for p in self.rows.pieces(0, n, window) {
+                for k in 0..p.len {
+                    source[p.output + k] = (p.input + k, window as i32);
                 }
             }
+        }
+        let col_i32 = |f: &dyn Fn(usize, i32) -> i32| -> Vec<i32> {
+            source.iter().map(|&(r, w)| f(r, w)).collect()
+        };
+        let col_f64 = |v: &[f64]| -> Vec<f64> { source.iter().map(|&(r, _)| v[r]).collect() };
+        let ants = |r: usize| convention::ms_antennas(meta.ant1[r], meta.ant2[r]);
+        let uvw: Vec<f64> = source
+            .iter()
+            .flat_map(|&(r, _)| {
+                let swapped = convention::swapped(meta.ant1[r], meta.ant2[r]);
+                convention::ms_uvw(meta.uvw_m[r], swapped)
+            })
+            .collect();
+        let tmp = self.tmp.clone();
+        slice::put_column(&tmp, "UVW", out_rows, 3, &uvw)?;
+        let ints: [(&str, Vec<i32>); 11] = [
+            ("ANTENNA1", col_i32(&|r, _| ants(r).0)),
+            ("ANTENNA2", col_i32(&|r, _| ants(r).1)),
+            ("FIELD_ID", col_i32(&|r, _| meta.field_id[r] as i32)),
+            ("SCAN_NUMBER", col_i32(&|r, _| meta.scan_number[r])),
+            ("DATA_DESC_ID", col_i32(&|_, w| w)),
+            ("STATE_ID", vec![-1; out_rows]),
+            ("ARRAY_ID", vec![0; out_rows]),
+            ("FEED1", vec![0; out_rows]),
+            ("FEED2", vec![0; out_rows]),
+            ("OBSERVATION_ID", vec![0; out_rows]),
+            ("PROCESSOR_ID", vec![0; out_rows]),
+        ];
+        for (name, values) in ints {
+            slice::put_column(&tmp, name, out_rows, 0, &values)?;
+        }
+        let doubles: [(&str, &[f64]); 4] = [
+            ("TIME", meta.time_mjd_s),
+            ("TIME_CENTROID", meta.time_mjd_s),
+            ("INTERVAL", meta.interval_s),
+            ("EXPOSURE", meta.interval_s),
+        ];
+        for (name, values) in doubles {
+            slice::put_column(&tmp, name, out_rows, 0, &col_f64(values))?;
         }
         Ok(())
     }
@@ -804,7 +723,7 @@ impl MsWriter {
                 self.layout.polarizations
             )));
         }
-        let (tmp, pol_order) = (self.tmp.clone(), self.pol_order.clone());
+        let (tmp, pol_order) = (self.tmp.clone(), self.pols.order().to_vec());
         let t = std::time::Instant::now();
         // From here casacore writes what it cached, some of it from
         // destructors: give it the room held for that.
@@ -916,48 +835,4 @@ fn sync_tree(dir: &Path) -> Result<(), MsError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))
-}
-
-/// Median as numpy computes it (mean of the middle two for even counts),
-/// by selection rather than a full sort.
-fn median(v: &mut [f32]) -> f32 {
-    let n = v.len();
-    if n == 0 {
-        return 0.0;
-    }
-    // Correlators usually integrate every channel alike.
-    if v.iter().all(|&x| x == v[0]) {
-        return v[0];
-    }
-    let (below, &mut mid, _) = v.select_nth_unstable_by(n / 2, f32::total_cmp);
-    if n % 2 == 1 {
-        mid
-    } else {
-        let lower = below
-            .iter()
-            .copied()
-            .max_by(f32::total_cmp)
-            .expect("n >= 2");
-        0.5 * (lower + mid)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_matches_numpy() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(&mut []), 0.0);
-    }
-
-    #[test]
-    fn polarizations_map_to_casa_codes() {
-        assert_eq!(casa_pol(-5).unwrap(), (9, [0, 0]));
-        assert_eq!(casa_pol(-6).unwrap(), (12, [1, 1]));
-        assert_eq!(casa_pol(-7).unwrap(), (10, [0, 1]));
-        assert!(casa_pol(-9).is_err());
-    }
 }

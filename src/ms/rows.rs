@@ -49,6 +49,12 @@ impl RowMap {
         RowMap { runs, n_windows }
     }
 
+    /// (first input row, number of rows) of the runs whose rows are
+    /// contiguous in every window, in order.
+    pub fn runs(&self) -> &[(usize, usize)] {
+        &self.runs
+    }
+
     /// Rows of the main table.
     pub fn n_rows(&self) -> usize {
         self.runs.iter().map(|r| r.1).sum::<usize>() * self.n_windows

@@ -83,15 +83,14 @@ const M3: &[&str] = &["m", "m", "m"];
 const RAD2: &[&str] = &["rad", "rad"];
 const HZ: &[&str] = &["Hz"];
 
-/// The main table's columns except the big tiled ones (DATA, FLAG, ...).
-pub(super) fn main_columns(pol: &[u64]) -> Vec<Col<'_>> {
+/// The main table's columns except the tiled ones (DATA, FLAG, WEIGHT,
+/// SIGMA, ...).
+pub(super) fn main_columns() -> Vec<Col<'static>> {
     vec![
         col("UVW", T::TpDouble, Shape::Fixed(&[3]))
             .units(M3)
             .measure("uvw", "ITRF"),
         col("FLAG_CATEGORY", T::TpBool, Shape::Var(3)),
-        col("WEIGHT", T::TpFloat, Shape::Fixed(pol)),
-        col("SIGMA", T::TpFloat, Shape::Fixed(pol)),
         col("ANTENNA1", T::TpInt, Shape::Scalar),
         col("ANTENNA2", T::TpInt, Shape::Scalar),
         col("ARRAY_ID", T::TpInt, Shape::Scalar),

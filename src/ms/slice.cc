@@ -13,7 +13,9 @@
 
 #include <casacore/casa/Arrays/Array.h>
 #include <casacore/casa/Arrays/Slicer.h>
+#include <casacore/tables/DataMan/TiledStManAccessor.h>
 #include <casacore/tables/Tables/ArrayColumn.h>
+#include <casacore/tables/Tables/ScalarColumn.h>
 #include <casacore/tables/Tables/Table.h>
 
 #include <complex>
@@ -35,6 +37,26 @@ void put_slice(const char *table_path, const char *column, unsigned long row0,
     Slicer rows(IPosition(1, row0), IPosition(1, n_rows));
     Slicer cells(IPosition(2, 0, chan0), IPosition(2, n_pol, n_chan));
     col.putColumnRange(rows, cells, arr);
+}
+
+// Every row of `column` at once: a scalar column when `per_row` is 0,
+// else cells of `per_row` values. A whole-column put goes bucket by bucket
+// in the standard storage manager; a row range goes cell by cell, each
+// looking its bucket up.
+template <typename T>
+void put_column(const char *table_path, const char *column,
+                unsigned long per_row, const T *values) {
+    using namespace casacore;
+    Table table(table_path, Table::Update);
+    if (per_row == 0) {
+        ScalarColumn<T> col(table, column);
+        Vector<T> vec(IPosition(1, table.nrow()), const_cast<T *>(values), SHARE);
+        col.putColumn(vec);
+    } else {
+        ArrayColumn<T> col(table, column);
+        Array<T> arr(IPosition(2, per_row, table.nrow()), const_cast<T *>(values), SHARE);
+        col.putColumn(arr);
+    }
 }
 
 int fail(const char *what, char *err, unsigned long err_len) {
@@ -84,6 +106,32 @@ int dsa110_put_slice(const char *table_path, const char *column, int type,
     }
 }
 
+// Element types of whole columns.
+enum { DSA110_INT = 0, DSA110_DOUBLE = 1 };
+
+// Put `values` into every row of `column` (see put_column). Returns 0, or
+// 1 with a message in `err`.
+int dsa110_put_column(const char *table_path, const char *column, int type,
+                      unsigned long per_row, const void *values, char *err,
+                      unsigned long err_len) {
+    try {
+        switch (type) {
+        case DSA110_INT:
+            put_column(table_path, column, per_row, static_cast<const casacore::Int *>(values));
+            return 0;
+        case DSA110_DOUBLE:
+            put_column(table_path, column, per_row, static_cast<const double *>(values));
+            return 0;
+        default:
+            return fail("unknown element type", err, err_len);
+        }
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    } catch (...) {
+        return fail("unknown C++ exception", err, err_len);
+    }
+}
+
 // Write everything of the open table at `table_path` (and its subtables)
 // to its files, fsync-ed when `sync` is non-zero. Returns 0, or 1 with a
 // message in `err`.
@@ -92,6 +140,28 @@ int dsa110_flush_table(const char *table_path, int sync, char *err,
     try {
         casacore::Table table(table_path, casacore::Table::Update);
         table.flush(sync != 0, true);
+        return 0;
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    } catch (...) {
+        return fail("unknown C++ exception", err, err_len);
+    }
+}
+
+// Hold `n_tiles` tiles in the cache of the tiled storage manager
+// `data_manager` of the open table at `table_path` (its one hypercube), and
+// keep casacore from sizing it anew for each access: tiles written part by
+// part then stay in memory until complete, instead of being written,
+// read back and written again. Returns 0, or 1 with a message in `err`.
+int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
+                          unsigned long n_tiles, char *err,
+                          unsigned long err_len) {
+    try {
+        casacore::Table table(table_path, casacore::Table::Update);
+        casacore::ROTiledStManAccessor acc(table, data_manager);
+        for (casacore::uInt h = 0; h < acc.nhypercubes(); h++) {
+            acc.setHypercubeCacheSize(h, n_tiles, false);
+        }
         return 0;
     } catch (const std::exception &e) {
         return fail(e.what(), err, err_len);

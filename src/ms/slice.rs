@@ -1,5 +1,6 @@
 //! Safe wrappers of `slice.cc`: puts of a channel range of an array column
-//! over a range of rows, flushing a table and marking one for delete,
+//! over a range of rows, the tile cache of a column, flushing a table and
+//! marking one for delete,
 //! which rubbl_casatables does not offer.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
@@ -30,6 +31,22 @@ extern "C" {
         err_len: c_ulong,
     ) -> c_int;
     fn dsa110_mark_for_delete(table: *const c_char, err: *mut c_char, err_len: c_ulong) -> c_int;
+    fn dsa110_put_column(
+        table: *const c_char,
+        column: *const c_char,
+        element_type: c_int,
+        per_row: c_ulong,
+        values: *const c_void,
+        err: *mut c_char,
+        err_len: c_ulong,
+    ) -> c_int;
+    fn dsa110_set_tile_cache(
+        table: *const c_char,
+        data_manager: *const c_char,
+        n_tiles: c_ulong,
+        err: *mut c_char,
+        err_len: c_ulong,
+    ) -> c_int;
 }
 
 fn c_path(table: &Path) -> Result<CString, MsError> {
@@ -71,6 +88,79 @@ pub(super) fn mark_for_delete(table: &Path) -> Result<(), MsError> {
         &format!("discarding {}", table.display()),
         |err, len| unsafe { dsa110_mark_for_delete(c_table.as_ptr(), err, len) },
     )
+}
+
+/// Hold `n_tiles` tiles in the cache of the tiled storage manager
+/// `data_manager` of the open table at `table` (see `slice.cc`).
+pub(super) fn set_tile_cache(
+    table: &Path,
+    data_manager: &str,
+    n_tiles: usize,
+) -> Result<(), MsError> {
+    let c_table = c_path(table)?;
+    let c_dm = CString::new(data_manager).map_err(|e| MsError::Casacore(e.to_string()))?;
+    // SAFETY: NUL-terminated strings; `err` is writable for the length passed.
+    call(
+        &format!("tile cache of {data_manager}"),
+        |err, len| unsafe {
+            dsa110_set_tile_cache(
+                c_table.as_ptr(),
+                c_dm.as_ptr(),
+                n_tiles as c_ulong,
+                err,
+                len,
+            )
+        },
+    )
+}
+
+/// Element types a whole column can hold, with their code in `slice.cc`.
+pub(super) trait ColumnValue: Copy {
+    const CODE: c_int;
+}
+
+impl ColumnValue for i32 {
+    const CODE: c_int = 0;
+}
+
+impl ColumnValue for f64 {
+    const CODE: c_int = 1;
+}
+
+/// Put `values` into every one of the `n_rows` rows of `column` of the
+/// table at `table`: scalars when `per_row` is 0, else cells of `per_row`
+/// values (`[row][value]`).
+pub(super) fn put_column<T: ColumnValue>(
+    table: &Path,
+    column: &str,
+    n_rows: usize,
+    per_row: usize,
+    values: &[T],
+) -> Result<(), MsError> {
+    if values.len() != n_rows * per_row.max(1) {
+        return Err(MsError::Rows(format!(
+            "{column}: {} values for {n_rows} rows of {} each",
+            values.len(),
+            per_row.max(1)
+        )));
+    }
+    let c_table = c_path(table)?;
+    let c_column = CString::new(column).map_err(|e| MsError::Casacore(e.to_string()))?;
+    // SAFETY: NUL-terminated strings; `values` holds a value (or `per_row`
+    // values) for every row of the table, of the type `T::CODE` names (the
+    // caller gives the table's row count); `err` is writable for the length
+    // passed.
+    call(column, |err, len| unsafe {
+        dsa110_put_column(
+            c_table.as_ptr(),
+            c_column.as_ptr(),
+            T::CODE,
+            per_row as c_ulong,
+            values.as_ptr().cast(),
+            err,
+            len,
+        )
+    })
 }
 
 /// Element types a slice can hold, with their code in `slice.cc`.

@@ -5,8 +5,9 @@ use std::path::Path;
 use num_complex::Complex32;
 use rubbl_casatables::{Array, Table, TableCreateMode};
 
+use super::convention::casa_pol;
 use super::schema::{self, Col};
-use super::{casa_pol, casacore, MsError, MsSpec};
+use super::{casacore, MsError, MsSpec};
 
 /// A subtable `name` with `cols`, `rows` rows, filled by `fill`, linked
 /// from the main table.

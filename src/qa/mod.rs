@@ -48,7 +48,7 @@ mod uvh5;
 pub mod verdict;
 
 pub use error::QaError;
-pub use ms::accumulate_ms;
+pub use ms::{accumulate_ms, calibrator_field};
 pub use plot::{render_png, PNG_SIZE};
 pub use report::QaReport;
 pub use shape::{CalibratorField, QaShape};

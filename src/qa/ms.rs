@@ -284,7 +284,7 @@ pub fn accumulate_ms(ms: &Path, group: &str) -> Result<QaReport, QaError> {
 
 /// The field the converter named `<calibrator>_t<idx>` (not a
 /// `meridian_icrs_t<idx>`): its index and the calibrator's name.
-fn calibrator_field(names: &[String]) -> Option<(usize, String)> {
+pub fn calibrator_field(names: &[String]) -> Option<(usize, String)> {
     names.iter().enumerate().find_map(|(i, n)| {
         let (name, idx) = n.rsplit_once("_t")?;
         (idx.parse::<usize>().is_ok() && name != "meridian_icrs" && !name.is_empty())

@@ -164,6 +164,19 @@ impl QaAccumulator {
         &self.shape
     }
 
+    /// Forget what was added of the subbands holding channels
+    /// `first_channel..first_channel + n_chan`: a subband converted again
+    /// (a file sent twice) is then added afresh, not counted twice.
+    pub fn forget(&mut self, first_channel: usize, n_chan: usize) {
+        let w = self.shape.subband_channels.max(1);
+        let (n_ant, n_int) = (self.antennas.len(), self.shape.time_jd.len());
+        for k in first_channel / w..(first_channel + n_chan).div_ceil(w) {
+            if let Some(s) = self.subbands.get_mut(k) {
+                *s = SubbandSums::new(n_ant, n_int, w);
+            }
+        }
+    }
+
     /// Add the rows of `block` (one or more whole subbands). Each row of
     /// each subband should be added once.
     pub fn add(&mut self, block: &QaBlock) -> Result<(), QaError> {

@@ -1,4 +1,4 @@
-//! QA of a group read from its UVH5 files: the group reader fills blocks
+//! QA of a group read from its UVH5 files: a reader thread fills blocks
 //! of rows of the joined band (ascending, NaN-flagged by
 //! [`crate::uvh5::sanitize`]) on one thread while the accumulator sums the
 //! previous block on the others.
@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use num_complex::Complex32;
 
 use super::{QaAccumulator, QaBlock, QaError, QaReport, QaShape};
-use crate::group::{parse_file_name, Group};
+use crate::group::{parse_file_name, read_side_by_side, Block, Group, GroupError};
+use crate::uvh5::{Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 
 /// Rows' buffers per block: about 32 MiB, as the converter's blocks.
 const BLOCK_BYTES: usize = 32 << 20;
@@ -43,16 +44,12 @@ struct Buffers {
     vis: Vec<Complex32>,
     flags: Vec<bool>,
     nsamples: Vec<f32>,
+    flag_bytes: Vec<u8>,
 }
 
-/// Read every row of `group` (with `workers` reader threads) and gather
-/// its QA for `shape` (from [`group_shape`], with the calibrator set when
-/// known).
-pub fn accumulate_group(
-    group: &Group,
-    shape: &QaShape,
-    workers: usize,
-) -> Result<QaReport, QaError> {
+/// Read every row of `group` and gather its QA for `shape` (from
+/// [`group_shape`], with the calibrator set when known).
+pub fn accumulate_group(group: &Group, shape: &QaShape) -> Result<QaReport, QaError> {
     let header = group.header();
     let n_rows = header.n_blts;
     let freq_hz = group.freq_hz();
@@ -62,8 +59,17 @@ pub fn accumulate_group(
         .ok_or_else(|| QaError::Block("a row's time is none of the group's integrations".into()))?;
     let ant1: Vec<u32> = header.ant_1_array.iter().map(|&a| a as u32).collect();
     let ant2: Vec<u32> = header.ant_2_array.iter().map(|&a| a as u32).collect();
-    let block = (BLOCK_BYTES / (per_row * 9).max(1)).clamp(1, n_rows.max(1));
-    let mut reader = group.reader(workers)?;
+    let block = (BLOCK_BYTES / (per_row * 10).max(1)).clamp(1, n_rows.max(1));
+    let mut files = group
+        .headers()
+        .iter()
+        .zip(group.channel_maps())
+        .map(|(h, m)| {
+            let file =
+                Uvh5File::open(&h.path, DEFAULT_CHUNK_CACHE_BYTES).map_err(GroupError::from)?;
+            Ok((file, *m))
+        })
+        .collect::<Result<Vec<_>, QaError>>()?;
     let mut acc = QaAccumulator::new(shape);
     std::thread::scope(|s| -> Result<(), QaError> {
         let (full_tx, full_rx) = mpsc::sync_channel::<Result<Buffers, QaError>>(1);
@@ -76,6 +82,7 @@ pub fn accumulate_group(
                     vis: vec![Complex32::new(0.0, 0.0); block * per_row],
                     flags: vec![false; block * per_row],
                     nsamples: vec![0.0; block * per_row],
+                    flag_bytes: vec![0; block * per_row],
                 })
                 .expect("fresh channel");
         }
@@ -84,13 +91,13 @@ pub fn accumulate_group(
                 let Ok(mut b) = empty_rx.recv() else { break };
                 let r1 = (r0 + block).min(n_rows);
                 let n = (r1 - r0) * per_row;
-                let read = reader.read_rows(
-                    r0,
-                    r1,
-                    &mut b.vis[..n],
-                    &mut b.flags[..n],
-                    &mut b.nsamples[..n],
-                );
+                let rows = Block {
+                    vis: &mut b.vis[..n],
+                    flags: &mut b.flags[..n],
+                    nsamples: &mut b.nsamples[..n],
+                    flag_bytes: &mut b.flag_bytes[..n],
+                };
+                let read = read_side_by_side(&mut files, r0, r1, rows);
                 (b.r0, b.r1) = (r0, r1);
                 let failed = read.is_err();
                 if full_tx

@@ -26,11 +26,10 @@
 //! correlator's baseline order (many rows have ant_1 > ant_2), nsamples =
 //! correlator dumps averaged ([`DUMPS_PER_INTEGRATION`]; fewer, with some NaN
 //! visibilities, in a partial last integration when asked), the channel
-//! frequencies of [`channel_freq_hz`], and float32 uvw rounded from the
+//! frequencies of [`telescope::channel_freq_hz`], and float32 uvw rounded from the
 //! exact (f64) w the visibilities were fringe-stopped with.
 
 mod antennas;
-mod band;
 mod chunk;
 mod faults;
 mod rows;
@@ -39,12 +38,11 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+use crate::astro::SkyPos;
 use crate::astro::{Astrometer, Iers};
-use crate::compute::SkyPos;
 use crate::telescope;
 
 pub use antennas::{antennas_with_data, correlator_baselines, CORRELATOR_ORDER};
-pub use band::{channel_freq_hz, channel_width_hz, CORRELATOR_CHANNEL_HZ};
 pub use chunk::guess_chunk;
 pub use faults::{SimFaults, DEAD_ANTENNA_GAIN, RFI_AMPLITUDE_JY};
 pub use sky::{SimSource, NAN_CELL_PERIOD};
@@ -177,7 +175,7 @@ pub fn plan(config: &SimConfig, astro: &Astrometer) -> Result<SimGroup, SimError
             max,
         });
     }
-    if band::averaged_channels(config.chans_per_subband).is_none() {
+    if telescope::averaged_channels(config.chans_per_subband).is_none() {
         return Err(SimError::Channels {
             n: config.chans_per_subband,
         });

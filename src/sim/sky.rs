@@ -6,12 +6,13 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
 use super::antennas::{antennas_with_data, correlator_baselines};
-use super::band::channel_freq_hz;
 use super::{SimFaults, SimGroup, DUMPS_PER_INTEGRATION};
 use crate::astro::Astrometer;
+use crate::astro::SkyPos;
 use crate::compute::rotation::uvw_rotation;
-use crate::compute::{SkyPos, SPEED_OF_LIGHT_M_S};
+use crate::compute::SPEED_OF_LIGHT_M_S;
 use crate::telescope;
+use crate::telescope::channel_freq_hz;
 
 /// A point source: ICRS position (radians) and apparent flux density (Jy).
 #[derive(Clone, Debug, PartialEq)]

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use hdf5::types::{FixedAscii, TypeDescriptor, VarLenUnicode};
 
-use super::band::{channel_freq_hz, channel_width_hz};
 use super::rows::{self, RowArrays};
 use super::sky::{Model, SubbandData};
 use super::SimGroup;
 use crate::telescope;
+use crate::telescope::{channel_freq_hz, channel_width_hz};
 
 fn scalar<T: hdf5::H5Type>(g: &hdf5::Group, name: &str, v: T) -> hdf5::Result<()> {
     g.new_dataset::<T>().create(name)?.write_scalar(&v)

@@ -158,6 +158,12 @@ impl State {
             db.execute_batch("ALTER TABLE files ADD COLUMN ino INTEGER NOT NULL DEFAULT 0")
                 .map_err(&e)?;
         }
+        // The latest file stamp of a group (its earliest is time_s).
+        let has_last = db.prepare("SELECT last_s FROM groups LIMIT 0").is_ok();
+        if !has_last {
+            db.execute_batch("ALTER TABLE groups ADD COLUMN last_s INTEGER")
+                .map_err(&e)?;
+        }
         db.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(&e)?;
         Ok(State {
@@ -253,8 +259,10 @@ impl State {
         Ok(n > 0)
     }
 
-    /// The group a file at `time_s` belongs to: an existing group whose
-    /// time is within `tolerance_s`, else a new one named `timestamp`.
+    /// The group a file stamped `time_s` belongs to: the existing group it
+    /// joins by the one grouping rule ([`crate::group::joins_group`]; the
+    /// nearest to its middle time if several), whose span then takes it in,
+    /// else a new one named `timestamp`.
     pub fn group_for(
         &self,
         timestamp: &str,
@@ -262,22 +270,38 @@ impl State {
         tolerance_s: f64,
         now_s: f64,
     ) -> Result<String, StreamError> {
-        let tol = tolerance_s.floor() as i64;
-        let found: Option<String> = self
+        let reach = (2.0 * tolerance_s).ceil() as i64;
+        let mut near = self
             .db
-            .query_row(
-                "SELECT timestamp FROM groups WHERE time_s BETWEEN ?1 AND ?2 ORDER BY ABS(time_s - ?3) LIMIT 1",
-                params![time_s - tol, time_s + tol, time_s],
-                |r| r.get(0),
+            .prepare(
+                "SELECT timestamp, time_s, COALESCE(last_s, time_s) FROM groups WHERE time_s BETWEEN ?1 AND ?2",
             )
-            .optional()
             .map_err(self.err())?;
-        if let Some(ts) = found {
+        let candidates = near
+            .query_map(params![time_s - reach, time_s + reach], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, i64>(1)?, r.get::<_, i64>(2)?),
+                ))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.err())?;
+        let joined = candidates
+            .into_iter()
+            .filter(|(_, span)| crate::group::joins_group(*span, time_s, tolerance_s))
+            .min_by_key(|(_, (a, b))| (a + b - 2 * time_s).abs());
+        if let Some((ts, _)) = joined {
+            self.db
+                .execute(
+                    "UPDATE groups SET time_s = MIN(time_s, ?2), last_s = MAX(COALESCE(last_s, time_s), ?2) WHERE timestamp = ?1",
+                    params![ts, time_s],
+                )
+                .map_err(self.err())?;
             return Ok(ts);
         }
         self.db
             .execute(
-                "INSERT INTO groups (timestamp, time_s, state, first_seen_s, last_landed_s) VALUES (?1, ?2, 'collecting', ?3, ?3)",
+                "INSERT INTO groups (timestamp, time_s, last_s, state, first_seen_s, last_landed_s) VALUES (?1, ?2, ?2, 'collecting', ?3, ?3)",
                 params![timestamp, time_s, now_s],
             )
             .map_err(self.err())?;

@@ -6,7 +6,11 @@
 //! embedded in the binary. DSA-117 has no elevation in that table: it gets
 //! the array altitude ([`ARRAY_ALTITUDE_M`]).
 
+mod band;
+
 use crate::astro::Site;
+
+pub use band::{averaged_channels, channel_freq_hz, channel_width_hz, subband_of};
 
 /// Array reference latitude, degrees (WGS84).
 pub const ARRAY_LATITUDE_DEG: f64 = 37.2314;

@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use num_complex::Complex32;
 
@@ -123,7 +124,8 @@ impl Bulk {
 
 /// An open UVH5 file: its header and how its bulk data are read.
 pub struct Uvh5File {
-    header: Header,
+    /// Shared with the group it belongs to: read once per conversion.
+    header: Arc<Header>,
     h5: hdf5::File,
     raw: File,
     file_len: u64,
@@ -251,7 +253,13 @@ impl Uvh5File {
     /// Open read-only with an HDF5 raw-data chunk cache of `chunk_cache_bytes`.
     pub fn open(path: &Path, chunk_cache_bytes: usize) -> Result<Uvh5File, Uvh5Error> {
         let h5 = open_hdf5(path, chunk_cache_bytes)?;
-        let header = header_of(&h5, path)?;
+        let header = Arc::new(header_of(&h5, path)?);
+        Uvh5File::with_header(h5, header)
+    }
+
+    fn with_header(h5: hdf5::File, header: Arc<Header>) -> Result<Uvh5File, Uvh5Error> {
+        let path = header.path.clone();
+        let path = path.as_path();
         let raw = File::open(path).map_err(|e| Uvh5Error::Open {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -334,6 +342,11 @@ impl Uvh5File {
 
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The header, to share.
+    pub fn shared_header(&self) -> Arc<Header> {
+        self.header.clone()
     }
 
     /// How each of visdata, flags, nsamples is read.

@@ -28,7 +28,8 @@ use num_complex::Complex32;
 pub use probe::{list_adapters, platform_backends, probed_backends, AdapterSummary, KernelSupport};
 
 use super::cpu::{check_phase, check_separations, check_uvw, separation, CpuBackend};
-use super::{Backend, ComputeError, Match, SkyPos, UvwRequest};
+use super::{Backend, ComputeError, Match, UvwRequest};
+use crate::astro::SkyPos;
 use context::Context;
 use phase_terms::{Term, CHANNELS_PER_ANCHOR};
 use pool::Pool;

@@ -1,4 +1,5 @@
-//! The correlator's channel frequencies.
+//! The correlator's channel frequencies, and which subband a file's
+//! frequencies are.
 //!
 //! The correlator's F-engine splits 250 MHz below 1530 MHz into 8192
 //! channels of 30.517578125 kHz (descending in frequency). A subband file
@@ -16,11 +17,11 @@
 /// Top of the correlator's band, Hz.
 const BAND_TOP_HZ: f64 = 1.53e9;
 /// One correlator (F-engine) channel, Hz: 250 MHz / 8192.
-pub const CORRELATOR_CHANNEL_HZ: f64 = 30_517.578_125;
+const CORRELATOR_CHANNEL_HZ: f64 = 30_517.578_125;
 /// Correlator channel at which sb00 starts.
 const FIRST_CHANNEL: usize = 1024;
 /// Correlator channels per subband file.
-pub const CORRELATOR_CHANNELS_PER_SUBBAND: usize = 384;
+const CORRELATOR_CHANNELS_PER_SUBBAND: usize = 384;
 
 /// Correlator channels averaged into one file channel when a file holds
 /// `chans_per_subband` channels (8 for the real 48); `None` unless
@@ -45,9 +46,48 @@ pub fn channel_width_hz(chans_per_subband: usize) -> f64 {
     k as f64 * CORRELATOR_CHANNEL_HZ
 }
 
+/// The subband number (`sbNN`) whose channels are `freq_hz` (a file's
+/// channel centres, in either order), by the formula above: the
+/// frequencies, not the file name, say where a file's channels belong.
+/// `None` unless the count divides 384 and every channel lies within a
+/// hundredth of a channel of the formula.
+pub fn subband_of(freq_hz: &[f64]) -> Option<usize> {
+    let n = freq_hz.len();
+    averaged_channels(n)?;
+    let width = channel_width_hz(n);
+    let top = freq_hz.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sb = (channel_freq_hz(0, 0, n) - top) / (n as f64 * width);
+    let sb = (sb.round() >= 0.0).then_some(sb.round() as usize)?;
+    let mut expected: Vec<f64> = (0..n).map(|m| channel_freq_hz(sb, m, n)).collect();
+    let mut got = freq_hz.to_vec();
+    expected.sort_by(f64::total_cmp);
+    got.sort_by(f64::total_cmp);
+    let close = expected
+        .iter()
+        .zip(&got)
+        .all(|(e, g)| (e - g).abs() <= 0.01 * width);
+    close.then_some(sb)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_frequencies_name_its_subband() {
+        for (sb, n) in [(0, 48), (5, 48), (15, 48), (3, 4)] {
+            let mut f: Vec<f64> = (0..n).map(|m| channel_freq_hz(sb, m, n)).collect();
+            assert_eq!(subband_of(&f), Some(sb));
+            // Ascending files too.
+            f.reverse();
+            assert_eq!(subband_of(&f), Some(sb));
+        }
+        // Half a channel off, a foreign band, or a count that does not divide 384.
+        let shifted: Vec<f64> = (0..48).map(|m| channel_freq_hz(2, m, 48) + 122e3).collect();
+        assert_eq!(subband_of(&shifted), None);
+        assert_eq!(subband_of(&[150e6, 151e6]), None);
+        assert_eq!(subband_of(&[1.4e9; 7]), None);
+    }
 
     #[test]
     fn the_data_docs_two_channels() {

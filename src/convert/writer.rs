@@ -1,0 +1,570 @@
+//! The one conversion path: a Measurement Set written subband by subband.
+//!
+//! [`Conversion::start`] creates the main table from one header of the
+//! group (rows, baselines and times are the same in every subband) and
+//! writes every per-row column; [`Conversion::add`] reads, phase-corrects
+//! and writes subband files into their own channels, in any order;
+//! [`Conversion::finish`] writes what needs the whole band (WEIGHT and
+//! FLAG_ROW of a merged band, the subtables) and puts the MS in place.
+//! `convert` adds a group's files in one call, a reader thread reading
+//! block k+1 while this thread writes block k; the streaming daemon adds
+//! each file as it lands, so that when the last one lands only that
+//! subband and the subtables are left to write.
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use super::band::{self, Band};
+use super::setup::{self, Setup};
+use super::{ConvertError, ConvertOptions, ConvertSummary};
+use crate::group::{self, ChannelMap};
+use crate::ms::{Channels, MsLayout, MsWriter, WeightStats};
+use crate::qa;
+use crate::uvh5::{Header, RowBuffers, Uvh5File};
+
+/// A group whose MS is being written subband by subband.
+pub struct Conversion {
+    opts: ConvertOptions,
+    band: Band,
+    layout: MsLayout,
+    setup: Setup,
+    writer: MsWriter,
+    stats: WeightStats,
+    /// w change of every row, metres.
+    dw_m: Vec<f64>,
+    /// (first joined channel, file) of each subband written, with its header.
+    written: Vec<(usize, PathBuf)>,
+    headers: Vec<Arc<Header>>,
+    /// Per window: WEIGHT, SIGMA and FLAG_ROW written.
+    weights_written: Vec<bool>,
+    block_rows: usize,
+    /// Read, compute, write.
+    seconds: [f64; 3],
+    started: Instant,
+    /// Quick-look QA gathered from the blocks as they are read.
+    qa: Option<Qa>,
+}
+
+/// QA of a conversion: the accumulator and each row's integration.
+struct Qa {
+    acc: qa::QaAccumulator,
+    integration: Vec<u32>,
+}
+
+impl Qa {
+    /// QA of the group `setup` describes, in `band`, named `group`.
+    fn new(setup: &Setup, band: &Band, group: &str) -> Result<Qa, ConvertError> {
+        let (n_subbands, width) = band.subbands();
+        let mut shape = qa::QaShape::from_header(&setup.header, group, n_subbands, width);
+        if let Band::Group(g) = band {
+            shape.subband_names = band::window_names(g, n_subbands);
+        }
+        let names: Vec<String> = setup.plan.fields.iter().map(|f| f.name.clone()).collect();
+        shape.calibrator = qa::calibrator_field(&names)
+            .map(|(integration, name)| qa::CalibratorField { name, integration });
+        let integration = shape
+            .row_integrations(&setup.header.time_jd)
+            .ok_or_else(|| {
+                qa::QaError::Block("a row's time is none of the group's integrations".into())
+            })?;
+        Ok(Qa {
+            acc: qa::QaAccumulator::new(&shape),
+            integration,
+        })
+    }
+}
+
+/// Rows `r0..r1` of the subbands being added, side by side,
+/// `[row][chan ascending][pol]`.
+struct SubBlock {
+    /// Index of its [`Step`].
+    step: usize,
+    rows: RowBuffers,
+    /// Flags as stored, before [`uvh5::sanitize`].
+    flag_bytes: Vec<u8>,
+}
+
+/// Blocks circulating between the reader thread and the writer.
+const BLOCKS_IN_FLIGHT: usize = 2;
+
+/// Bytes the conversion holds per row of a subband block: visibilities,
+/// flags and nsamples in the blocks in flight and the writer's copy, plus
+/// per-row geometry.
+fn bytes_per_row(per_row: usize) -> usize {
+    (BLOCKS_IN_FLIGHT + 1) * per_row * (std::mem::size_of::<num_complex::Complex32>() + 1 + 4) + 128
+}
+
+/// Memory kept out of the block budget: the group's header arrays,
+/// casacore's and HDF5's caches, the program itself.
+const FIXED_OVERHEAD_BYTES: usize = 192 << 20;
+
+/// Size of one block's buffers that the conversion aims for: small blocks
+/// keep the reader and the writer overlapping and the caches warm.
+const TARGET_BLOCK_BYTES: usize = 32 << 20;
+
+/// Rows per block: about [`TARGET_BLOCK_BYTES`] of buffers, fewer when
+/// `max_memory_bytes` demands it (never fewer than one row).
+pub(super) fn block_rows(max_memory_bytes: usize, per_row: usize, n_rows: usize) -> usize {
+    let budget = max_memory_bytes.saturating_sub(FIXED_OVERHEAD_BYTES);
+    let fit = budget / bytes_per_row(per_row);
+    let target = TARGET_BLOCK_BYTES / (per_row * (8 + 1 + 4)).max(1);
+    fit.min(target).clamp(1, n_rows.max(1))
+}
+
+impl Conversion {
+    /// Create the MS of the group described by `reference` (any of its
+    /// files) with the subbands of `band`, and write every per-row column.
+    pub fn start(
+        reference: Arc<Header>,
+        band: Band,
+        out_ms: &Path,
+        opts: &ConvertOptions,
+    ) -> Result<Conversion, ConvertError> {
+        let started = Instant::now();
+        let claim = setup::claim_output(out_ms, opts)?;
+        let setup = Setup::new(reference, band.centre_hz(), opts)?;
+        let group_name = out_ms
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("group");
+        let qa = opts
+            .qa
+            .then(|| Qa::new(&setup, &band, group_name))
+            .transpose()?;
+        let (n_subbands, width) = band.subbands();
+        if let Band::Group(g) = &band {
+            if n_subbands == 1
+                && g.paths().len() > 1
+                && opts.spw_layout == crate::ms::SpwLayout::Subbands
+            {
+                tracing::warn!("the subbands differ in channel count: writing one spectral window");
+            }
+        }
+        let layout = setup.layout(n_subbands, width, opts);
+        let n_rows = setup.n_rows();
+        let n_pol = setup.header.n_pols;
+        // The whole band in one block when every file is added at once.
+        let per_row = layout.n_chan() * n_pol;
+        let block_rows = block_rows(opts.max_memory_bytes, per_row, n_rows);
+        if opts.max_memory_bytes < FIXED_OVERHEAD_BYTES + 64 * bytes_per_row(per_row) {
+            tracing::warn!(
+                "--max-memory {} MiB leaves room for only {block_rows} rows per block: expect a slow \
+                 conversion (the converter needs about {} MiB besides its row buffers)",
+                opts.max_memory_bytes >> 20,
+                FIXED_OVERHEAD_BYTES >> 20
+            );
+        }
+        let mut writer = MsWriter::create(claim, &layout, setup.scan_number())?;
+        let t = Instant::now();
+        let mut uvw = vec![[0.0; 3]; n_rows];
+        setup.uvw(opts.backend.as_ref(), 0, &mut uvw)?;
+        let mut dw_m = vec![0.0; n_rows];
+        setup.dw_m(0, &uvw, &mut dw_m);
+        let seconds_compute = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        writer
+            .write_row_meta(&setup.meta(0, &uvw))
+            .map_err(|e| writer.explain(e))?;
+        Ok(Conversion {
+            opts: opts.clone(),
+            band,
+            weights_written: vec![false; layout.n_windows],
+            layout,
+            stats: WeightStats::new(n_rows, n_pol),
+            setup,
+            writer,
+            dw_m,
+            written: Vec::new(),
+            headers: Vec::new(),
+            block_rows,
+            seconds: [0.0, seconds_compute, t.elapsed().as_secs_f64()],
+            started,
+            qa,
+        })
+    }
+
+    /// Read, phase-correct and write the subband files `files` (any order;
+    /// a file written before is written again), each into its own channels.
+    /// Each block of rows is read from all of them and written window
+    /// after window: in the order of casacore's tiles, so that no tile is
+    /// created empty, written, read back and written again.
+    pub fn add(&mut self, mut files: Vec<Uvh5File>) -> Result<(), ConvertError> {
+        let mut placed: Vec<(Uvh5File, ChannelMap)> = Vec::with_capacity(files.len());
+        for f in files.drain(..) {
+            let h = f.header();
+            group::check_same_rows(h, &self.setup.header)?;
+            let slot = self.band.slot(h)?;
+            let taken = self
+                .written
+                .iter()
+                .filter(|(_, p)| *p != h.path)
+                .map(|(c, p)| (*c, p))
+                .chain(placed.iter().map(|(f, s)| (s.offset, &f.header().path)))
+                .find(|(c, _)| *c == slot.offset);
+            if let Some((_, other)) = taken {
+                return Err(ConvertError::Input {
+                    path: h.path.clone(),
+                    what: format!("its frequencies are those of {}", other.display()),
+                });
+            }
+            placed.push((f, slot));
+        }
+        placed.sort_by_key(|(_, s)| s.offset);
+        if let Some(q) = self.qa.as_mut() {
+            for (f, slot) in &placed {
+                if self.written.iter().any(|(_, p)| *p == f.header().path) {
+                    q.acc.forget(slot.offset, slot.n_freqs);
+                }
+            }
+        }
+        let (n_rows, n_pol) = (self.setup.n_rows(), self.setup.header.n_pols);
+        let all_chans: usize = placed.iter().map(|(_, s)| s.n_freqs).sum();
+        let block = block_rows(self.opts.max_memory_bytes, all_chans * n_pol, n_rows);
+        self.block_rows = block;
+        // Several files share a block only where their channels are
+        // contiguous in the band.
+        let contiguous = placed
+            .windows(2)
+            .all(|w| w[0].1.offset + w[0].1.n_freqs == w[1].1.offset);
+        let per_window = self.layout.n_windows > 1 || !contiguous;
+        let steps = steps(
+            &placed,
+            self.writer.row_runs(),
+            per_window,
+            block * all_chans,
+        );
+        let (rows, chans) = steps
+            .iter()
+            .map(|st| {
+                let chans: usize = placed[st.files.clone()]
+                    .iter()
+                    .map(|(_, s)| s.n_freqs)
+                    .sum();
+                (st.r1 - st.r0, chans)
+            })
+            .max_by_key(|&(r, c)| r * c)
+            .unwrap_or((1, 1));
+        self.writer.cache_tiles_for(rows, chans)?;
+        // Each file's channels ascending, as the reader places them.
+        let freq_hz: Vec<Vec<f64>> = placed
+            .iter()
+            .map(|(f, s)| {
+                let mut f = f.header().freq_hz.clone();
+                if s.reversed {
+                    f.reverse();
+                }
+                f
+            })
+            .collect();
+        let headers: Vec<Arc<Header>> = placed.iter().map(|(f, _)| f.shared_header()).collect();
+        let slots: Vec<ChannelMap> = placed.iter().map(|(_, s)| *s).collect();
+        let progress = progress_bar(self.opts.progress, (n_rows * slots.len()) as u64);
+        let Conversion {
+            opts,
+            layout,
+            setup,
+            writer,
+            stats,
+            dw_m,
+            written,
+            headers: kept,
+            weights_written,
+            seconds,
+            qa,
+            ..
+        } = self;
+        let backend = opts.backend.as_ref();
+        let (dw_m, slots, steps, setup) = (&*dw_m, &slots, &steps, &*setup);
+        std::thread::scope(|s| -> Result<(), ConvertError> {
+            let (full_tx, full_rx) = mpsc::sync_channel::<Result<SubBlock, ConvertError>>(1);
+            let (empty_tx, empty_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
+            for _ in 0..BLOCKS_IN_FLIGHT {
+                let rows = RowBuffers::new(block, all_chans * n_pol);
+                let flag_bytes = vec![0; rows.flags.len()];
+                let b = SubBlock {
+                    step: 0,
+                    rows,
+                    flag_bytes,
+                };
+                empty_tx.send(b).expect("fresh channel");
+            }
+            // Reading, sanitizing and phase-correcting: the reader thread.
+            let reading = std::thread::Builder::new()
+                .name("read".into())
+                .spawn_scoped(s, move || {
+                    let mut t = [0.0; 2];
+                    for (k, step) in steps.iter().enumerate() {
+                        let Ok(b) = empty_rx.recv() else { return t };
+                        let files = &mut placed[step.files.clone()];
+                        let res = read_block(files, step, k, b, &mut t[0]).and_then(|mut b| {
+                            let clock = Instant::now();
+                            let freq: Vec<f64> = freq_hz[step.files.clone()].concat();
+                            let (r0, r1) = (step.r0, step.r1);
+                            let n = (r1 - r0) * freq.len() * n_pol;
+                            let rows = &mut b.rows;
+                            backend.phase_correct(
+                                &mut rows.vis[..n],
+                                n_pol,
+                                &dw_m[r0..r1],
+                                &freq,
+                            )?;
+                            if let Some(q) = qa.as_mut() {
+                                let added = q.acc.add(&qa::QaBlock {
+                                    first_channel: slots[step.files.start].offset,
+                                    freq_hz: &freq,
+                                    ant1: &setup.ant1[r0..r1],
+                                    ant2: &setup.ant2[r0..r1],
+                                    integration: &q.integration[r0..r1],
+                                    vis: &rows.vis[..n],
+                                    flags: &rows.flags[..n],
+                                    nsamples: &rows.nsamples[..n],
+                                });
+                                // QA is a look at the data, never a reason
+                                // to fail the conversion (a subband sent
+                                // twice cannot be counted twice).
+                                if let Err(e) = added {
+                                    tracing::warn!("QA of this group dropped: {e}");
+                                    *qa = None;
+                                }
+                            }
+                            t[1] += clock.elapsed().as_secs_f64();
+                            Ok(b)
+                        });
+                        let failed = res.is_err();
+                        if full_tx.send(res).is_err() || failed {
+                            return t;
+                        }
+                    }
+                    t
+                })
+                .map_err(ConvertError::Thread)?;
+            // Writing: this thread, which owns the casacore table.
+            for received in full_rx.iter() {
+                let b = received?;
+                let step = &steps[b.step];
+                let (r0, r1) = (step.r0, step.r1);
+                let step_slots = &slots[step.files.clone()];
+                let n = (r1 - r0) * step_slots.iter().map(|s| s.n_freqs).sum::<usize>() * n_pol;
+                let t = Instant::now();
+                let channels = Channels {
+                    ant1: &setup.ant1[r0..r1],
+                    ant2: &setup.ant2[r0..r1],
+                    vis: &b.rows.vis[..n],
+                    flags: &b.rows.flags[..n],
+                    nsamples: &b.rows.nsamples[..n],
+                };
+                let mut from = 0;
+                for slot in step_slots {
+                    writer
+                        .write_channels(r0, (slot.offset, slot.n_freqs), &channels, from, stats)
+                        .map_err(|e| writer.explain(e))?;
+                    from += slot.n_freqs;
+                }
+                progress.inc(((r1 - r0) * step_slots.len()) as u64);
+                seconds[2] += t.elapsed().as_secs_f64();
+                // The reader may have stopped after the last block.
+                let _ = empty_tx.send(b);
+            }
+            let [read_s, compute_s] = reading.join().expect("reader thread panicked");
+            seconds[0] += read_s;
+            seconds[1] += compute_s;
+            Ok(())
+        })?;
+        // Every subband is in: record it; a window that is one subband has
+        // its WEIGHT, SIGMA and FLAG_ROW final now.
+        let t = Instant::now();
+        for (h, slot) in headers.iter().zip(slots) {
+            written.retain(|(_, p)| *p != h.path);
+            written.push((slot.offset, h.path.clone()));
+            kept.retain(|k| k.path != h.path);
+            kept.push(h.clone());
+            if layout.window_chans == slot.n_freqs {
+                let window = slot.offset / slot.n_freqs;
+                writer.write_weights(stats, [window])?;
+                weights_written[window] = true;
+            }
+            tracing::debug!("{}: subband written", h.path.display());
+        }
+        // Waiting for more subbands (the daemon): hand casacore's caches to
+        // the kernel now, so that `finish` has little left to write.
+        if written.len() * layout.channels_per_tile < layout.n_chan() {
+            writer.start_writeback()?;
+        }
+        seconds[2] += t.elapsed().as_secs_f64();
+        progress.finish_and_clear();
+        Ok(())
+    }
+
+    /// Check that `files`, the complete group, are the subbands written,
+    /// where they belong; write what is left of WEIGHT and FLAG_ROW and the
+    /// subtables; put the MS in place.
+    pub fn finish(mut self, files: &[PathBuf]) -> Result<ConvertSummary, ConvertError> {
+        let t = Instant::now();
+        let headers = files
+            .iter()
+            .map(|f| {
+                self.headers
+                    .iter()
+                    .find(|h| h.path == *f)
+                    .cloned()
+                    .ok_or_else(|| ConvertError::Input {
+                        path: f.clone(),
+                        what: "a file of the group that was not converted".into(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let group = self.band.into_group(headers, &self.written)?;
+        if group.freq_hz().len() != self.layout.n_chan() {
+            return Err(ConvertError::Input {
+                path: group.paths()[0].clone(),
+                what: format!(
+                    "the group's {} files have {} channels; the MS was laid out for {}",
+                    files.len(),
+                    group.freq_hz().len(),
+                    self.layout.n_chan()
+                ),
+            });
+        }
+        let spec = self.setup.spec(&group, &self.layout, &self.opts);
+        let left: Vec<usize> = (0..self.layout.n_windows)
+            .filter(|&w| !self.weights_written[w])
+            .collect();
+        self.writer.write_weights(&self.stats, left)?;
+        let ms_path = self.writer.finish(&spec)?;
+        // QA beside the MS, once the MS is in place.
+        let verdict = match self.qa.take() {
+            Some(q) => {
+                let mut report = q.acc.finish();
+                report.input = "convert".into();
+                let dir = ms_path.parent().unwrap_or(Path::new("."));
+                qa::write_outputs(&report, dir)?;
+                Some(format!("{} {}", report.verdict.as_str(), report.summary))
+            }
+            None => None,
+        };
+        let [read_s, compute_s, write_s] = self.seconds;
+        let seconds = [
+            read_s,
+            compute_s,
+            write_s + t.elapsed().as_secs_f64(),
+            self.started.elapsed().as_secs_f64(),
+        ];
+        let mut summary = self.setup.summary(
+            ms_path,
+            &group,
+            self.layout.n_windows,
+            &self.opts,
+            self.block_rows,
+            seconds,
+        );
+        summary.qa = verdict;
+        Ok(summary)
+    }
+}
+
+/// One read and write of a conversion: rows `r0..r1` of the files
+/// `files` (indices into the files added, ascending frequency), side by
+/// side in one block.
+struct Step {
+    files: std::ops::Range<usize>,
+    r0: usize,
+    r1: usize,
+}
+
+/// The steps that write the files `placed` in the order of the main
+/// table's rows, and so of casacore's tiles (no tile created empty, written,
+/// read back and written again): within each run of input rows that is
+/// contiguous in every window (`runs`), window after window when
+/// `per_window` (one window per subband), else every file in each block of
+/// rows. At most `block_values` values per block.
+fn steps(
+    placed: &[(Uvh5File, ChannelMap)],
+    runs: &[(usize, usize)],
+    per_window: bool,
+    block_values: usize,
+) -> Vec<Step> {
+    let n_pol = placed.first().map_or(1, |(f, _)| f.header().n_pols);
+    let groups: Vec<std::ops::Range<usize>> = if per_window {
+        (0..placed.len()).map(|k| k..k + 1).collect()
+    } else {
+        // Every file in each block.
+        let all = 0..placed.len();
+        vec![all]
+    };
+    let mut steps = Vec::new();
+    for &(start, len) in runs {
+        for files in &groups {
+            let chans: usize = placed[files.clone()].iter().map(|(_, s)| s.n_freqs).sum();
+            let rows = (block_values / (chans * n_pol).max(1)).max(1);
+            for r0 in (start..start + len).step_by(rows) {
+                let r1 = (r0 + rows).min(start + len);
+                steps.push(Step {
+                    files: files.clone(),
+                    r0,
+                    r1,
+                });
+            }
+        }
+    }
+    steps
+}
+
+/// Read `step` (the `k`-th) of `files` (those of the step) into `b`, side
+/// by side ([`group::read_side_by_side`]); adds the seconds to `seconds`.
+fn read_block(
+    files: &mut [(Uvh5File, ChannelMap)],
+    step: &Step,
+    k: usize,
+    mut b: SubBlock,
+    seconds: &mut f64,
+) -> Result<SubBlock, ConvertError> {
+    let t = Instant::now();
+    let n_pol = files[0].0.header().n_pols;
+    let n = (step.r1 - step.r0) * files.iter().map(|(_, s)| s.n_freqs).sum::<usize>() * n_pol;
+    let rows = &mut b.rows;
+    let block = group::Block {
+        vis: &mut rows.vis[..n],
+        flags: &mut rows.flags[..n],
+        nsamples: &mut rows.nsamples[..n],
+        flag_bytes: &mut b.flag_bytes[..n],
+    };
+    group::read_side_by_side(files, step.r0, step.r1, block)?;
+    b.step = k;
+    *seconds += t.elapsed().as_secs_f64();
+    Ok(b)
+}
+
+fn progress_bar(enabled: bool, rows: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(rows);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} subband rows ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_aim_at_32_mib_within_the_budget() {
+        // One 48-channel subband x 2 pols: 96 * 13 = 1248 bytes per row.
+        let per_row = 48 * 2;
+        let rows = block_rows(1 << 30, per_row, 111_744);
+        assert_eq!(rows, (32 << 20) / 1_248);
+        // A tight budget shrinks the blocks to fit it.
+        let tight = FIXED_OVERHEAD_BYTES + 100 * bytes_per_row(per_row);
+        assert_eq!(block_rows(tight, per_row, 111_744), 100);
+        // Below one row's worth it still makes progress, row by row.
+        assert_eq!(block_rows(1, per_row, 111_744), 1);
+        // Never more rows than the group has.
+        assert_eq!(block_rows(1 << 30, per_row, 50), 50);
+    }
+}
