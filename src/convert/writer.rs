@@ -439,7 +439,7 @@ impl Conversion {
                 report.input = "convert".into();
                 let dir = ms_path.parent().unwrap_or(Path::new("."));
                 qa::write_outputs(&report, dir)?;
-                Some(format!("{} {}", report.verdict.as_str(), report.summary))
+                Some(report.summary.clone())
             }
             None => None,
         };

@@ -67,6 +67,24 @@ int fail(const char *what, char *err, unsigned long err_len) {
     return 1;
 }
 
+// Run `f`: 0, or 1 with the message of whatever it threw in `err` (no
+// exception crosses into Rust).
+template <typename F> int guarded(F f, char *err, unsigned long err_len) {
+    try {
+        f();
+        return 0;
+    } catch (const std::exception &e) {
+        return fail(e.what(), err, err_len);
+    } catch (...) {
+        return fail("unknown C++ exception", err, err_len);
+    }
+}
+
+// An element type code the caller should never send.
+struct UnknownType : std::exception {
+    const char *what() const noexcept override { return "unknown element type"; }
+};
+
 } // namespace
 
 extern "C" {
@@ -82,28 +100,23 @@ int dsa110_put_slice(const char *table_path, const char *column, int type,
                      unsigned long chan0, unsigned long n_chan,
                      unsigned long n_pol, const void *values, char *err,
                      unsigned long err_len) {
-    try {
-        switch (type) {
-        case DSA110_COMPLEX:
-            put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
-                      static_cast<const casacore::Complex *>(values));
-            return 0;
-        case DSA110_FLOAT:
-            put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
-                      static_cast<const float *>(values));
-            return 0;
-        case DSA110_BOOL:
-            put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
-                      static_cast<const bool *>(values));
-            return 0;
-        default:
-            return fail("unknown element type", err, err_len);
-        }
-    } catch (const std::exception &e) {
-        return fail(e.what(), err, err_len);
-    } catch (...) {
-        return fail("unknown C++ exception", err, err_len);
-    }
+    return guarded(
+        [&] {
+            switch (type) {
+            case DSA110_COMPLEX:
+                return put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
+                                 static_cast<const casacore::Complex *>(values));
+            case DSA110_FLOAT:
+                return put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
+                                 static_cast<const float *>(values));
+            case DSA110_BOOL:
+                return put_slice(table_path, column, row0, n_rows, chan0, n_chan, n_pol,
+                                 static_cast<const bool *>(values));
+            default:
+                throw UnknownType();
+            }
+        },
+        err, err_len);
 }
 
 // Element types of whole columns.
@@ -114,22 +127,20 @@ enum { DSA110_INT = 0, DSA110_DOUBLE = 1 };
 int dsa110_put_column(const char *table_path, const char *column, int type,
                       unsigned long per_row, const void *values, char *err,
                       unsigned long err_len) {
-    try {
-        switch (type) {
-        case DSA110_INT:
-            put_column(table_path, column, per_row, static_cast<const casacore::Int *>(values));
-            return 0;
-        case DSA110_DOUBLE:
-            put_column(table_path, column, per_row, static_cast<const double *>(values));
-            return 0;
-        default:
-            return fail("unknown element type", err, err_len);
-        }
-    } catch (const std::exception &e) {
-        return fail(e.what(), err, err_len);
-    } catch (...) {
-        return fail("unknown C++ exception", err, err_len);
-    }
+    return guarded(
+        [&] {
+            switch (type) {
+            case DSA110_INT:
+                return put_column(table_path, column, per_row,
+                                  static_cast<const casacore::Int *>(values));
+            case DSA110_DOUBLE:
+                return put_column(table_path, column, per_row,
+                                  static_cast<const double *>(values));
+            default:
+                throw UnknownType();
+            }
+        },
+        err, err_len);
 }
 
 // Write everything of the open table at `table_path` (and its subtables)
@@ -137,15 +148,12 @@ int dsa110_put_column(const char *table_path, const char *column, int type,
 // message in `err`.
 int dsa110_flush_table(const char *table_path, int sync, char *err,
                        unsigned long err_len) {
-    try {
-        casacore::Table table(table_path, casacore::Table::Update);
-        table.flush(sync != 0, true);
-        return 0;
-    } catch (const std::exception &e) {
-        return fail(e.what(), err, err_len);
-    } catch (...) {
-        return fail("unknown C++ exception", err, err_len);
-    }
+    return guarded(
+        [&] {
+            casacore::Table table(table_path, casacore::Table::Update);
+            table.flush(sync != 0, true);
+        },
+        err, err_len);
 }
 
 // Hold `n_tiles` tiles in the cache of the tiled storage manager
@@ -156,18 +164,15 @@ int dsa110_flush_table(const char *table_path, int sync, char *err,
 int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
                           unsigned long n_tiles, char *err,
                           unsigned long err_len) {
-    try {
-        casacore::Table table(table_path, casacore::Table::Update);
-        casacore::ROTiledStManAccessor acc(table, data_manager);
-        for (casacore::uInt h = 0; h < acc.nhypercubes(); h++) {
-            acc.setHypercubeCacheSize(h, n_tiles, false);
-        }
-        return 0;
-    } catch (const std::exception &e) {
-        return fail(e.what(), err, err_len);
-    } catch (...) {
-        return fail("unknown C++ exception", err, err_len);
-    }
+    return guarded(
+        [&] {
+            casacore::Table table(table_path, casacore::Table::Update);
+            casacore::ROTiledStManAccessor acc(table, data_manager);
+            for (casacore::uInt h = 0; h < acc.nhypercubes(); h++) {
+                acc.setHypercubeCacheSize(h, n_tiles, false);
+            }
+        },
+        err, err_len);
 }
 
 // Mark the open table at `table_path` for delete: when the last reference
@@ -175,14 +180,11 @@ int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
 // or 1 with a message in `err`.
 int dsa110_mark_for_delete(const char *table_path, char *err,
                            unsigned long err_len) {
-    try {
-        casacore::Table table(table_path, casacore::Table::Update);
-        table.markForDelete();
-        return 0;
-    } catch (const std::exception &e) {
-        return fail(e.what(), err, err_len);
-    } catch (...) {
-        return fail("unknown C++ exception", err, err_len);
-    }
+    return guarded(
+        [&] {
+            casacore::Table table(table_path, casacore::Table::Update);
+            table.markForDelete();
+        },
+        err, err_len);
 }
 }
