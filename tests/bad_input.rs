@@ -170,20 +170,7 @@ fn unusable_outputs_give_clear_errors_and_no_finished_ms() {
     // An output "directory" that is a file.
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "").unwrap();
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
-        &"convert",
-        &"--allow-incomplete",
-        &"--backend",
-        &"cpu",
-        &"-o",
-        &blocker,
-    ];
-    for f in &files {
-        args.push(f);
-    }
-    let (code, _, err) = run_cli(&args);
-    assert_ne!(code, 0);
-    assert!(err.contains("blocker"), "{err}");
+    convert_fails(&files, &blocker, "blocker");
 
     // A full disk: a 512 KiB tmpfs (needs root; CI runs as root).
     let small = dir.path().join("small");

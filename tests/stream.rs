@@ -299,26 +299,12 @@ fn groups_landing_over_time_are_converted_once_bad_files_quarantined() {
     assert!(log.contains("quarantined"), "{log}");
     assert!(!log.contains("converting the group whole"), "{log}");
     for (k, t) in [(0, &t0), (1, &t1), (3, &t3)] {
-        let batch = dir.path().join(format!("batch{k}"));
-        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
-            &"-q",
-            &"convert",
-            &"--subbands",
-            &"4",
-            &"--backend",
-            &"cpu",
-            &"-o",
-            &batch,
-        ];
-        for f in &src[k] {
-            args.push(f);
-        }
-        let (code, _, err) = common::run_cli(&args);
-        assert_eq!(code, 0, "{err}");
-        common::assert_same_ms(
-            &output.join(format!("{t}.ms")),
-            &batch.join(format!("{t}.ms")),
+        let batch = common::convert(
+            &src[k],
+            &dir.path().join(format!("batch{k}")),
+            &["--subbands", "4"],
         );
+        common::assert_same_ms(&output.join(format!("{t}.ms")), &batch);
     }
 }
 
@@ -585,22 +571,8 @@ fn a_group_whose_output_another_process_writes_waits_and_is_then_done() {
         "busy is not an attempt"
     );
     // The other writer puts its MS in place and lets go.
-    let elsewhere = dir.path().join("elsewhere");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
-        &"-q",
-        &"convert",
-        &"--subbands",
-        &"4",
-        &"--backend",
-        &"cpu",
-        &"-o",
-        &elsewhere,
-    ];
-    for f in &src[0] {
-        args.push(f);
-    }
-    assert_eq!(common::run_cli(&args).0, 0);
-    std::fs::rename(elsewhere.join(format!("{t0}.ms")), &target).unwrap();
+    let elsewhere = common::convert(&src[0], &dir.path().join("elsewhere"), &["--subbands", "4"]);
+    std::fs::rename(elsewhere, &target).unwrap();
     let placed = key(&target);
     drop(held);
     wait_for_state(&output, &t0, "done");
@@ -747,25 +719,11 @@ fn the_daemon_on_the_gpu_writes_the_ms_the_cpu_convert_writes() {
     wait_for_state(&feed.output, &feed.t0, "done");
     assert_eq!(sigterm(&mut child), 0);
     let streamed = feed.output.join(ms_names(&feed.output)[0].clone());
-    let batch = feed.dir.path().join("batch");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
-        &"-q",
-        &"convert",
-        &"--subbands",
-        &"4",
-        &"--backend",
-        &"cpu",
-        &"--phase-center",
-        &"midpoint",
-        &"-o",
-        &batch,
-    ];
-    for f in &feed.src[0] {
-        args.push(f);
-    }
-    let (code, _, err) = common::run_cli(&args);
-    assert_eq!(code, 0, "{err}");
-    let reference = batch.join(ms_names(&batch)[0].clone());
+    let reference = common::convert(
+        &feed.src[0],
+        &feed.dir.path().join("batch"),
+        &["--subbands", "4", "--phase-center", "midpoint"],
+    );
     let cmp = common::oracle("compare_ms.py", &[&streamed, &reference]);
     eprintln!("stream --backend gpu vs convert --backend cpu: {cmp}");
     assert_eq!(cmp["flag_mismatch"], 0, "{cmp}");

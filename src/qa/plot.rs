@@ -13,10 +13,11 @@
 use std::error::Error;
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::report::{temporary_beside, QaReport};
+use super::report::{temporary_beside, CalibratorStats, QaReport};
 use super::text::TextBackend;
 use super::verdict::{median, ProblemKind, Verdict};
 use super::QaError;
@@ -29,6 +30,8 @@ const FONT: &str = "sans-serif";
 
 type Area<'a> = DrawingArea<TextBackend<BitMapBackend<'a>>, Shift>;
 type Drawn = Result<(), Box<dyn Error>>;
+type Chart<'a, 'b> =
+    ChartContext<'a, TextBackend<BitMapBackend<'b>>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Draw the dashboard of `report` into the PNG `path` (written under a
 /// temporary name, then renamed).
@@ -233,13 +236,7 @@ fn auto_power(area: &Area, r: &QaReport) -> Drawn {
         }
     }
     if !dead.is_empty() || !low.is_empty() {
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()?;
+        legend_box(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
 }
@@ -457,13 +454,7 @@ fn subband_fractions(area: &Area, r: &QaReport) -> Drawn {
         }))?
         .label(legend("NaN".into()))
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], nan.filled()));
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+    legend_box(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
@@ -503,28 +494,13 @@ fn calibrator_amp(area: &Area, r: &QaReport) -> Drawn {
     let y1 = median(&amps)
         .map_or(top, |m| (2.5 * m).min(top))
         .max(f64::MIN_POSITIVE);
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!(
-                "Calibrator {} (integration {}): amplitude",
-                cal.name, cal.integration
-            ),
-            caption_style(),
-        )
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x0..x1, 0.0..(1.1 * y1))?;
-    chart
-        .configure_mesh()
-        .x_desc("Frequency (MHz)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("Amplitude (data units)")
-        .y_label_formatter(&tick)
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 14))
-        .light_line_style(TRANSPARENT)
-        .draw()?;
+    let mut chart = calibrator_chart(
+        area,
+        cal,
+        ("amplitude", "Amplitude (data units)"),
+        (x0..x1, 0.0..(1.1 * y1)),
+        (10, &tick),
+    )?;
     for (i, b) in cal.baselines.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let points = r.freq_hz.iter().zip(&b.amp).map(|(f, &a)| (f / 1e6, a));
@@ -539,12 +515,54 @@ fn calibrator_amp(area: &Area, r: &QaReport) -> Drawn {
             }
         }
     }
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight)?;
+    Ok(())
+}
+
+/// A calibrator panel's chart: caption `what` (and `y_desc` on the y
+/// axis) over `ranges`, `y_labels` ticks formatted by `y_fmt`.
+fn calibrator_chart<'a, 'b>(
+    area: &'a Area<'b>,
+    cal: &CalibratorStats,
+    (what, y_desc): (&str, &str),
+    (x, y): (std::ops::Range<f64>, std::ops::Range<f64>),
+    (y_labels, y_fmt): (usize, &dyn Fn(&f64) -> String),
+) -> Result<Chart<'a, 'b>, Box<dyn Error>> {
+    let caption = format!(
+        "Calibrator {} (integration {}): {what}",
+        cal.name, cal.integration
+    );
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, caption_style())
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, y)?;
+    chart
+        .configure_mesh()
+        .x_desc("Frequency (MHz)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(y_desc)
+        .y_label_formatter(y_fmt)
+        .y_labels(y_labels)
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 14))
+        .light_line_style(TRANSPARENT)
+        .draw()?;
+    Ok(chart)
+}
+
+/// The legend box of a panel, at `at`.
+fn legend_box<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, TextBackend<BitMapBackend<'b>>, CT>,
+    at: SeriesLabelPosition,
+) -> Drawn {
     chart
         .configure_series_labels()
         .label_font((FONT, 13))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
+        .position(at)
         .draw()?;
     Ok(())
 }
@@ -558,29 +576,13 @@ fn calibrator_phase(area: &Area, r: &QaReport) -> Drawn {
         );
     };
     let (x0, x1) = freq_range_mhz(r);
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!(
-                "Calibrator {} (integration {}): phase",
-                cal.name, cal.integration
-            ),
-            caption_style(),
-        )
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x0..x1, -180.0..180.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("Frequency (MHz)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("Phase (deg)")
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .y_labels(9)
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 14))
-        .light_line_style(TRANSPARENT)
-        .draw()?;
+    let mut chart = calibrator_chart(
+        area,
+        cal,
+        ("phase", "Phase (deg)"),
+        (x0..x1, -180.0..180.0),
+        (9, &|y| format!("{y:.0}")),
+    )?;
     for (i, b) in cal.baselines.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let points: Vec<(f64, f64)> = r
@@ -599,13 +601,7 @@ fn calibrator_phase(area: &Area, r: &QaReport) -> Drawn {
             .label(legend(format!("{}-{}", b.ant1, b.ant2)))
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }
 
@@ -648,13 +644,7 @@ fn nsamples_deficit(area: &Area, r: &QaReport) -> Drawn {
         ))?
         .label(legend(format!("partial above {limit}")))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(1)));
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    legend_box(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
