@@ -33,17 +33,37 @@ impl Stager {
         let thread = std::thread::spawn(move || {
             let mut staged: Option<Conversion> = None;
             let mut failed: Option<ConvertError> = None;
-            for msg in rx {
+            let mut next: Option<StageMsg> = None;
+            loop {
+                let msg = match next.take().map_or_else(|| rx.recv(), Ok) {
+                    Ok(m) => m,
+                    Err(_) => return,
+                };
                 if abandoned.load(Ordering::Relaxed) {
                     return;
                 }
                 match msg {
                     StageMsg::Add(path) if failed.is_none() => {
-                        let res = stage(&mut staged, &path, n_subbands, &out, &opts);
-                        if let Err(e) = res {
+                        // Every file that landed while the last was being
+                        // converted goes in together, in the order of the
+                        // MS's tiles (all 16 at once: as `convert` writes).
+                        let mut paths = vec![path];
+                        while let Ok(m) = rx.try_recv() {
+                            match m {
+                                StageMsg::Add(p) => paths.push(p),
+                                other => {
+                                    next = Some(other);
+                                    break;
+                                }
+                            }
+                        }
+                        paths.reverse();
+                        let mut seen = std::collections::HashSet::new();
+                        paths.retain(|p| seen.insert(p.clone()));
+                        if let Err(e) = stage(&mut staged, &paths, n_subbands, &out, &opts) {
                             tracing::warn!(
-                                "group {group}: converting {} as it landed failed: {e}",
-                                path.display()
+                                "group {group}: converting {} file(s) as they landed failed: {e}",
+                                paths.len()
                             );
                             staged = None;
                             failed = Some(e);
@@ -86,25 +106,30 @@ impl Stager {
     }
 }
 
-/// Convert the subband file `path` into the group's MS, starting the MS
-/// with it when it is the first.
+/// Convert the subband files `paths` into the group's MS, starting the MS
+/// with the first when none is started.
 fn stage(
     staged: &mut Option<Conversion>,
-    path: &Path,
+    paths: &[PathBuf],
     n_subbands: usize,
     out: &Path,
     opts: &ConvertOptions,
 ) -> Result<(), ConvertError> {
-    let file = uvh5::Uvh5File::open(path, opts.chunk_cache_bytes)
-        .map_err(crate::group::GroupError::from)?;
+    let files = paths
+        .iter()
+        .map(|p| {
+            uvh5::Uvh5File::open(p, opts.chunk_cache_bytes).map_err(crate::group::GroupError::from)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let conversion = match staged {
         Some(c) => c,
         None => {
-            let band = Band::dsa110(file.header(), n_subbands)?;
-            staged.insert(Conversion::start(file.shared_header(), band, out, opts)?)
+            let first = &files[0];
+            let band = Band::dsa110(first.header(), n_subbands)?;
+            staged.insert(Conversion::start(first.shared_header(), band, out, opts)?)
         }
     };
-    conversion.add(vec![file])
+    conversion.add(files)
 }
 
 impl Drop for Stager {
