@@ -186,9 +186,8 @@ impl Conversion {
 
     /// Read, phase-correct and write the subband files `files` (any order;
     /// a file written before is written again), each into its own channels.
-    /// Each block of rows is read from all of them and written window
-    /// after window: in the order of casacore's tiles, so that no tile is
-    /// created empty, written, read back and written again.
+    /// They are read and written in [`steps`] that follow the order of the
+    /// main table's rows, and so of casacore's tiles.
     pub fn add(&mut self, mut files: Vec<Uvh5File>) -> Result<(), ConvertError> {
         let mut placed: Vec<(Uvh5File, ChannelMap)> = Vec::with_capacity(files.len());
         for f in files.drain(..) {
