@@ -9,7 +9,7 @@
 //!
 //! While a group is collecting, a stager thread converts each accepted
 //! subband into its channel slice of the group's partial MS
-//! ([`convert::Conversion`], the path `convert` takes, each subband placed
+//! ([`crate::convert::Conversion`], the path `convert` takes, each subband placed
 //! by its frequencies); the worker that takes the complete group only
 //! finishes it, so the latency is about one subband's work, not the
 //! group's. A group that is not the 16 subbands staged (converted
