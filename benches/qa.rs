@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::{sample, Backend};
-use dsa110_convert::qa::{CalibratorField, QaAccumulator, QaBlock, QaShape};
+use dsa110_convert::qa::{CalibratorField, Conjugation, QaAccumulator, QaBlock, QaShape};
 use dsa110_convert::sim::{antennas_with_data, correlator_baselines};
 use num_complex::Complex32;
 
@@ -51,6 +51,7 @@ fn qa_block(c: &mut Criterion) {
         vis: &vis,
         flags: &flags,
         nsamples: &nsamples,
+        conjugation: Conjugation::Uvh5,
     };
     let mut g = c.benchmark_group("qa_block_4656x768x2");
     g.throughput(Throughput::Bytes((cells * 13) as u64));

@@ -1,4 +1,10 @@
-// Phase correction in place: V[row][chan][pol] *= exp(-2 pi i dw[row] f[chan] / c).
+// The fused transform in place, one pass over V[row][chan][pol]: the phase
+// correction V *= exp(-2 pi i dw[row] f[chan] / c), then the row's
+// correlations reordered and conjugated by its map (src/compute/mod.rs,
+// PolMap): output p = input source[p], conjugated when the map says so.
+// Maps: params.maps, per map m byte m: 2 bits of source per output
+// correlation (4 at most); bit 16 + m: conjugate. Row r takes map 1 when
+// bit r % 32 of alternate[r / 32] is set.
 //
 // f32 only (no SHADER_F64): the host reduces each row's turns in f64 and
 // hands per-(row, anchor) terms (see src/compute/gpu/phase_terms.rs):
@@ -10,7 +16,7 @@
 // turn each, 6e-8 turn = 3.7e-7 rad), the 2 pi multiply (<= 1.9e-7 rad),
 // the a_lo and c b3 terms (< 1e-12 turn), plus the driver's sin/cos
 // (~1e-7 on common drivers): under 1e-6 rad. Tests hold it to 2e-6 rad.
-// One thread per (row, channel); it rotates all polarizations.
+// One thread per (row, channel); it turns all its correlations.
 
 struct Params {
     n_rows: u32,
@@ -19,14 +25,15 @@ struct Params {
     grid_width: u32,
     anchors_per_row: u32,
     channels_per_anchor: u32,
-    _pad0: u32,
-    _pad1: u32,
+    maps: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Two per (row, anchor): (a_hi, a_lo, b1, b2), (b3, 0, 0, 0).
 @group(0) @binding(1) var<storage, read> terms: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> vis: array<vec2<f32>>; // [row][chan][pol]
+@group(0) @binding(3) var<storage, read> alternate: array<u32>; // one bit per row
 
 const TWO_PI: f32 = 6.283185307179586;
 
@@ -52,9 +59,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let angle = -TWO_PI * s;
     let cs = cos(angle);
     let sn = sin(angle);
+    let m = (alternate[row / 32u] >> (row % 32u)) & 1u;
+    let sources = params.maps >> (8u * m);
+    let conjugate = ((params.maps >> (16u + m)) & 1u) == 1u;
     let base = idx * params.n_pol;
+    var cell: array<vec2<f32>, 4>;
     for (var p = 0u; p < params.n_pol; p++) {
         let v = vis[base + p];
-        vis[base + p] = vec2<f32>(v.x * cs - v.y * sn, v.x * sn + v.y * cs);
+        cell[p] = vec2<f32>(v.x * cs - v.y * sn, v.x * sn + v.y * cs);
+    }
+    for (var p = 0u; p < params.n_pol; p++) {
+        let x = cell[(sources >> (2u * p)) & 3u];
+        vis[base + p] = select(x, vec2<f32>(x.x, -x.y), conjugate);
     }
 }

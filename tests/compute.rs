@@ -21,7 +21,9 @@ use dsa110_convert::compute::auto::{self, BlockShape, Side};
 use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::gpu::{GpuBackend, GpuOptions};
 use dsa110_convert::compute::rotation::uvw_rotation;
-use dsa110_convert::compute::{Backend, ComputeError, UvwRequest, SPEED_OF_LIGHT_M_S};
+use dsa110_convert::compute::{
+    Backend, ComputeError, PolMap, UvwRequest, VisTransform, SPEED_OF_LIGHT_M_S,
+};
 use num_complex::Complex32;
 use rand::{Rng, SeedableRng};
 
@@ -440,6 +442,108 @@ fn matches_pyuvdata_and_astropy(backend: &dyn Backend, eps: &Epsilon) {
         .phase_correct(&mut one, 1, &[SPEED_OF_LIGHT_M_S / 1e9 / 4.0], &[1e9])
         .unwrap();
     assert!((one[0] - Complex32::new(0.0, -1.0)).norm() < 1e-6, "{name}");
+}
+
+/// The Measurement Set's maps for a file in pyuvdata's correlator order
+/// XX, YY, XY, YX, written out by hand: an unswapped row goes to XX, XY,
+/// YX, YY conjugated; a swapped row exchanges its cross-hands and is not
+/// conjugated.
+fn ms_maps_by_hand() -> [PolMap; 2] {
+    [
+        PolMap {
+            source: vec![0, 2, 3, 1],
+            conjugate: true,
+        },
+        PolMap {
+            source: vec![0, 3, 2, 1],
+            conjugate: false,
+        },
+    ]
+}
+
+/// The expected-value case of the fused transform: a quarter turn of phase
+/// (dw = c / f / 4 multiplies by -i), then each row's correlations in the
+/// MS's order and conjugation; a row with no phase change is still
+/// reordered.
+fn transforms_one_row_of_each_kind(backend: &dyn Backend) {
+    let c = Complex32::new;
+    let file_row = [c(1.0, 2.0), c(4.0, 8.0), c(2.0, 4.0), c(3.0, 6.0)];
+    let mut vis = [file_row, file_row, file_row].concat();
+    let f = 1.4e9;
+    let quarter = SPEED_OF_LIGHT_M_S / f / 4.0;
+    let maps = ms_maps_by_hand();
+    let t = VisTransform {
+        dw_m: &[quarter, quarter, 0.0],
+        freq_hz: &[f],
+        alternate: &[false, true, true],
+        maps: &maps,
+    };
+    backend.transform(&t, &mut vis).unwrap();
+    // (a + bi)(-i) = b - ai; conjugated: b + ai.
+    let want = [
+        [c(2.0, 1.0), c(4.0, 2.0), c(6.0, 3.0), c(8.0, 4.0)],
+        [c(2.0, -1.0), c(6.0, -3.0), c(4.0, -2.0), c(8.0, -4.0)],
+        [c(1.0, 2.0), c(3.0, 6.0), c(2.0, 4.0), c(4.0, 8.0)],
+    ]
+    .concat();
+    for (k, (got, want)) in vis.iter().zip(&want).enumerate() {
+        assert!(
+            (got - want).norm() < 1e-5,
+            "{}: cell {k}: {got} != {want}",
+            backend.name()
+        );
+    }
+    // A map that names a correlation the rows lack is refused.
+    let bad = [
+        PolMap::identity(4),
+        PolMap {
+            source: vec![0, 1, 2, 4],
+            conjugate: false,
+        },
+    ];
+    let t = VisTransform { maps: &bad, ..t };
+    assert!(matches!(
+        backend.transform(&t, &mut vis),
+        Err(ComputeError::Input(_))
+    ));
+}
+
+#[test]
+fn cpu_transform_phases_reorders_and_conjugates_each_row() {
+    transforms_one_row_of_each_kind(&CpuBackend);
+}
+
+#[test]
+fn gpu_transform_phases_reorders_and_conjugates_each_row() {
+    let Some(gpu) = gpu(u64::MAX) else { return };
+    transforms_one_row_of_each_kind(&gpu);
+}
+
+#[test]
+fn gpu_transform_equals_cpu_on_swapped_and_unswapped_four_pol_rows() {
+    // Tiles of 64 rows: the row bits of every tile start at its first row.
+    let Some(gpu) = gpu(64 * 96 * 4 * 8) else {
+        return;
+    };
+    let (vis, dw, freq) = phase_inputs(5, 1000, 96, 4);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+    let alternate: Vec<bool> = (0..dw.len()).map(|_| rng.random_bool(0.5)).collect();
+    let maps = ms_maps_by_hand();
+    let t = VisTransform {
+        dw_m: &dw,
+        freq_hz: &freq,
+        alternate: &alternate,
+        maps: &maps,
+    };
+    let (mut a, mut b) = (vis.clone(), vis.clone());
+    gpu.transform(&t, &mut a).unwrap();
+    CpuBackend.transform(&t, &mut b).unwrap();
+    let mut worst = 0.0f32;
+    for (x, y) in a.iter().zip(&b).filter(|(_, y)| !y.re.is_nan()) {
+        worst = worst.max((x - y).norm() / y.norm().max(1e-30));
+    }
+    eprintln!("transform GPU vs CPU: max relative error {worst:.3e}");
+    assert!(worst < 3e-6, "{worst}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use common::{convert, f64s, oracle, run_cli, small_config, small_group};
 use dsa110_convert::group::Group;
-use dsa110_convert::qa::{self, QaAccumulator, QaBlock};
+use dsa110_convert::qa::{self, Conjugation, QaAccumulator, QaBlock};
 use dsa110_convert::sim::{antennas_with_data, SimConfig, SimFaults};
 use dsa110_convert::uvh5::{Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 use serde_json::Value;
@@ -342,6 +342,7 @@ fn per_subband(files: &[PathBuf], rows_per_block: usize, skip: &[&str]) -> qa::Q
                 vis: &vis,
                 flags: &flags,
                 nsamples: &ns,
+                conjugation: Conjugation::Uvh5,
             })
             .unwrap();
         }

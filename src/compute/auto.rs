@@ -11,7 +11,7 @@ use num_complex::Complex32;
 use super::cpu::CpuBackend;
 use super::gpu::GpuBackend;
 use super::sample;
-use super::{Backend, ComputeError, Match, UvwRequest};
+use super::{Backend, ComputeError, Match, UvwRequest, VisTransform};
 use crate::astro::SkyPos;
 
 /// The block a calibration measures: what one pipeline block holds.
@@ -180,15 +180,8 @@ impl Backend for Routed {
         self.on(self.cal.uvw.chosen).uvw(req, out)
     }
 
-    fn phase_correct(
-        &self,
-        vis: &mut [Complex32],
-        n_pol: usize,
-        dw_m: &[f64],
-        freq_hz: &[f64],
-    ) -> Result<(), ComputeError> {
-        self.on(self.cal.phase.chosen)
-            .phase_correct(vis, n_pol, dw_m, freq_hz)
+    fn transform(&self, t: &VisTransform<'_>, vis: &mut [Complex32]) -> Result<(), ComputeError> {
+        self.on(self.cal.phase.chosen).transform(t, vis)
     }
 
     fn separations(&self, a: &[SkyPos], b: &[SkyPos], out: &mut [f64]) -> Result<(), ComputeError> {

@@ -4,7 +4,7 @@
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
 
-use super::{Backend, ComputeError, Match, UvwRequest, SPEED_OF_LIGHT_M_S};
+use super::{Backend, ComputeError, Match, UvwRequest, VisTransform, MAX_POLS, SPEED_OF_LIGHT_M_S};
 use crate::astro::SkyPos;
 
 /// Channels between exact phasors in the phase-correction recurrence.
@@ -69,20 +69,33 @@ pub(super) fn check_uvw(req: &UvwRequest<'_>, out_len: usize) -> Result<(), Comp
     Ok(())
 }
 
-/// Check the shared preconditions of a phase correction.
-pub(super) fn check_phase(
-    vis_len: usize,
-    n_pol: usize,
-    dw_m: &[f64],
-    freq_hz: &[f64],
-) -> Result<(), ComputeError> {
-    if vis_len != dw_m.len() * freq_hz.len() * n_pol {
+/// Check the shared preconditions of a transform.
+pub(super) fn check_transform(t: &VisTransform<'_>, vis_len: usize) -> Result<(), ComputeError> {
+    let n_pol = t.n_pol();
+    if vis_len != t.dw_m.len() * t.freq_hz.len() * n_pol {
         return Err(ComputeError::Input(format!(
-            "phase: {} visibilities for {} rows x {} channels x {} pols",
+            "transform: {} visibilities for {} rows x {} channels x {} pols",
             vis_len,
-            dw_m.len(),
-            freq_hz.len(),
+            t.dw_m.len(),
+            t.freq_hz.len(),
             n_pol
+        )));
+    }
+    let maps_ok = t
+        .maps
+        .iter()
+        .all(|m| m.source.len() == n_pol && m.source.iter().all(|&s| (s as usize) < n_pol));
+    if n_pol == 0 || n_pol > MAX_POLS || !maps_ok {
+        return Err(ComputeError::Input(format!(
+            "transform: correlation maps {:?} and {:?} (1 to {MAX_POLS} sources below {n_pol} each)",
+            t.maps[0].source, t.maps[1].source
+        )));
+    }
+    if !t.alternate.is_empty() && t.alternate.len() != t.dw_m.len() {
+        return Err(ComputeError::Input(format!(
+            "transform: {} rows but {} row maps",
+            t.dw_m.len(),
+            t.alternate.len()
         )));
     }
     Ok(())
@@ -130,23 +143,19 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn phase_correct(
-        &self,
-        vis: &mut [Complex32],
-        n_pol: usize,
-        dw_m: &[f64],
-        freq_hz: &[f64],
-    ) -> Result<(), ComputeError> {
-        check_phase(vis.len(), n_pol, dw_m, freq_hz)?;
-        let n_chan = freq_hz.len();
-        if n_chan == 0 || n_pol == 0 {
+    fn transform(&self, t: &VisTransform<'_>, vis: &mut [Complex32]) -> Result<(), ComputeError> {
+        check_transform(t, vis.len())?;
+        let (n_chan, n_pol) = (t.freq_hz.len(), t.n_pol());
+        if n_chan == 0 {
             return Ok(());
         }
-        let step_hz = uniform_step_hz(freq_hz);
+        let step_hz = uniform_step_hz(t.freq_hz);
         vis.par_chunks_mut(n_chan * n_pol)
-            .zip(dw_m)
-            .for_each(|(row, &dw)| {
-                if dw == 0.0 {
+            .zip(t.dw_m)
+            .enumerate()
+            .for_each(|(r, (row, &dw))| {
+                let map = t.map(r);
+                if dw == 0.0 && map.is_identity() {
                     return;
                 }
                 let exact = |f: f64| {
@@ -157,7 +166,8 @@ impl Backend for CpuBackend {
                 };
                 let step = step_hz.map(exact);
                 let mut rot = Complex64::new(1.0, 0.0);
-                for (c, (chan, &f)) in row.chunks_mut(n_pol).zip(freq_hz).enumerate() {
+                let mut cell = [Complex32::new(0.0, 0.0); MAX_POLS];
+                for (c, (chan, &f)) in row.chunks_mut(n_pol).zip(t.freq_hz).enumerate() {
                     // Evenly spaced channels: advance by one complex multiply,
                     // re-anchored exactly every RECURRENCE_SPAN channels (the
                     // drift stays below 1e-14 rad).
@@ -166,8 +176,12 @@ impl Backend for CpuBackend {
                         _ => exact(f),
                     };
                     let r = Complex32::new(rot.re as f32, rot.im as f32);
-                    for v in chan {
-                        *v *= r;
+                    for (out, v) in cell.iter_mut().zip(chan.iter()) {
+                        *out = v * r;
+                    }
+                    for (v, &s) in chan.iter_mut().zip(&map.source) {
+                        let x = cell[s as usize];
+                        *v = if map.conjugate { x.conj() } else { x };
                     }
                 }
             });

@@ -1,5 +1,7 @@
-//! Batch kernels behind one trait: UVW from antenna positions, phase
-//! correction of visibilities for a change of w, and angular separations.
+//! Batch kernels behind one trait: UVW from antenna positions, the fused
+//! per-element transform of visibilities (the phase change of a new w and
+//! the output's correlation order and conjugation, in one pass), and
+//! angular separations.
 //!
 //! [`cpu::CpuBackend`] (rayon, f64) is the reference; [`gpu::GpuBackend`]
 //! runs the WGSL kernels in `shaders/` through wgpu; [`auto`] measures both
@@ -37,6 +39,64 @@ pub struct UvwRequest<'a> {
     /// Row-major 3x3 matrices taking an Earth-fixed baseline (metres) to
     /// (u, v, w) in metres, one per phase centre and integration.
     pub rotations: &'a [[f64; 9]],
+}
+
+/// How [`Backend::transform`] turns one row's correlations around:
+/// output correlation `p` is input correlation `source[p]`, conjugated
+/// when `conjugate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolMap {
+    pub source: Vec<u32>,
+    pub conjugate: bool,
+}
+
+impl PolMap {
+    /// Every correlation where it is, none conjugated.
+    pub fn identity(n_pol: usize) -> PolMap {
+        PolMap {
+            source: (0..n_pol as u32).collect(),
+            conjugate: false,
+        }
+    }
+
+    /// Leaves every row as it is.
+    pub fn is_identity(&self) -> bool {
+        !self.conjugate
+            && self
+                .source
+                .iter()
+                .enumerate()
+                .all(|(p, &s)| s as usize == p)
+    }
+}
+
+/// Most correlations per row the transform handles (XX, XY, YX, YY).
+pub const MAX_POLS: usize = 4;
+
+/// The fused transform of a block of rows: the phase change of a new w
+/// and the output's conventions (for a Measurement Set,
+/// `ms::convention::ms_transform` builds `maps`).
+pub struct VisTransform<'a> {
+    /// w change of each row, metres.
+    pub dw_m: &'a [f64],
+    /// Channel centres, Hz.
+    pub freq_hz: &'a [f64],
+    /// Rows that take `maps[1]` (empty: every row takes `maps[0]`).
+    pub alternate: &'a [bool],
+    /// The two ways a row's correlations are turned around, each of
+    /// `n_pol` (at most [`MAX_POLS`]) sources.
+    pub maps: &'a [PolMap; 2],
+}
+
+impl VisTransform<'_> {
+    pub fn n_pol(&self) -> usize {
+        self.maps[0].source.len()
+    }
+
+    /// The map of row `r`.
+    pub fn map(&self, r: usize) -> &PolMap {
+        &self.maps[usize::from(self.alternate.get(r).copied().unwrap_or(false))]
+    }
 }
 
 /// One pair of a catalog cross-match: `points[point]` lies within the
@@ -94,15 +154,30 @@ pub trait Backend: Send + Sync {
     /// as `req.ant1`).
     fn uvw(&self, req: &UvwRequest<'_>, out: &mut [[f64; 3]]) -> Result<(), ComputeError>;
 
-    /// Multiply visibilities laid out `[row][chan][pol]` in place by
-    /// `exp(-2 pi i dw_m[row] freq_hz[chan] / c)`.
+    /// The fused per-element transform of `vis`, `[row][chan][pol]` in
+    /// place, in one pass: each visibility multiplied by
+    /// `exp(-2 pi i dw_m[row] freq_hz[chan] / c)`, then each row's
+    /// correlations reordered and conjugated by its [`PolMap`].
+    fn transform(&self, t: &VisTransform<'_>, vis: &mut [Complex32]) -> Result<(), ComputeError>;
+
+    /// [`Backend::transform`] with every correlation left where it is: the
+    /// phase correction alone.
     fn phase_correct(
         &self,
         vis: &mut [Complex32],
         n_pol: usize,
         dw_m: &[f64],
         freq_hz: &[f64],
-    ) -> Result<(), ComputeError>;
+    ) -> Result<(), ComputeError> {
+        let maps = [PolMap::identity(n_pol), PolMap::identity(n_pol)];
+        let t = VisTransform {
+            dw_m,
+            freq_hz,
+            alternate: &[],
+            maps: &maps,
+        };
+        self.transform(&t, vis)
+    }
 
     /// Element-wise angular separation `out[i] = sep(a[i], b[i])`, radians.
     fn separations(&self, a: &[SkyPos], b: &[SkyPos], out: &mut [f64]) -> Result<(), ComputeError>;

@@ -106,14 +106,17 @@ impl Band {
     pub fn into_group(
         self,
         headers: Vec<Arc<Header>>,
-        written: &[(usize, std::path::PathBuf)],
+        written: &[(usize, Arc<Header>)],
     ) -> Result<Group, ConvertError> {
         let group = match self {
             Band::Group(g) => g,
             Band::Dsa110 { .. } => Group::from_headers(headers)?,
         };
         for (path, map) in group.paths().iter().zip(group.channel_maps()) {
-            if !written.contains(&(map.offset, path.clone())) {
+            if !written
+                .iter()
+                .any(|(c, h)| *c == map.offset && h.path == *path)
+            {
                 return Err(ConvertError::Input {
                     path: path.clone(),
                     what: format!(

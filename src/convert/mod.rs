@@ -2,7 +2,8 @@
 //!
 //! One path for `convert` and the streaming daemon ([`Conversion`]): the
 //! per-row columns are written from one header, then each subband is read
-//! block by block, phase-corrected and written into its own channels (in
+//! block by block, transformed into the MS's values (phase, correlation
+//! order, conjugation, in one pass) and written into its own channels (in
 //! any order, as its file is at hand), then the subtables. Where a
 //! subband's channels go comes from its frequencies ([`Band`]). Memory is
 //! bounded by [`ConvertOptions::max_memory_bytes`].

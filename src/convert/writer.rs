@@ -2,8 +2,11 @@
 //!
 //! [`Conversion::start`] creates the main table from one header of the
 //! group (rows, baselines and times are the same in every subband) and
-//! writes every per-row column; [`Conversion::add`] reads, phase-corrects
-//! and writes subband files into their own channels, in any order;
+//! writes every per-row column; [`Conversion::add`] reads subband files,
+//! turns each block into the MS's values in one fused pass (phase change,
+//! correlation order, conjugation: [`crate::compute::Backend::transform`]
+//! with [`convention::ms_maps`]) and writes them into their own channels,
+//! in any order;
 //! [`Conversion::finish`] writes what needs the whole band (WEIGHT and
 //! FLAG_ROW of a merged band, the subtables) and puts the MS in place.
 //! `convert` adds a group's files in one call, a reader thread reading
@@ -18,8 +21,9 @@ use std::time::Instant;
 use super::band::{self, Band};
 use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
+use crate::compute::{PolMap, VisTransform};
 use crate::group::{self, ChannelMap};
-use crate::ms::{Channels, MsLayout, MsWriter, WeightStats};
+use crate::ms::{convention, Channels, MsLayout, MsWriter, WeightStats};
 use crate::qa;
 use crate::uvh5::{Header, RowBuffers, Uvh5File};
 
@@ -33,9 +37,12 @@ pub struct Conversion {
     stats: WeightStats,
     /// w change of every row, metres.
     dw_m: Vec<f64>,
-    /// (first joined channel, file) of each subband written, with its header.
-    written: Vec<(usize, PathBuf)>,
-    headers: Vec<Arc<Header>>,
+    /// The fused transform's correlation maps, and the rows that take
+    /// the second ([`convention::ms_maps`]).
+    maps: [PolMap; 2],
+    swapped: Vec<bool>,
+    /// First joined channel and header of each subband written.
+    written: Vec<(usize, Arc<Header>)>,
     /// Per window: WEIGHT, SIGMA and FLAG_ROW written.
     weights_written: Vec<bool>,
     block_rows: usize,
@@ -161,6 +168,10 @@ impl Conversion {
         setup.uvw(opts.backend.as_ref(), 0, &mut uvw)?;
         let mut dw_m = vec![0.0; n_rows];
         setup.dw_m(0, &uvw, &mut dw_m);
+        let maps = convention::ms_maps(&layout.polarizations)?;
+        let swapped = (setup.ant1.iter().zip(&setup.ant2))
+            .map(|(&a1, &a2)| convention::swapped(a1, a2))
+            .collect();
         let seconds_compute = t.elapsed().as_secs_f64();
         let t = Instant::now();
         writer
@@ -175,8 +186,9 @@ impl Conversion {
             setup,
             writer,
             dw_m,
+            maps,
+            swapped,
             written: Vec::new(),
-            headers: Vec::new(),
             block_rows,
             seconds: [0.0, seconds_compute, t.elapsed().as_secs_f64()],
             started,
@@ -197,8 +209,8 @@ impl Conversion {
             let taken = self
                 .written
                 .iter()
-                .filter(|(_, p)| *p != h.path)
-                .map(|(c, p)| (*c, p))
+                .filter(|(_, w)| w.path != h.path)
+                .map(|(c, w)| (*c, &w.path))
                 .chain(placed.iter().map(|(f, s)| (s.offset, &f.header().path)))
                 .find(|(c, _)| *c == slot.offset);
             if let Some((_, other)) = taken {
@@ -212,7 +224,7 @@ impl Conversion {
         placed.sort_by_key(|(_, s)| s.offset);
         if let Some(q) = self.qa.as_mut() {
             for (f, slot) in &placed {
-                if self.written.iter().any(|(_, p)| *p == f.header().path) {
+                if self.written.iter().any(|(_, w)| w.path == f.header().path) {
                     q.acc.forget(slot.offset, slot.n_freqs);
                 }
             }
@@ -266,8 +278,9 @@ impl Conversion {
             writer,
             stats,
             dw_m,
+            maps,
+            swapped,
             written,
-            headers: kept,
             weights_written,
             seconds,
             qa,
@@ -275,6 +288,7 @@ impl Conversion {
         } = self;
         let backend = opts.backend.as_ref();
         let (dw_m, slots, steps, setup) = (&*dw_m, &slots, &steps, &*setup);
+        let (maps, swapped) = (&*maps, &swapped[..]);
         std::thread::scope(|s| -> Result<(), ConvertError> {
             let (full_tx, full_rx) = mpsc::sync_channel::<Result<SubBlock, ConvertError>>(1);
             let (empty_tx, empty_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
@@ -288,7 +302,7 @@ impl Conversion {
                 };
                 empty_tx.send(b).expect("fresh channel");
             }
-            // Reading, sanitizing and phase-correcting: the reader thread.
+            // Reading, sanitizing and the fused transform: the reader thread.
             let reading = std::thread::Builder::new()
                 .name("read".into())
                 .spawn_scoped(s, move || {
@@ -302,12 +316,16 @@ impl Conversion {
                             let (r0, r1) = (step.r0, step.r1);
                             let n = (r1 - r0) * freq.len() * n_pol;
                             let rows = &mut b.rows;
-                            backend.phase_correct(
-                                &mut rows.vis[..n],
-                                n_pol,
-                                &dw_m[r0..r1],
-                                &freq,
-                            )?;
+                            let alternate = &swapped[r0..r1];
+                            let transform = VisTransform {
+                                dw_m: &dw_m[r0..r1],
+                                freq_hz: &freq,
+                                alternate,
+                                maps,
+                            };
+                            backend.transform(&transform, &mut rows.vis[..n])?;
+                            convention::reorder_cells(&mut rows.flags[..n], maps, alternate);
+                            convention::reorder_cells(&mut rows.nsamples[..n], maps, alternate);
                             if let Some(q) = qa.as_mut() {
                                 let added = q.acc.add(&qa::QaBlock {
                                     first_channel: slots[step.files.start].offset,
@@ -318,6 +336,7 @@ impl Conversion {
                                     vis: &rows.vis[..n],
                                     flags: &rows.flags[..n],
                                     nsamples: &rows.nsamples[..n],
+                                    conjugation: qa::Conjugation::Ms,
                                 });
                                 // QA is a look at the data, never a reason
                                 // to fail the conversion (a subband sent
@@ -347,8 +366,7 @@ impl Conversion {
                 let n = (r1 - r0) * step_slots.iter().map(|s| s.n_freqs).sum::<usize>() * n_pol;
                 let t = Instant::now();
                 let channels = Channels {
-                    ant1: &setup.ant1[r0..r1],
-                    ant2: &setup.ant2[r0..r1],
+                    n_rows: r1 - r0,
                     vis: &b.rows.vis[..n],
                     flags: &b.rows.flags[..n],
                     nsamples: &b.rows.nsamples[..n],
@@ -374,10 +392,8 @@ impl Conversion {
         // its WEIGHT, SIGMA and FLAG_ROW final now.
         let t = Instant::now();
         for (h, slot) in headers.iter().zip(slots) {
-            written.retain(|(_, p)| *p != h.path);
-            written.push((slot.offset, h.path.clone()));
-            kept.retain(|k| k.path != h.path);
-            kept.push(h.clone());
+            written.retain(|(_, w)| w.path != h.path);
+            written.push((slot.offset, h.clone()));
             if layout.window_chans == slot.n_freqs {
                 let window = slot.offset / slot.n_freqs;
                 writer.write_weights(stats, [window])?;
@@ -403,10 +419,10 @@ impl Conversion {
         let headers = files
             .iter()
             .map(|f| {
-                self.headers
+                self.written
                     .iter()
-                    .find(|h| h.path == *f)
-                    .cloned()
+                    .find(|(_, h)| h.path == *f)
+                    .map(|(_, h)| h.clone())
                     .ok_or_else(|| ConvertError::Input {
                         path: f.clone(),
                         what: "a file of the group that was not converted".into(),

@@ -14,9 +14,10 @@
 //! - WEIGHT is the median (numpy's) of nsamples over a row's window and
 //!   SIGMA = WEIGHT^-1/2, 0 where the weight is 0.
 
-use num_complex::Complex32;
+use rayon::prelude::*;
 
 use super::MsError;
+use crate::compute::{PolMap, MAX_POLS};
 
 /// CASA Stokes code and receptor pair of an AIPS polarization code.
 pub(super) fn casa_pol(aips: i32) -> Result<(i32, [i32; 2]), MsError> {
@@ -100,14 +101,49 @@ pub fn ms_uvw(uvw_m: [f64; 3], swapped: bool) -> [f64; 3] {
     uvw_m.map(|x| s * x)
 }
 
-/// The MS's value of a visibility `v` (already taken from the correlation
-/// [`PolOrder::source`] names).
-pub fn ms_vis(v: Complex32, swapped: bool) -> Complex32 {
-    if swapped {
-        v
-    } else {
-        v.conj()
+/// The fused transform's maps of a file with AIPS codes `aips`
+/// ([`crate::compute::Backend::transform`]): map 0 for a row stored with
+/// ANTENNA1 <= ANTENNA2 (CASA order, conjugated), map 1 for a swapped row
+/// (cross-hands exchanged, not conjugated); the rows that take map 1 are
+/// those [`swapped`] names.
+pub fn ms_maps(aips: &[i32]) -> Result<[PolMap; 2], MsError> {
+    let order = PolOrder::new(aips)?;
+    let map = |swapped: bool| PolMap {
+        source: (0..aips.len())
+            .map(|p| order.source(p, swapped) as u32)
+            .collect(),
+        conjugate: !swapped,
+    };
+    Ok([map(false), map(true)])
+}
+
+/// Put the flags or nsamples `cells` (`[row][chan][pol]`) in the MS's
+/// correlation order, as the transform put the visibilities: row `r` by
+/// `maps[alternate[r]]` (its sources; nothing to conjugate).
+pub fn reorder_cells<T: Copy + Default + Send>(
+    cells: &mut [T],
+    maps: &[PolMap; 2],
+    alternate: &[bool],
+) {
+    let n_pol = maps[0].source.len();
+    let moves = |m: &PolMap| m.source.iter().enumerate().any(|(p, &s)| s as usize != p);
+    if n_pol == 0 || n_pol > MAX_POLS || !maps.iter().any(moves) {
+        return;
     }
+    let per_row = cells.len() / alternate.len().max(1);
+    cells
+        .par_chunks_mut(per_row.max(n_pol))
+        .zip(alternate)
+        .for_each(|(row, &alt)| {
+            let map = &maps[usize::from(alt)];
+            let mut cell = [T::default(); MAX_POLS];
+            for chan in row.chunks_mut(n_pol) {
+                cell[..n_pol].copy_from_slice(chan);
+                for (v, &s) in chan.iter_mut().zip(&map.source) {
+                    *v = cell[s as usize];
+                }
+            }
+        });
 }
 
 /// SIGMA of a WEIGHT.
@@ -122,23 +158,33 @@ pub fn sigma(weight: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compute::cpu::CpuBackend;
+    use crate::compute::{Backend, VisTransform};
+    use num_complex::Complex32;
 
     const XX_YY: [i32; 2] = [-5, -6];
     /// pyuvdata's usual 4-pol order from a correlator: XX, YY, XY, YX.
     const LINEAR4: [i32; 4] = [-5, -6, -7, -8];
 
-    /// One row through the conventions: (antennas, uvw, correlations).
+    /// One row of one channel through the conventions, its correlations
+    /// through the fused transform with no phase change: (antennas, uvw,
+    /// correlations).
     fn row(
         pols: &[i32],
         ant: (u32, u32),
         uvw: [f64; 3],
         vis: &[Complex32],
     ) -> ((i32, i32), [f64; 3], Vec<Complex32>) {
-        let order = PolOrder::new(pols).unwrap();
         let s = swapped(ant.0, ant.1);
-        let data = (0..pols.len())
-            .map(|p| ms_vis(vis[order.source(p, s)], s))
-            .collect();
+        let maps = ms_maps(pols).unwrap();
+        let mut data = vis.to_vec();
+        let t = VisTransform {
+            dw_m: &[0.0],
+            freq_hz: &[1.4e9],
+            alternate: &[s],
+            maps: &maps,
+        };
+        CpuBackend.transform(&t, &mut data).unwrap();
         (ms_antennas(ant.0, ant.1), ms_uvw(uvw, s), data)
     }
 
@@ -202,6 +248,19 @@ mod tests {
             data,
             vec![c(1.0, 1.0), c(3.0, 3.0), c(2.0, 2.0), c(4.0, 4.0)]
         );
+    }
+
+    #[test]
+    fn flags_and_nsamples_follow_their_visibilities() {
+        // Two rows (unswapped, swapped) of one channel, file order XX, YY, XY, YX.
+        let maps = ms_maps(&LINEAR4).unwrap();
+        let mut nsamples = [1.0f32, 4.0, 2.0, 3.0, 1.0, 4.0, 2.0, 3.0];
+        reorder_cells(&mut nsamples, &maps, &[false, true]);
+        assert_eq!(nsamples, [1.0, 2.0, 3.0, 4.0, 1.0, 3.0, 2.0, 4.0]);
+        // Two pols in CASA order stay as they are.
+        let mut flags = [true, false, false, true];
+        reorder_cells(&mut flags, &ms_maps(&XX_YY).unwrap(), &[false, true]);
+        assert_eq!(flags, [true, false, false, true]);
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! interrupted run never leaves something that looks finished, and an old
 //! MS at the path stays until the new one replaces it.
 
-mod convention;
+pub mod convention;
 mod info;
 mod output;
 mod rows;
@@ -37,7 +37,6 @@ pub use weights::WeightStats;
 use std::path::{Path, PathBuf};
 
 use num_complex::Complex32;
-use rayon::prelude::*;
 use rubbl_casatables::{CasaScalarData, GlueDataType, Table, TableCreateMode};
 // The ndarray rubbl_casatables speaks (it may differ from the crate's own).
 use rubbl_core::ndarray::{Array2, ArrayView3};
@@ -143,12 +142,12 @@ pub struct RowMeta<'a> {
     pub scan_number: &'a [i32],
 }
 
-/// Channel data of rows, `[row][chan ascending][pol]` in the input
-/// polarization order and pyuvdata's conjugation.
+/// Channel data of rows, `[row][chan ascending][pol]`, in the MS's
+/// correlation order and conjugation ([`convention::ms_maps`] applied by
+/// the fused transform, [`convention::reorder_cells`] to flags and
+/// nsamples).
 pub struct Channels<'a> {
-    /// Antenna numbers of the rows (they decide the conjugation).
-    pub ant1: &'a [u32],
-    pub ant2: &'a [u32],
+    pub n_rows: usize,
     pub vis: &'a [Complex32],
     pub flags: &'a [bool],
     pub nsamples: &'a [f32],
@@ -252,18 +251,36 @@ pub struct MsWriter {
     pols: PolOrder,
     /// Row buffers kept between blocks (fresh ones cost page faults).
     scratch: Scratch,
+    /// MODEL_DATA's unit model, as long as the largest block.
+    ones: Vec<Complex32>,
     /// The tiled columns, and the rows of their tiles.
     tiled: Vec<&'static str>,
     tile_rows: usize,
 }
 
+/// A copy of some channels of a block, for a put of fewer channels than
+/// the block has.
 #[derive(Default)]
 struct Scratch {
     data: Vec<Complex32>,
     flags: Vec<bool>,
     spectrum: Vec<f32>,
-    /// MODEL_DATA's unit model, as long as the largest block.
-    ones: Vec<Complex32>,
+}
+
+impl Scratch {
+    /// Copy `len` values from `start` of every row (`per_row` values) of
+    /// `block`.
+    fn copy_channels(&mut self, block: &Channels, start: usize, len: usize, per_row: usize) {
+        fn copy<T: Copy>(out: &mut Vec<T>, src: &[T], start: usize, len: usize, per_row: usize) {
+            out.clear();
+            for row in src.chunks(per_row) {
+                out.extend_from_slice(&row[start..start + len]);
+            }
+        }
+        copy(&mut self.data, block.vis, start, len, per_row);
+        copy(&mut self.flags, block.flags, start, len, per_row);
+        copy(&mut self.spectrum, block.nsamples, start, len, per_row);
+    }
 }
 
 impl MsWriter {
@@ -382,6 +399,7 @@ impl MsWriter {
             layout: layout.clone(),
             pols,
             scratch: Scratch::default(),
+            ones: Vec::new(),
             tiled: big.iter().map(|&(_, name)| name).collect(),
             tile_rows: tile_rows as usize,
         })
@@ -466,86 +484,49 @@ impl MsWriter {
             return Err(range_err());
         };
         let n_pol = self.layout.polarizations.len();
-        let block_chans = block.vis.len() / (block.ant1.len() * n_pol).max(1);
-        self.prepare(block, block_chan0, n_chan, block_chans)?;
-        let n = self.scratch.flags.len() / (n_chan * n_pol).max(1);
-        self.check_rows(first_row, n, "channel data")?;
-        self.put_channels(first_row, n, window, within)?;
-        stats.add(
-            first_row,
-            chan0,
-            n_chan,
-            &self.scratch.spectrum,
-            &self.scratch.flags,
-        );
-        Ok(())
-    }
-
-    /// Fill the scratch buffers with channels `chan0..chan0 + n_chan` of
-    /// `block` (rows of `block_chans` channels): conjugated (unless
-    /// swapped) visibilities, flags and nsamples in CASA polarization
-    /// order (a swapped baseline reads XY where YX was).
-    fn prepare(
-        &mut self,
-        block: &Channels,
-        chan0: usize,
-        n_chan: usize,
-        block_chans: usize,
-    ) -> Result<(), MsError> {
-        let n = block.ant1.len();
-        let n_pol = self.layout.polarizations.len();
-        let (per_row, src_per_row) = (n_chan * n_pol, block_chans * n_pol);
-        if block.ant2.len() != n
-            || chan0 + n_chan > block_chans
+        let n = block.n_rows;
+        let block_chans = block.vis.len() / (n * n_pol).max(1);
+        let src_per_row = block_chans * n_pol;
+        if block_chan0 + n_chan > block_chans
             || block.vis.len() != n * src_per_row
             || block.flags.len() != n * src_per_row
             || block.nsamples.len() != n * src_per_row
         {
             return Err(MsError::Rows(format!(
-                "{n} rows of {block_chans} channels x {n_pol} pols with {} ant2 and {}/{}/{} values",
-                block.ant2.len(),
+                "{n} rows of {block_chans} channels x {n_pol} pols with {}/{}/{} values",
                 block.vis.len(),
                 block.flags.len(),
                 block.nsamples.len()
             )));
         }
-        let pols = &self.pols;
-        let Scratch {
-            data,
-            flags,
-            spectrum,
-            ..
-        } = &mut self.scratch;
-        data.resize(n * per_row, Complex32::new(0.0, 0.0));
-        flags.resize(n * per_row, false);
-        spectrum.resize(n * per_row, 0.0);
-        data.par_chunks_mut(per_row)
-            .zip(flags.par_chunks_mut(per_row))
-            .zip(spectrum.par_chunks_mut(per_row))
-            .enumerate()
-            .for_each(|(r, ((d, f), w_spec))| {
-                let swap = convention::swapped(block.ant1[r], block.ant2[r]);
-                let src = r * src_per_row + chan0 * n_pol;
-                for c in 0..n_chan {
-                    for p in 0..n_pol {
-                        let k = src + c * n_pol + pols.source(p, swap);
-                        d[c * n_pol + p] = convention::ms_vis(block.vis[k], swap);
-                        f[c * n_pol + p] = block.flags[k];
-                        w_spec[c * n_pol + p] = block.nsamples[k];
-                    }
-                }
-            });
-        Ok(())
+        self.check_rows(first_row, n, "channel data")?;
+        // The block's own buffers when it is these channels, else a copy
+        // of them.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let cells = if block_chan0 == 0 && n_chan == block_chans {
+            (block.vis, block.flags, block.nsamples)
+        } else {
+            scratch.copy_channels(block, block_chan0 * n_pol, n_chan * n_pol, src_per_row);
+            (&scratch.data[..], &scratch.flags[..], &scratch.spectrum[..])
+        };
+        let res = self.put_channels(first_row, n, window, within, cells);
+        if res.is_ok() {
+            stats.add(first_row, chan0, n_chan, cells.2, cells.1);
+        }
+        self.scratch = scratch;
+        res
     }
 
-    /// Put the `n` prepared scratch rows (input rows `first_row..`) into
-    /// `window`: whole cells, or the channel range `within` of the cells.
+    /// Put `cells` (DATA, FLAG, WEIGHT_SPECTRUM) of `n` rows (input rows
+    /// `first_row..`) into `window`: whole cells, or the channel range
+    /// `within` of the cells.
     fn put_channels(
         &mut self,
         first_row: usize,
         n: usize,
         window: usize,
         within: Option<(usize, usize)>,
+        (data, flags, spectrum): (&[Complex32], &[bool], &[f32]),
     ) -> Result<(), MsError> {
         let n_pol = self.layout.polarizations.len();
         let imaging = self.layout.imaging_columns;
@@ -558,23 +539,19 @@ impl MsWriter {
             n_pol,
             whole: n_chan == self.layout.window_chans,
         };
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let table = self.table();
-        let res = (|| {
-            block.put(table, "DATA", &scratch.data)?;
-            block.put(table, "FLAG", &scratch.flags)?;
-            if imaging {
-                block.put(table, "CORRECTED_DATA", &scratch.data)?;
-                scratch
-                    .ones
-                    .resize(scratch.data.len(), Complex32::new(1.0, 0.0));
-                block.put(table, "MODEL_DATA", &scratch.ones[..scratch.data.len()])?;
-                block.put(table, "WEIGHT_SPECTRUM", &scratch.spectrum)?;
-            }
-            Ok(())
-        })();
-        self.scratch = scratch;
-        res
+        if imaging && self.ones.len() < data.len() {
+            self.ones.resize(data.len(), Complex32::new(1.0, 0.0));
+        }
+        let ones = &self.ones[..data.len().min(self.ones.len())];
+        let table = self.table.as_mut().expect("table open until finish");
+        block.put(table, "DATA", data)?;
+        block.put(table, "FLAG", flags)?;
+        if imaging {
+            block.put(table, "CORRECTED_DATA", data)?;
+            block.put(table, "MODEL_DATA", ones)?;
+            block.put(table, "WEIGHT_SPECTRUM", spectrum)?;
+        }
+        Ok(())
     }
 
     /// Write WEIGHT, SIGMA = WEIGHT^-1/2 (0 where the weight is 0) and

@@ -20,17 +20,19 @@
 //!
 //! Amplitudes are in the data's own units: Jy for the simulator,
 //! uncalibrated correlator units for the telescope. Cells are `[row][channel
-//! ascending][pol]` in pyuvdata's conjugation (a Measurement Set's DATA is
-//! conjugated back on reading); statistics average over polarizations.
+//! ascending][pol]`, in pyuvdata's conjugation (the files) or the
+//! Measurement Set's (the converter's blocks, an MS's DATA): each block says
+//! which ([`Conjugation`]); statistics average over polarizations.
 
 //! # Feeding it while converting
 //! ```text
 //! let mut shape = qa::group_shape(&group, name);   // or QaShape::from_header(header, name, n_subbands, width)
 //! shape.calibrator = Some(CalibratorField { name, integration });  // the field renamed <name>_t<idx>
 //! let mut acc = QaAccumulator::new(&shape);
-//! // per block, after phase correction (the block pipeline: first_channel 0 and the
-//! // whole band; the daemon: one subband, first_channel its slot):
-//! acc.add(&QaBlock { first_channel, freq_hz, ant1, ant2, integration, vis, flags, nsamples })?;
+//! // per block, as written to the MS (after the fused transform): whole subbands,
+//! // first_channel the first one's place in the band:
+//! acc.add(&QaBlock { first_channel, freq_hz, ant1, ant2, integration, vis, flags, nsamples,
+//!                    conjugation: Conjugation::Ms })?;
 //! let mut report = acc.finish();
 //! report.input = "convert".into();
 //! qa::write_outputs(&report, ms_dir)?;               // <group>.qa.json, <group>.qa.png
@@ -52,7 +54,7 @@ pub use ms::{accumulate_ms, calibrator_field};
 pub use plot::{render_png, PNG_SIZE};
 pub use report::QaReport;
 pub use shape::{CalibratorField, QaShape};
-pub use stats::{QaAccumulator, QaBlock};
+pub use stats::{Conjugation, QaAccumulator, QaBlock};
 pub use uvh5::{accumulate_group, group_shape};
 pub use verdict::{read_verdict, Problem, ProblemKind, Severity, Thresholds, Verdict};
 

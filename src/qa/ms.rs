@@ -1,6 +1,6 @@
 //! QA of a Measurement Set, read with casacore (rubbl_casatables): its
 //! rows are fed to the same accumulator as the converter's, window by
-//! window, with DATA conjugated back to pyuvdata's convention.
+//! window, DATA as it is ([`Conjugation::Ms`]).
 //!
 //! Subbands: one per spectral window when there are several (named by the
 //! window's NAME); a single window of a DSA-110 band is cut into
@@ -15,7 +15,7 @@ use num_complex::Complex32;
 use rubbl_casatables::{Table, TableOpenMode};
 
 use super::shape::unique_times;
-use super::{CalibratorField, QaAccumulator, QaBlock, QaError, QaReport, QaShape};
+use super::{CalibratorField, Conjugation, QaAccumulator, QaBlock, QaError, QaReport, QaShape};
 use crate::telescope;
 
 /// Rows gathered per window before they are added.
@@ -55,6 +55,7 @@ impl Pending {
             vis: &self.vis,
             flags: &self.flags,
             nsamples: &self.nsamples,
+            conjugation: Conjugation::Ms,
         })?;
         self.ant1.clear();
         self.ant2.clear();
@@ -262,8 +263,7 @@ pub fn accumulate_ms(ms: &Path, group: &str) -> Result<QaReport, QaError> {
                 p.nsamples.extend_from_slice(&w);
             }
         }
-        // MS DATA is the conjugate of pyuvdata's visibility of (ANTENNA1, ANTENNA2).
-        p.vis.extend(data.iter().map(|v| v.conj()));
+        p.vis.extend_from_slice(&data);
         p.flags.extend_from_slice(&flags);
         p.ant1.push(ant1[r] as u32);
         p.ant2.push(ant2[r] as u32);

@@ -29,12 +29,25 @@ pub struct QaBlock<'a> {
     pub ant2: &'a [u32],
     /// Integration index of each row ([`QaShape::time_jd`]).
     pub integration: &'a [u32],
-    /// `[row][chan][pol]`, pyuvdata's conjugation; a NaN visibility is
-    /// expected as 0 and flagged (what [`crate::uvh5::sanitize`] makes of
-    /// it): QA counts flagged exact zeros as NaN.
+    /// `[row][chan][pol]` in the conjugation `conjugation` names; a NaN
+    /// visibility is expected as 0 and flagged (what
+    /// [`crate::uvh5::sanitize`] makes of it): QA counts flagged exact
+    /// zeros as NaN. Statistics average over polarizations, so their order
+    /// does not matter.
     pub vis: &'a [Complex32],
     pub flags: &'a [bool],
     pub nsamples: &'a [f32],
+    pub conjugation: Conjugation,
+}
+
+/// Which visibility a block holds for a row of antennas (a1, a2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conjugation {
+    /// pyuvdata's: the visibility of (a1, a2) as the row names them.
+    Uvh5,
+    /// The Measurement Set's DATA: the conjugate of pyuvdata's visibility
+    /// of (min, max) of the pair, whichever way the row names it.
+    Ms,
 }
 
 /// Baselines whose spectra QA keeps on the calibrator field: pairs of
@@ -339,7 +352,7 @@ impl SubbandSums {
                     self.ant_cross_n[i] += row.unflagged;
                 }
                 if index.cal_integration == Some(t as u32) {
-                    self.add_calibrator(index, (a1, a2), vis, flags, n_pol);
+                    self.add_calibrator(index, (a1, a2), b.conjugation, vis, flags, n_pol);
                 }
                 row
             };
@@ -364,11 +377,12 @@ impl SubbandSums {
     }
 
     /// Keep the pol-averaged visibility of a calibrator baseline, as
-    /// (lo, hi): a row stored (hi, lo) is conjugated.
+    /// pyuvdata's visibility of (lo, hi).
     fn add_calibrator(
         &mut self,
         index: &Index,
         (a1, a2): (u32, u32),
+        conjugation: Conjugation,
         vis: &[Complex32],
         flags: &[bool],
         n_pol: usize,
@@ -390,7 +404,11 @@ impl SubbandSums {
             }
             if n > 0 {
                 let v = v / n as f64;
-                self.cal_sum[slot * w + c] += if a1 > a2 { v.conj() } else { v };
+                // pyuvdata's visibility of (min, max).
+                self.cal_sum[slot * w + c] += match conjugation {
+                    Conjugation::Uvh5 if a1 <= a2 => v,
+                    _ => v.conj(),
+                };
                 self.cal_n[slot * w + c] += 1;
             }
         }
@@ -478,6 +496,7 @@ fn sum_cells(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::qa::CalibratorField;
 
     /// Two antennas, one integration, one subband of two channels, two pols.
     fn shape() -> QaShape {
@@ -521,6 +540,7 @@ mod tests {
             vis: &vis,
             flags: &flags,
             nsamples: &nsamples,
+            conjugation: Conjugation::Uvh5,
         })
         .unwrap();
         let r = acc.finish();
@@ -543,6 +563,50 @@ mod tests {
     }
 
     #[test]
+    fn the_calibrator_spectrum_is_pyuvdatas_visibility_of_lo_hi_in_either_conjugation() {
+        let mut shape = shape();
+        shape.calibrator = Some(CalibratorField {
+            name: "3C286".into(),
+            integration: 0,
+        });
+        let c = |re: f32, im: f32| Complex32::new(re, im);
+        // pyuvdata's V(3, 7) is 1 + i in both channels: a file row (3, 7)
+        // holds 1 + i, a row (7, 3) V(7, 3) = 1 - i; the MS holds
+        // conj(V(3, 7)) = 1 - i whichever way the row was stored.
+        let cases = [
+            (Conjugation::Uvh5, [3, 7], c(1.0, 1.0)),
+            (Conjugation::Uvh5, [7, 3], c(1.0, -1.0)),
+            (Conjugation::Ms, [3, 7], c(1.0, -1.0)),
+            (Conjugation::Ms, [7, 3], c(1.0, -1.0)),
+        ];
+        for (conjugation, [a1, a2], v) in cases {
+            let mut acc = QaAccumulator::new(&shape);
+            let (vis, flags, ns) = (vec![v; 4], vec![false; 4], vec![96.0; 4]);
+            acc.add(&QaBlock {
+                first_channel: 0,
+                freq_hz: &[1.0e9, 1.1e9],
+                ant1: &[a1],
+                ant2: &[a2],
+                integration: &[0],
+                vis: &vis,
+                flags: &flags,
+                nsamples: &ns,
+                conjugation,
+            })
+            .unwrap();
+            let cal = acc.finish().calibrator.unwrap();
+            let b = &cal.baselines[0];
+            assert_eq!((b.ant1, b.ant2), (3, 7));
+            for phase in &b.phase_deg {
+                assert!(
+                    (phase - 45.0).abs() < 1e-9,
+                    "{conjugation:?} ({a1}, {a2}): {phase}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn blocks_that_do_not_fit_are_errors() {
         let mut acc = QaAccumulator::new(&shape());
         let vis = vec![Complex32::new(1.0, 0.0); 4];
@@ -556,6 +620,7 @@ mod tests {
             vis: &vis,
             flags: &flags,
             nsamples: &ns,
+            conjugation: Conjugation::Uvh5,
         };
         assert!(matches!(
             acc.add(&block(&[5], &[1.0, 2.0], 0)),

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 
 use num_complex::Complex32;
 
-use super::{QaAccumulator, QaBlock, QaError, QaReport, QaShape};
+use super::{Conjugation, QaAccumulator, QaBlock, QaError, QaReport, QaShape};
 use crate::group::{parse_file_name, read_side_by_side, Block, Group, GroupError};
 use crate::uvh5::{Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 
@@ -121,6 +121,7 @@ pub fn accumulate_group(group: &Group, shape: &QaShape) -> Result<QaReport, QaEr
                 vis: &b.vis[..n],
                 flags: &b.flags[..n],
                 nsamples: &b.nsamples[..n],
+                conjugation: Conjugation::Uvh5,
             })?;
             // The reader may have stopped after the last block.
             let _ = empty_tx.send(b);

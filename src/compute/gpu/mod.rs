@@ -27,8 +27,8 @@ use num_complex::Complex32;
 
 pub use probe::{list_adapters, platform_backends, probed_backends, AdapterSummary, KernelSupport};
 
-use super::cpu::{check_phase, check_separations, check_uvw, separation, CpuBackend};
-use super::{Backend, ComputeError, Match, UvwRequest};
+use super::cpu::{check_separations, check_transform, check_uvw, separation, CpuBackend};
+use super::{Backend, ComputeError, Match, PolMap, UvwRequest, VisTransform};
 use crate::astro::SkyPos;
 use context::Context;
 use phase_terms::{Term, CHANNELS_PER_ANCHOR};
@@ -470,6 +470,30 @@ impl GpuBackend {
     }
 }
 
+/// The two maps as `phase.wgsl` reads them: map m's sources in byte m,
+/// two bits each; its conjugation in bit 16 + m.
+fn packed_maps(maps: &[PolMap; 2]) -> u32 {
+    maps.iter().enumerate().fold(0, |word, (m, map)| {
+        let sources = map
+            .source
+            .iter()
+            .enumerate()
+            .fold(0, |b, (p, &s)| b | (s << (2 * p)));
+        word | (sources << (8 * m)) | (u32::from(map.conjugate) << (16 + m))
+    })
+}
+
+/// One bit per row of `start..end` (from bit 0): the row takes map 1.
+fn row_bits(alternate: &[bool], start: usize, end: usize) -> Vec<u32> {
+    let mut bits = vec![0u32; (end - start).div_ceil(32).max(1)];
+    if !alternate.is_empty() {
+        for (i, _) in alternate[start..end].iter().enumerate().filter(|(_, &a)| a) {
+            bits[i / 32] |= 1 << (i % 32);
+        }
+    }
+    bits
+}
+
 /// The best adapter `policy` allows, ranked discrete > integrated > virtual
 /// > other > software, Vulkan before GL at equal rank.
 fn best_adapter(policy: AdapterPolicy) -> Result<wgpu::Adapter, ComputeError> {
@@ -593,14 +617,9 @@ impl Backend for GpuBackend {
         Ok(())
     }
 
-    fn phase_correct(
-        &self,
-        vis: &mut [Complex32],
-        n_pol: usize,
-        dw_m: &[f64],
-        freq_hz: &[f64],
-    ) -> Result<(), ComputeError> {
-        check_phase(vis.len(), n_pol, dw_m, freq_hz)?;
+    fn transform(&self, t: &VisTransform<'_>, vis: &mut [Complex32]) -> Result<(), ComputeError> {
+        check_transform(t, vis.len())?;
+        let (dw_m, freq_hz, n_pol) = (t.dw_m, t.freq_hz, t.n_pol());
         let n_chan = freq_hz.len();
         let mut st = self.lock();
         st.timings = GpuTimings::default();
@@ -612,7 +631,7 @@ impl Backend for GpuBackend {
             None if n_chan == 1 => 0.0,
             None => {
                 tracing::debug!("phase: channels not evenly spaced, corrected on the CPU");
-                return CpuBackend.phase_correct(vis, n_pol, dw_m, freq_hz);
+                return CpuBackend.transform(t, vis);
             }
         };
         let st = &mut *st;
@@ -625,9 +644,11 @@ impl Backend for GpuBackend {
             let mut terms = std::mem::take(&mut st.terms);
             terms.resize(n * anchors, [[0.0; 4]; 2]);
             phase_terms::fill(&dw_m[start..end], freq_hz[0], step_hz, n_chan, &mut terms);
-            let t = self.upload(st, "phase-terms", STORAGE_IN, bytemuck::cast_slice(&terms));
+            let uploaded = self.upload(st, "phase-terms", STORAGE_IN, bytemuck::cast_slice(&terms));
             st.terms = terms;
-            let terms = t?;
+            let terms = uploaded?;
+            let bits = row_bits(t.alternate, start, end);
+            let alternate = self.upload(st, "row-maps", STORAGE_IN, bytemuck::cast_slice(&bits))?;
             let block = &mut vis[start * per_row..end * per_row];
             let data = self.upload(st, "vis", STORAGE_OUT, bytemuck::cast_slice(block))?;
             let threads = (n * n_chan) as u64;
@@ -641,7 +662,7 @@ impl Backend for GpuBackend {
                     width,
                     anchors as u32,
                     CHANNELS_PER_ANCHOR as u32,
-                    0,
+                    packed_maps(t.maps),
                     0,
                 ],
             )?;
@@ -652,7 +673,7 @@ impl Backend for GpuBackend {
                 "phase",
                 &self.phase,
                 threads,
-                &[&params, &terms, &data],
+                &[&params, &terms, &data, &alternate],
                 2,
                 bytes,
                 |mapped| dst.copy_from_slice(mapped),
