@@ -48,7 +48,7 @@ enum Command {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Groups are found as `convert --input` finds them (file-name time within
---tolerance-s of the group's first file). Each manifest line is one complete
+--tolerance-s of the group's own, middle, time; see `groups --help`). Each manifest line is one complete
 group: {\"group\", \"output\", \"bytes\", \"files\": [{\"path\", \"bytes\"}]}, with
 absolute paths, in time order; the same inputs give a byte-identical
 manifest. Incomplete groups are listed apart, with their missing subbands,
@@ -73,7 +73,8 @@ struct PlanArgs {
     /// Where to write the manifest (default: <output>/manifest.jsonl).
     #[arg(long)]
     manifest: Option<PathBuf>,
-    /// Subband files closer than this many seconds belong to one group.
+    /// Subband files within this many seconds of their group's own time
+    /// (the middle of its files' stamps) belong to it.
     #[arg(long, default_value_t = 60.0)]
     tolerance_s: f64,
     /// Files a complete group has.

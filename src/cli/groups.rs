@@ -8,8 +8,10 @@ use crate::group::find_groups;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Files are named YYYY-MM-DDTHH:MM:SS_sbNN.hdf5. The live system may stamp the
-subbands of one group a few seconds apart, so files whose timestamps lie
-within --tolerance-s of a group's first file join that group.")]
+subbands of one group up to about a minute apart, so a file joins a group
+when the group's time span with it is at most twice --tolerance-s: every
+file lies within --tolerance-s of the group's own (middle) time. A group is
+named for its sb00 file's timestamp (the earliest when sb00 is missing).")]
 pub struct Args {
     /// Directory holding the subband files.
     pub dir: PathBuf,
@@ -19,7 +21,8 @@ pub struct Args {
     /// Only groups starting at or before this UTC time (YYYY-MM-DDTHH:MM:SS).
     #[arg(long)]
     pub end: Option<String>,
-    /// Seconds within which subband timestamps belong to one group.
+    /// Subband files within this many seconds of their group's own time
+    /// (the middle of its files' stamps) belong to it.
     #[arg(long, default_value_t = 60.0)]
     pub tolerance_s: f64,
     /// Subbands in a complete group (sb00 .. sbNN-1).

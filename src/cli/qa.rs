@@ -23,7 +23,7 @@ pub struct Args {
     /// group each).
     pub inputs: Vec<PathBuf>,
     /// Directory of UVH5 files; with --timestamp, QA of the group whose
-    /// first file is stamped within --tolerance of it.
+    /// timestamp (its sb00 file's) is within --tolerance of it.
     #[arg(long, requires = "timestamp", conflicts_with = "inputs")]
     pub input: Option<PathBuf>,
     /// `YYYY-MM-DDTHH:MM:SS` of the group in --input.
@@ -109,8 +109,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The files of the group in `dir` whose first file is stamped within
-/// `tolerance_s` of `timestamp`.
+/// The files of the group in `dir` whose timestamp (sb00's,
+/// [`group::group_timestamp`]) is within `tolerance_s` of `timestamp`.
 fn group_in(dir: &Path, timestamp: &str, tolerance_s: f64) -> anyhow::Result<Vec<PathBuf>> {
     let t = group::parse_time_s(timestamp)?;
     let found = group::find_groups(dir, None, None, tolerance_s, telescope::N_SUBBANDS)?;

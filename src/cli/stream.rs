@@ -48,7 +48,8 @@ hidden temporary renamed into place: complete when it appears, no wait), or
 its size has been stable for --stable-s, and it opens as UVH5. Names other
 than <timestamp>_sbNN.hdf5 are never opened. One that never opens is moved to
 <input>/quarantine/ after --quarantine-after-s. Groups are assembled by
-file-name time within --tolerance-s.
+file-name time within --tolerance-s of the group's own (middle) time, as
+`groups --help` says.
 
 Each subband is converted as it lands, into its own channel slice of the
 group's (hidden, partial) MS: when the last one lands only that subband, the
@@ -78,7 +79,8 @@ struct RunArgs {
     /// State database (default: <output>/dsa110-stream.sqlite).
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Seconds within which subband timestamps belong to one group.
+    /// Subband files within this many seconds of their group's own time
+    /// (the middle of its files' stamps) belong to it.
     #[arg(long, default_value_t = 60.0)]
     tolerance_s: f64,
     /// Subbands in a complete group.
