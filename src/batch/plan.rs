@@ -131,7 +131,7 @@ fn json_lines<T: Serialize>(items: &[T]) -> String {
 
 impl Plan {
     /// Write the manifest to `manifest` and the incomplete groups to
-    /// [`incomplete_path`] (empty when there are none), each atomically.
+    /// `incomplete_path` (empty when there are none), each atomically.
     pub fn write(&self, manifest: &Path) -> Result<(), BatchError> {
         write_atomic(manifest, json_lines(&self.groups).as_bytes())?;
         write_atomic(

@@ -197,7 +197,7 @@ pub fn beam_report(
 /// that transit during the group, brightest (beam-weighted) first. A
 /// calibrator that transits in a neighbouring group peaks at this group's
 /// edge: only the group whose time span holds the transit has it
-/// ([`transits_within`]).
+/// (`transits_within`).
 pub fn transiting(
     backend: &dyn Backend,
     positions: &[SkyPos],

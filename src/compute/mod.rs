@@ -75,7 +75,7 @@ pub const MAX_POLS: usize = 4;
 
 /// The fused transform of a block of rows: the phase change of a new w
 /// and the output's conventions (for a Measurement Set,
-/// `ms::convention::ms_transform` builds `maps`).
+/// `ms::convention::ms_maps` builds `maps`).
 pub struct VisTransform<'a> {
     /// w change of each row, metres.
     pub dw_m: &'a [f64],

@@ -198,7 +198,7 @@ impl Conversion {
 
     /// Read, phase-correct and write the subband files `files` (any order;
     /// a file written before is written again), each into its own channels.
-    /// They are read and written in [`steps`] that follow the order of the
+    /// They are read and written in `steps` that follow the order of the
     /// main table's rows, and so of casacore's tiles.
     pub fn add(&mut self, mut files: Vec<Uvh5File>) -> Result<(), ConvertError> {
         let mut placed: Vec<(Uvh5File, ChannelMap)> = Vec::with_capacity(files.len());

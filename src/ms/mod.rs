@@ -7,7 +7,7 @@
 //!
 //! The band is one spectral window ([`SpwLayout::Merged`]) or one per
 //! subband ([`SpwLayout::Subbands`], the DSA-110 pipeline's layout: a row
-//! per baseline-time and window, in the order of [`rows`]); WEIGHT and
+//! per baseline-time and window, in the order of `rows`); WEIGHT and
 //! FLAG_ROW summarise a row's own window.
 //!
 //! The per-row columns go in first ([`MsWriter::write_row_meta`]), then

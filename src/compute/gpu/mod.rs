@@ -1,12 +1,12 @@
 //! The GPU backend: the WGSL kernels of `shaders/` run through wgpu.
 //!
 //! One [`GpuBackend`] is opened per conversion and keeps its device
-//! buffers (a [`pool`] sized to the first block, grown only for a larger
+//! buffers (a `pool` sized to the first block, grown only for a larger
 //! one) for every block it is handed. Each block tile is one submission:
 //! the queued uploads, the dispatch and the copy to a mapped staging buffer
 //! in one command buffer; results are copied from the mapped range straight
 //! into the caller's slice. Device errors, device loss and hung waits are
-//! typed [`ComputeError`]s ([`context`]).
+//! typed [`ComputeError`]s (`context`).
 //!
 //! The phase kernel is f32 only (per-row terms reduced on the host in f64,
 //! [`phase_terms`]) and runs on every adapter; UVW, separations and the
