@@ -59,14 +59,17 @@ impl PolMap {
         }
     }
 
+    /// Every correlation stays where it is (conjugated or not).
+    pub fn keeps_order(&self) -> bool {
+        self.source
+            .iter()
+            .enumerate()
+            .all(|(p, &s)| s as usize == p)
+    }
+
     /// Leaves every row as it is.
     pub fn is_identity(&self) -> bool {
-        !self.conjugate
-            && self
-                .source
-                .iter()
-                .enumerate()
-                .all(|(p, &s)| s as usize == p)
+        !self.conjugate && self.keeps_order()
     }
 }
 

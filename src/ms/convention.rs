@@ -126,8 +126,7 @@ pub fn reorder_cells<T: Copy + Default + Send>(
     alternate: &[bool],
 ) {
     let n_pol = maps[0].source.len();
-    let moves = |m: &PolMap| m.source.iter().enumerate().any(|(p, &s)| s as usize != p);
-    if n_pol == 0 || n_pol > MAX_POLS || !maps.iter().any(moves) {
+    if n_pol == 0 || n_pol > MAX_POLS || maps.iter().all(PolMap::keeps_order) {
         return;
     }
     let per_row = cells.len() / alternate.len().max(1);

@@ -539,16 +539,15 @@ impl MsWriter {
             n_pol,
             whole: n_chan == self.layout.window_chans,
         };
-        if imaging && self.ones.len() < data.len() {
-            self.ones.resize(data.len(), Complex32::new(1.0, 0.0));
-        }
-        let ones = &self.ones[..data.len().min(self.ones.len())];
         let table = self.table.as_mut().expect("table open until finish");
         block.put(table, "DATA", data)?;
         block.put(table, "FLAG", flags)?;
         if imaging {
             block.put(table, "CORRECTED_DATA", data)?;
-            block.put(table, "MODEL_DATA", ones)?;
+            if self.ones.len() < data.len() {
+                self.ones.resize(data.len(), Complex32::new(1.0, 0.0));
+            }
+            block.put(table, "MODEL_DATA", &self.ones[..data.len()])?;
             block.put(table, "WEIGHT_SPECTRUM", spectrum)?;
         }
         Ok(())
