@@ -136,11 +136,10 @@ fn joined_group_is_ascending_and_equals_the_files_reversed() {
     let per_row = f.len() * h.n_pols;
     // Every file into its channel map of one joined buffer.
     let mut joined = RowBuffers::new(h.n_blts, per_row);
-    let mut flag_bytes = vec![0u8; h.n_blts * per_row];
     {
         let out = RowsOut::new(
             &mut joined.vis,
-            &mut flag_bytes,
+            &mut joined.flags,
             &mut joined.nsamples,
             f.len(),
             h.n_pols,

@@ -20,8 +20,13 @@ fn relayout(dir: &Path, mode: &str) -> (PathBuf, serde_json::Value) {
     let mut cfg = small_config();
     cfg.noise_jy = 1.0;
     let files = small_group(&dir.join("sim"), cfg);
+    relayout_of(&files[3], dir, mode)
+}
+
+/// `src` rewritten by `tests/oracle/relayout.py` in `mode` into `dir`.
+fn relayout_of(src: &Path, dir: &Path, mode: &str) -> (PathBuf, serde_json::Value) {
     let dst = dir.join(format!("{mode}.hdf5"));
-    let chunks = oracle("relayout.py", &[&files[3], &dst, &mode]);
+    let chunks = oracle("relayout.py", &[&src, &dst, &mode]);
     (dst, chunks)
 }
 
@@ -103,6 +108,60 @@ fn correlator_layout_reads_raw_like_h5py() {
     let vis_chunk = f64s(&chunks["Data/visdata"]);
     assert!(vis_chunk[3] < 2.0 || vis_chunk[2] < 8.0, "{vis_chunk:?}");
     assert_reads_like_h5py(&path);
+}
+
+#[test]
+fn unusable_values_in_raw_chunks_come_back_flagged_as_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config();
+    cfg.noise_jy = 1.0;
+    let files = small_group(&dir.path().join("sim"), cfg);
+    let (clean, _) = relayout_of(&files[3], dir.path(), "correlator");
+    let (dirty, out) = relayout_of(&files[3], dir.path(), "dirty");
+    // What h5py reads of the clean file, with the poisoned cells as the
+    // reader must return them: 0 and flagged; the flag byte 2 as true.
+    let want = oracle("uvh5_dump.py", &[&clean]);
+    let (mut re, mut im, mut ns) = (
+        f64s(&want["vis_re"]),
+        f64s(&want["vis_im"]),
+        f64s(&want["nsamples"]),
+    );
+    let mut flags: Vec<bool> = want["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_bool().unwrap())
+        .collect();
+    let cells = |key: &str| -> Vec<usize> {
+        f64s(&out["poisoned"][key])
+            .iter()
+            .map(|&k| k as usize)
+            .collect()
+    };
+    for k in cells("vis") {
+        (re[k], im[k], flags[k]) = (0.0, 0.0, true);
+    }
+    for k in cells("nsamples") {
+        (ns[k], flags[k]) = (0.0, true);
+    }
+    let flag_byte = out["poisoned"]["flag"].as_u64().unwrap() as usize;
+    flags[flag_byte] = true;
+
+    let (raw, lib, paths) = read_both(&dirty);
+    assert_eq!(paths, [ReadPath::Raw; 3]);
+    for (k, v) in raw.vis.iter().enumerate() {
+        assert_eq!((v.re as f64, v.im as f64), (re[k], im[k]), "visibility {k}");
+    }
+    let ns_raw: Vec<f64> = raw.nsamples.iter().map(|&x| x as f64).collect();
+    assert_eq!(ns_raw, ns);
+    assert_eq!(raw.flags, flags);
+    // The library path sanitizes the same way.
+    assert_eq!(bits(&raw), bits(&lib), "visdata raw vs library");
+    assert_eq!(raw.nsamples, lib.nsamples, "nsamples raw vs library");
+    let differ: Vec<usize> = (0..flags.len())
+        .filter(|&k| raw.flags[k] != lib.flags[k])
+        .collect();
+    assert!(differ.is_empty() || differ == [flag_byte], "{differ:?}");
 }
 
 #[test]

@@ -88,8 +88,6 @@ struct SubBlock {
     /// Index of its [`Step`].
     step: usize,
     rows: RowBuffers,
-    /// Flags as stored, before [`uvh5::sanitize`].
-    flag_bytes: Vec<u8>,
 }
 
 /// Blocks circulating between the reader thread and the writer.
@@ -293,12 +291,9 @@ impl Conversion {
             let (full_tx, full_rx) = mpsc::sync_channel::<Result<SubBlock, ConvertError>>(1);
             let (empty_tx, empty_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
             for _ in 0..BLOCKS_IN_FLIGHT {
-                let rows = RowBuffers::new(block, all_chans * n_pol);
-                let flag_bytes = vec![0; rows.flags.len()];
                 let b = SubBlock {
                     step: 0,
-                    rows,
-                    flag_bytes,
+                    rows: RowBuffers::new(block, all_chans * n_pol),
                 };
                 empty_tx.send(b).expect("fresh channel");
             }
@@ -542,7 +537,6 @@ fn read_block(
         vis: &mut rows.vis[..n],
         flags: &mut rows.flags[..n],
         nsamples: &mut rows.nsamples[..n],
-        flag_bytes: &mut b.flag_bytes[..n],
     };
     group::read_side_by_side(files, step.r0, step.r1, block)?;
     b.step = k;

@@ -44,7 +44,6 @@ struct Buffers {
     vis: Vec<Complex32>,
     flags: Vec<bool>,
     nsamples: Vec<f32>,
-    flag_bytes: Vec<u8>,
 }
 
 /// Read every row of `group` and gather its QA for `shape` (from
@@ -82,7 +81,6 @@ pub fn accumulate_group(group: &Group, shape: &QaShape) -> Result<QaReport, QaEr
                     vis: vec![Complex32::new(0.0, 0.0); block * per_row],
                     flags: vec![false; block * per_row],
                     nsamples: vec![0.0; block * per_row],
-                    flag_bytes: vec![0; block * per_row],
                 })
                 .expect("fresh channel");
         }
@@ -95,7 +93,6 @@ pub fn accumulate_group(group: &Group, shape: &QaShape) -> Result<QaReport, QaEr
                     vis: &mut b.vis[..n],
                     flags: &mut b.flags[..n],
                     nsamples: &mut b.nsamples[..n],
-                    flag_bytes: &mut b.flag_bytes[..n],
                 };
                 let read = read_side_by_side(&mut files, r0, r1, rows);
                 (b.r0, b.r1) = (r0, r1);

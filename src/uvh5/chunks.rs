@@ -17,6 +17,7 @@
 //! ([`super::btree`]); indexes of other kinds are listed by the library.
 
 use std::fs::File;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 
 use hdf5::filters::Filter;
@@ -37,6 +38,50 @@ pub enum LibraryReason {
     Unallocated,
     #[error("the HDF5 library cannot list the chunks")]
     Index,
+}
+
+/// What each decoded chunk is checked for, while it is in cache, so that
+/// the rare rows holding values no conversion can use are found without
+/// another pass over the whole buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    Nothing,
+    /// float32 values (a complex64 is two): any NaN or infinity.
+    Finite,
+    /// float32 weights: any NaN, infinity or negative value.
+    NonNegative,
+    /// Stored booleans: bytes other than 0 and 1 are read as 1 (true), so
+    /// that every byte scattered is a valid `bool`; nothing is reported.
+    Bool,
+}
+
+impl Check {
+    /// `data` as it is to be scattered (booleans normalized into `fixed`
+    /// when needed) and whether it holds a value to flag.
+    fn apply<'a>(self, data: &'a [u8], fixed: &'a mut Vec<u8>) -> (&'a [u8], bool) {
+        // Branch-free folds over the float32 bit patterns of whole chunks,
+        // so that they vectorize: all exponent bits set is NaN or infinity;
+        // above the sign bit alone (-0.0) is negative.
+        const EXPONENT: u32 = 0x7f80_0000;
+        const SIGN: u32 = 0x8000_0000;
+        let any_f32 = |bad: fn(u32) -> bool| {
+            data.chunks_exact(4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .fold(0u32, |any, x| any | u32::from(bad(x)))
+                != 0
+        };
+        match self {
+            Check::Nothing => (data, false),
+            Check::Finite => (data, any_f32(|x| x & EXPONENT == EXPONENT)),
+            Check::NonNegative => (data, any_f32(|x| (x & EXPONENT == EXPONENT) | (x > SIGN))),
+            Check::Bool if data.iter().fold(0u8, |any, &b| any | b) & !1 == 0 => (data, false),
+            Check::Bool => {
+                fixed.clear();
+                fixed.extend(data.iter().map(|&b| u8::from(b != 0)));
+                (fixed, false)
+            }
+        }
+    }
 }
 
 /// One filter of the pipeline, in the order the writer applied them.
@@ -174,29 +219,40 @@ impl Layout {
         place: &Place,
     ) -> Result<(), ChunkError> {
         // SAFETY: `out` is borrowed exclusively for the call.
-        unsafe { self.read_rows_to(file, file_len, r0, r1, out.as_mut_ptr(), out.len(), place) }
+        unsafe {
+            self.read_rows_to(
+                file,
+                file_len,
+                (r0, r1),
+                Check::Nothing,
+                (out.as_mut_ptr(), out.len()),
+                place,
+            )
+        }
+        .map(drop)
     }
 
-    /// [`Layout::read_rows`] into `len` bytes at `out`.
+    /// [`Layout::read_rows`] into the `len` bytes at `out`, each chunk
+    /// checked by `check` while it is in cache. Returns the rows (from 0 at
+    /// `r0`, sorted, disjoint) of the chunks in which `check` found a value
+    /// to flag: whole chunks' rows, so a few more than the values' own.
     ///
     /// # Safety
     /// `out` must be valid for writes of `len` bytes, and no other thread
     /// may access the bytes that `place` maps rows `[r0, r1)` to during the
     /// call (every write is bounds-checked against `len`).
-    #[allow(clippy::too_many_arguments)]
     pub unsafe fn read_rows_to(
         &self,
         file: &File,
         file_len: u64,
-        r0: usize,
-        r1: usize,
-        out: *mut u8,
-        len: usize,
+        (r0, r1): (usize, usize),
+        check: Check,
+        (out, len): (*mut u8, usize),
         place: &Place,
-    ) -> Result<(), ChunkError> {
+    ) -> Result<Vec<Range<usize>>, ChunkError> {
         assert_eq!(place.strides.len(), self.shape.len(), "one stride per axis");
         if r1 <= r0 || self.row_elems() == 0 {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let grid = self.grid();
         let per_grid_row: usize = grid[1..].iter().product();
@@ -216,6 +272,7 @@ impl Layout {
         }
         let runs = runs(&wanted, &self.chunks);
         let dst = Scatter { ptr: out, len };
+        let dirty = std::sync::Mutex::new(Vec::new());
         runs.par_iter().try_for_each(|run| {
             let (start, end) = run_span(run, &self.chunks);
             READ_BUF.with_borrow_mut(|bytes| -> Result<(), ChunkError> {
@@ -226,16 +283,26 @@ impl Layout {
                         size: end - start,
                         source,
                     })?;
-                let mut decoded = Vec::new();
+                let (mut decoded, mut fixed) = (Vec::new(), Vec::new());
                 for &i in *run {
                     let s = self.chunks[i];
                     let raw = &bytes[(s.addr - start) as usize..(s.addr + s.size - start) as usize];
                     let data = self.decode(raw, s, &mut decoded)?;
+                    let (data, bad) = check.apply(data, &mut fixed);
+                    if bad {
+                        let rows = (i / per_grid_row) * self.chunk[0];
+                        let rows = rows.max(r0) - r0..(rows + self.chunk[0]).min(r1) - r0;
+                        dirty.lock().unwrap_or_else(|e| e.into_inner()).push(rows);
+                    }
                     self.scatter(i, &grid, data, (r0, r1), place, &dst);
                 }
                 Ok(())
             })
-        })
+        })?;
+        let mut dirty = dirty.into_inner().unwrap_or_else(|e| e.into_inner());
+        dirty.sort_by_key(|r| r.start);
+        dirty.dedup();
+        Ok(dirty)
     }
 
     /// Undo the filters of one chunk (last applied, first undone).

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use num_complex::Complex32;
 
-use super::chunks::{Layout, LibraryReason, Place};
+use super::chunks::{Check, Layout, LibraryReason, Place};
 use super::{header_of, open_hdf5, Header, Uvh5Error};
 
 /// Default HDF5 raw-data chunk cache per file, bytes.
@@ -132,8 +132,6 @@ pub struct Uvh5File {
     vis: Bulk,
     flags: Bulk,
     nsamples: Bulk,
-    /// Stored flag bytes, converted to `bool` after a raw read.
-    flag_bytes: Vec<u8>,
     /// Axes of the bulk datasets: 4 (with the old spw axis) or 3.
     vis_ndim: usize,
     force_library: bool,
@@ -141,24 +139,13 @@ pub struct Uvh5File {
     warned_unusable: bool,
 }
 
-/// Finish rows read by [`Uvh5File::read_into`]: the stored flag bytes as
-/// `bool`, and flagged what no conversion can use: visibilities that are NaN
-/// or infinite (set to 0) and nsamples that are NaN, infinite or negative
-/// (set to 0, so that they weigh nothing). Returns how many values were
-/// flagged so.
-pub fn sanitize(
-    vis: &mut [Complex32],
-    flag_bytes: &[u8],
-    flags: &mut [bool],
-    nsamples: &mut [f32],
-) -> usize {
+/// Flag what no conversion can use, in rows [`Uvh5File::read_into`]
+/// reported: visibilities that are NaN or infinite (set to 0) and nsamples
+/// that are NaN, infinite or negative (set to 0, so that they weigh
+/// nothing). Returns how many values were flagged so.
+pub fn sanitize(vis: &mut [Complex32], flags: &mut [bool], nsamples: &mut [f32]) -> usize {
     let mut n = 0;
-    for (((v, &fb), f), ns) in vis
-        .iter_mut()
-        .zip(flag_bytes)
-        .zip(flags.iter_mut())
-        .zip(nsamples.iter_mut())
-    {
+    for ((v, f), ns) in vis.iter_mut().zip(flags).zip(nsamples) {
         let bad_vis = !(v.re.is_finite() && v.im.is_finite());
         let bad_ns = !(ns.is_finite() && *ns >= 0.0);
         if bad_vis {
@@ -167,18 +154,19 @@ pub fn sanitize(
         if bad_ns {
             *ns = 0.0;
         }
-        *f = fb != 0 || bad_vis || bad_ns;
+        *f |= bad_vis || bad_ns;
         n += (bad_vis || bad_ns) as usize;
     }
     n
 }
 
 /// Row buffers `[row][channel][pol]` that several files fill at once, each
-/// its own channels (a group's joined band): visibilities, stored flag
-/// bytes (see [`sanitize`]) and nsamples.
+/// its own channels (a group's joined band): visibilities, flags and
+/// nsamples.
 pub struct RowsOut<'a> {
     vis: *mut Complex32,
-    flag_bytes: *mut u8,
+    /// The `bool`s' bytes: every byte read into them is 0 or 1 ([`Check::Bool`]).
+    flags: *mut u8,
     nsamples: *mut f32,
     len: usize,
     row_channels: usize,
@@ -197,21 +185,19 @@ impl<'a> RowsOut<'a> {
     /// Buffers of equal length, whole rows of `row_channels * n_pol` values.
     pub fn new(
         vis: &'a mut [Complex32],
-        flag_bytes: &'a mut [u8],
+        flags: &'a mut [bool],
         nsamples: &'a mut [f32],
         row_channels: usize,
         n_pol: usize,
     ) -> RowsOut<'a> {
         let len = vis.len();
         assert!(
-            flag_bytes.len() == len
-                && nsamples.len() == len
-                && len % (row_channels * n_pol).max(1) == 0,
+            flags.len() == len && nsamples.len() == len && len % (row_channels * n_pol).max(1) == 0,
             "row buffers of whole rows, all of one length"
         );
         RowsOut {
             vis: vis.as_mut_ptr(),
-            flag_bytes: flag_bytes.as_mut_ptr(),
+            flags: flags.as_mut_ptr().cast(),
             nsamples: nsamples.as_mut_ptr(),
             len,
             row_channels,
@@ -316,7 +302,6 @@ impl Uvh5File {
             h5,
             raw,
             file_len,
-            flag_bytes: Vec::new(),
             vis_ndim: vis.ndim(),
             force_library: false,
             warned_unusable: false,
@@ -391,16 +376,20 @@ impl Uvh5File {
                 ),
             ));
         }
-        let mut bytes = std::mem::take(&mut self.flag_bytes);
-        bytes.resize(n, 0);
         let (n_freqs, n_pol) = (self.header.n_freqs, self.header.n_pols);
-        let read = {
-            let out = RowsOut::new(vis, &mut bytes, nsamples, n_freqs, n_pol);
-            self.read_into(r0, r1, 0, false, &out)
+        let dirty = {
+            let out = RowsOut::new(vis, flags, nsamples, n_freqs, n_pol);
+            self.read_into(r0, r1, 0, false, &out)?
         };
-        let unusable = sanitize(vis, &bytes, flags, nsamples);
-        self.flag_bytes = bytes;
-        read?;
+        let mut unusable = 0;
+        for rows in dirty {
+            let cells = rows.start * per_row..rows.end * per_row;
+            unusable += sanitize(
+                &mut vis[cells.clone()],
+                &mut flags[cells.clone()],
+                &mut nsamples[cells],
+            );
+        }
         self.warn_unusable(unusable, r0, r1);
         Ok(())
     }
@@ -420,9 +409,13 @@ impl Uvh5File {
 
     /// Rows `[r0, r1)` into `out`, this file's channel c at buffer channel
     /// `first_channel + c`, or `first_channel + Nfreqs - 1 - c` when
-    /// `reversed` (a descending file in an ascending band). Flags arrive as
-    /// stored bytes: finish with [`sanitize`]. Several files may fill one
-    /// `out` at once when their channels do not overlap.
+    /// `reversed` (a descending file in an ascending band). Several files
+    /// may fill one `out` at once when their channels do not overlap.
+    ///
+    /// Returns the rows (from 0 at `r0`, sorted) that may hold NaN or
+    /// infinite visibilities or bad nsamples: finish this file's channels
+    /// of those with [`sanitize`] (a clean file returns none: the values
+    /// are checked chunk by chunk while in cache).
     pub fn read_into(
         &mut self,
         r0: usize,
@@ -430,7 +423,7 @@ impl Uvh5File {
         first_channel: usize,
         reversed: bool,
         out: &RowsOut,
-    ) -> Result<(), Uvh5Error> {
+    ) -> Result<Vec<std::ops::Range<usize>>, Uvh5Error> {
         let (n_freqs, n_pol) = (self.header.n_freqs, self.header.n_pols);
         let channels = first_channel..first_channel + n_freqs;
         if r1 < r0
@@ -459,7 +452,7 @@ impl Uvh5File {
             ));
         };
         if r1 == r0 {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // Axes (rows, [spw,] channels, pols) of the buffer.
         let row = (out.row_channels * n_pol) as isize;
@@ -485,35 +478,52 @@ impl Uvh5File {
             reason: format!("{name}: {e}"),
         };
         let len = out.len;
+        // What the library reads is not checked: all its rows are sanitized.
+        let all: Vec<std::ops::Range<usize>> = std::iter::once(0..r1 - r0).collect();
         // SAFETY (all three): the claim gives this call the buffer's
         // channels `channels`, the only ones `place` maps to.
-        match self.raw_layout(&self.vis) {
-            Some(l) => unsafe { self.read_raw(l, r0, r1, out.vis.cast(), len * 8, &place)? },
+        let mut dirty = match self.raw_layout(&self.vis) {
+            Some(l) => unsafe {
+                self.read_raw(
+                    l,
+                    (r0, r1),
+                    Check::Finite,
+                    (out.vis.cast(), len * 8),
+                    &place,
+                )?
+            },
             None => {
                 let v = library_vis(&self.h5, r0, r1).map_err(|e| lib(e, self.vis.name))?;
-                unsafe { put(&v, out.vis, len, &place, n_freqs, n_pol) }
+                unsafe { put(&v, out.vis, len, &place, n_freqs, n_pol) };
+                all.clone()
             }
-        }
+        };
         match self.raw_layout(&self.flags) {
-            Some(l) => unsafe { self.read_raw(l, r0, r1, out.flag_bytes, len, &place)? },
+            Some(l) => unsafe {
+                self.read_raw(l, (r0, r1), Check::Bool, (out.flags, len), &place)?;
+            },
             None => {
                 let f: Vec<u8> = library_rows::<bool>(&self.h5, self.flags.name, r0, r1)
                     .map_err(|e| lib(e, self.flags.name))?
                     .into_iter()
                     .map(u8::from)
                     .collect();
-                unsafe { put(&f, out.flag_bytes, len, &place, n_freqs, n_pol) }
+                unsafe { put(&f, out.flags, len, &place, n_freqs, n_pol) }
             }
         }
-        match self.raw_layout(&self.nsamples) {
-            Some(l) => unsafe { self.read_raw(l, r0, r1, out.nsamples.cast(), len * 4, &place)? },
+        dirty.extend(match self.raw_layout(&self.nsamples) {
+            Some(l) => unsafe {
+                let to = (out.nsamples.cast(), len * 4);
+                self.read_raw(l, (r0, r1), Check::NonNegative, to, &place)?
+            },
             None => {
                 let ns = library_rows::<f32>(&self.h5, self.nsamples.name, r0, r1)
                     .map_err(|e| lib(e, self.nsamples.name))?;
-                unsafe { put(&ns, out.nsamples, len, &place, n_freqs, n_pol) }
+                unsafe { put(&ns, out.nsamples, len, &place, n_freqs, n_pol) };
+                all
             }
-        }
-        Ok(())
+        });
+        Ok(disjoint(dirty))
     }
 
     /// The raw layout of a dataset, unless the library reads it.
@@ -540,16 +550,28 @@ impl Uvh5File {
     unsafe fn read_raw(
         &self,
         (name, layout): (&'static str, &Layout),
-        r0: usize,
-        r1: usize,
-        out: *mut u8,
-        len: usize,
+        (r0, r1): (usize, usize),
+        check: Check,
+        out: (*mut u8, usize),
         place: &Place,
-    ) -> Result<(), Uvh5Error> {
+    ) -> Result<Vec<std::ops::Range<usize>>, Uvh5Error> {
         layout
-            .read_rows_to(&self.raw, self.file_len, r0, r1, out, len, place)
+            .read_rows_to(&self.raw, self.file_len, (r0, r1), check, out, place)
             .map_err(|e| self.read_error(r0, r1, format!("{name}: {e}")))
     }
+}
+
+/// Row ranges sorted and merged where they overlap or touch.
+fn disjoint(mut rows: Vec<std::ops::Range<usize>>) -> Vec<std::ops::Range<usize>> {
+    rows.sort_by_key(|r| r.start);
+    let mut out: Vec<std::ops::Range<usize>> = Vec::with_capacity(rows.len());
+    for r in rows {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// Values read by the library, `[row][freq][pol]` in file order, to where

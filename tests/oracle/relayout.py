@@ -8,6 +8,11 @@ MODE: correlator   h5py's automatic chunks, no filter (the telescope's files)
       lzf          the same, with LZF (what pyuvdata writes for flags)
       odd          chunks that divide nothing evenly: (7,1,5,2) for the data
                    and (100,) / (100,3) for the header, gzip on the data
+      dirty        correlator, then values no conversion can use written into
+                   a few cells: NaN and infinite visibilities, negative and
+                   NaN nsamples, and one stored flag byte of 2 (patched into
+                   the file: h5py writes only 0 and 1); their [row][freq][pol]
+                   indices are printed under "poisoned"
 Flags and nsamples are replaced by seeded random values (about 10% flagged,
 nsamples in 0..4.5 by halves), so that every field has something to decode.
 Prints the chunk shape h5py chose for each rewritten dataset as JSON.
@@ -72,4 +77,32 @@ with h5py.File(src, "r") as fin, h5py.File(dst, "w") as fout:
         for full, (d, out) in made.items():
             out.resize(r1, axis=0)
             out[r0:r1] = varied[full][r0:r1] if full in varied else d[r0:r1]
+if mode == "dirty":
+    with h5py.File(dst, "r+") as f:
+        vis, ns, fl = f["Data/visdata"], f["Data/nsamples"], f["Data/flags"]
+        n, nf, npol = vis.shape[0], vis.shape[-2], vis.shape[-1]
+
+        def at(r, c, p):
+            return (r, 0, c, p) if vis.ndim == 4 else (r, c, p)
+
+        def flat(r, c, p):
+            return (r * nf + c) * npol + p
+
+        vis[at(3, 5, npol - 1)] = np.complex64(complex(np.nan, 1.0))
+        vis[at(n - 1, 0, 0)] = np.complex64(complex(np.inf, 0.0))
+        ns[at(10, 2, 0)] = -1.0
+        ns[at(20, nf - 1, npol - 1)] = np.nan
+        key = at(30, 1, 0)
+        fl[key] = False
+        origin = tuple(k - k % c for k, c in zip(key, fl.chunks))
+        offset = fl.id.get_chunk_info_by_coord(origin).byte_offset
+        within = int(np.ravel_multi_index(tuple(k % c for k, c in zip(key, fl.chunks)), fl.chunks))
+        chosen["poisoned"] = {
+            "vis": [flat(3, 5, npol - 1), flat(n - 1, 0, 0)],
+            "nsamples": [flat(10, 2, 0), flat(20, nf - 1, npol - 1)],
+            "flag": flat(30, 1, 0),
+        }
+    with open(dst, "r+b") as raw:
+        raw.seek(offset + within)
+        raw.write(b"\x02")
 print(json.dumps(chosen))
