@@ -9,7 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{f64s, oracle, shared_data, small_config, small_group};
+use common::{bools, f64s, oracle, shared_data, small_config, small_group};
 use dsa110_convert::uvh5::{
     read_header, ReadPath, RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES,
 };
@@ -17,10 +17,14 @@ use dsa110_convert::uvh5::{
 /// A simulated subband file rewritten by `tests/oracle/relayout.py` in
 /// `mode`; returns the file and the chunk shapes h5py chose.
 fn relayout(dir: &Path, mode: &str) -> (PathBuf, serde_json::Value) {
+    relayout_of(&source_file(dir), dir, mode)
+}
+
+/// A subband file of a small simulated group with noise, in `dir/sim`.
+fn source_file(dir: &Path) -> PathBuf {
     let mut cfg = small_config();
     cfg.noise_jy = 1.0;
-    let files = small_group(&dir.join("sim"), cfg);
-    relayout_of(&files[3], dir, mode)
+    small_group(&dir.join("sim"), cfg).swap_remove(3)
 }
 
 /// `src` rewritten by `tests/oracle/relayout.py` in `mode` into `dir`.
@@ -68,12 +72,7 @@ fn assert_reads_like_h5py(path: &Path) {
     for (i, v) in raw.vis.iter().enumerate() {
         assert_eq!((v.re as f64, v.im as f64), (re[i], im[i]), "visibility {i}");
     }
-    let flags: Vec<bool> = want["flags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_bool().unwrap())
-        .collect();
+    let flags = bools(&want["flags"]);
     assert_eq!(raw.flags, flags);
     assert!(raw.flags.iter().any(|&f| f) && raw.flags.iter().any(|&f| !f));
     let ns: Vec<f32> = f64s(&want["nsamples"]).iter().map(|&x| x as f32).collect();
@@ -113,11 +112,9 @@ fn correlator_layout_reads_raw_like_h5py() {
 #[test]
 fn unusable_values_in_raw_chunks_come_back_flagged_as_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = small_config();
-    cfg.noise_jy = 1.0;
-    let files = small_group(&dir.path().join("sim"), cfg);
-    let (clean, _) = relayout_of(&files[3], dir.path(), "correlator");
-    let (dirty, out) = relayout_of(&files[3], dir.path(), "dirty");
+    let src = source_file(dir.path());
+    let (clean, _) = relayout_of(&src, dir.path(), "correlator");
+    let (dirty, out) = relayout_of(&src, dir.path(), "dirty");
     // What h5py reads of the clean file, with the poisoned cells as the
     // reader must return them: 0 and flagged; the flag byte 2 as true.
     let want = oracle("uvh5_dump.py", &[&clean]);
@@ -126,12 +123,7 @@ fn unusable_values_in_raw_chunks_come_back_flagged_as_zero() {
         f64s(&want["vis_im"]),
         f64s(&want["nsamples"]),
     );
-    let mut flags: Vec<bool> = want["flags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_bool().unwrap())
-        .collect();
+    let mut flags = bools(&want["flags"]);
     let cells = |key: &str| -> Vec<usize> {
         f64s(&out["poisoned"][key])
             .iter()

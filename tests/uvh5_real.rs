@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{f64s, oracle, shared_data};
+use common::{bools, f64s, oracle, shared_data};
 use dsa110_convert::uvh5::{read_header, RowBuffers, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 
 const FILES: &[&str] = &[
@@ -131,12 +131,7 @@ fn every_header_field_and_all_data_match_h5py() {
         // ATA files' nsamples are all -1.2e12).
         let (mut want_re, mut want_im) = (f64s(&want["vis_re"]), f64s(&want["vis_im"]));
         let mut want_ns = f64s(&want["nsamples"]);
-        let mut flags: Vec<bool> = want["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_bool().unwrap())
-            .collect();
+        let mut flags = bools(&want["flags"]);
         for k in 0..flags.len() {
             if !(want_re[k].is_finite() && want_im[k].is_finite()) {
                 (want_re[k], want_im[k], flags[k]) = (0.0, 0.0, true);

@@ -40,15 +40,8 @@ pub fn read_side_by_side(
         }
     }
     for ((file, _), (values, rows)) in files.iter_mut().zip(dirty) {
-        let mut unusable = 0;
-        for row in rows.into_iter().flatten() {
-            let cells = row * per_row + values.start..row * per_row + values.end;
-            unusable += sanitize(
-                &mut block.vis[cells.clone()],
-                &mut block.flags[cells.clone()],
-                &mut block.nsamples[cells],
-            );
-        }
+        let buffers = (&mut *block.vis, &mut *block.flags, &mut *block.nsamples);
+        let unusable = sanitize(buffers, per_row, values, &rows);
         file.warn_unusable(unusable, r0, r1);
     }
     Ok(())

@@ -234,8 +234,9 @@ impl Layout {
 
     /// [`Layout::read_rows`] into the `len` bytes at `out`, each chunk
     /// checked by `check` while it is in cache. Returns the rows (from 0 at
-    /// `r0`, sorted, disjoint) of the chunks in which `check` found a value
-    /// to flag: whole chunks' rows, so a few more than the values' own.
+    /// `r0`, in no order, possibly repeated) of the chunks in which `check`
+    /// found a value to flag: whole chunks' rows, so a few more than the
+    /// values' own.
     ///
     /// # Safety
     /// `out` must be valid for writes of `len` bytes, and no other thread
@@ -299,10 +300,7 @@ impl Layout {
                 Ok(())
             })
         })?;
-        let mut dirty = dirty.into_inner().unwrap_or_else(|e| e.into_inner());
-        dirty.sort_by_key(|r| r.start);
-        dirty.dedup();
-        Ok(dirty)
+        Ok(dirty.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Undo the filters of one chunk (last applied, first undone).

@@ -139,11 +139,31 @@ pub struct Uvh5File {
     warned_unusable: bool,
 }
 
-/// Flag what no conversion can use, in rows [`Uvh5File::read_into`]
-/// reported: visibilities that are NaN or infinite (set to 0) and nsamples
-/// that are NaN, infinite or negative (set to 0, so that they weigh
-/// nothing). Returns how many values were flagged so.
-pub fn sanitize(vis: &mut [Complex32], flags: &mut [bool], nsamples: &mut [f32]) -> usize {
+/// Flag what no conversion can use in the `rows` [`Uvh5File::read_into`]
+/// reported, values `values` of each row of `per_row` (one file's channels):
+/// visibilities that are NaN or infinite (set to 0) and nsamples that are
+/// NaN, infinite or negative (set to 0, so that they weigh nothing).
+/// Returns how many values were flagged so.
+pub fn sanitize(
+    (vis, flags, nsamples): (&mut [Complex32], &mut [bool], &mut [f32]),
+    per_row: usize,
+    values: std::ops::Range<usize>,
+    rows: &[std::ops::Range<usize>],
+) -> usize {
+    rows.iter()
+        .flat_map(|r| r.clone())
+        .map(|row| {
+            let cells = row * per_row + values.start..row * per_row + values.end;
+            sanitize_cells(
+                &mut vis[cells.clone()],
+                &mut flags[cells.clone()],
+                &mut nsamples[cells],
+            )
+        })
+        .sum()
+}
+
+fn sanitize_cells(vis: &mut [Complex32], flags: &mut [bool], nsamples: &mut [f32]) -> usize {
     let mut n = 0;
     for ((v, f), ns) in vis.iter_mut().zip(flags).zip(nsamples) {
         let bad_vis = !(v.re.is_finite() && v.im.is_finite());
@@ -381,15 +401,7 @@ impl Uvh5File {
             let out = RowsOut::new(vis, flags, nsamples, n_freqs, n_pol);
             self.read_into(r0, r1, 0, false, &out)?
         };
-        let mut unusable = 0;
-        for rows in dirty {
-            let cells = rows.start * per_row..rows.end * per_row;
-            unusable += sanitize(
-                &mut vis[cells.clone()],
-                &mut flags[cells.clone()],
-                &mut nsamples[cells],
-            );
-        }
+        let unusable = sanitize((vis, flags, nsamples), per_row, 0..per_row, &dirty);
         self.warn_unusable(unusable, r0, r1);
         Ok(())
     }
@@ -412,7 +424,7 @@ impl Uvh5File {
     /// `reversed` (a descending file in an ascending band). Several files
     /// may fill one `out` at once when their channels do not overlap.
     ///
-    /// Returns the rows (from 0 at `r0`, sorted) that may hold NaN or
+    /// Returns the rows (from 0 at `r0`, sorted, disjoint) that may hold NaN or
     /// infinite visibilities or bad nsamples: finish this file's channels
     /// of those with [`sanitize`] (a clean file returns none: the values
     /// are checked chunk by chunk while in cache).
@@ -479,7 +491,7 @@ impl Uvh5File {
         };
         let len = out.len;
         // What the library reads is not checked: all its rows are sanitized.
-        let all: Vec<std::ops::Range<usize>> = std::iter::once(0..r1 - r0).collect();
+        let all = || -> Vec<std::ops::Range<usize>> { std::iter::once(0..r1 - r0).collect() };
         // SAFETY (all three): the claim gives this call the buffer's
         // channels `channels`, the only ones `place` maps to.
         let mut dirty = match self.raw_layout(&self.vis) {
@@ -495,7 +507,7 @@ impl Uvh5File {
             None => {
                 let v = library_vis(&self.h5, r0, r1).map_err(|e| lib(e, self.vis.name))?;
                 unsafe { put(&v, out.vis, len, &place, n_freqs, n_pol) };
-                all.clone()
+                all()
             }
         };
         match self.raw_layout(&self.flags) {
@@ -520,7 +532,7 @@ impl Uvh5File {
                 let ns = library_rows::<f32>(&self.h5, self.nsamples.name, r0, r1)
                     .map_err(|e| lib(e, self.nsamples.name))?;
                 unsafe { put(&ns, out.nsamples, len, &place, n_freqs, n_pol) };
-                all
+                all()
             }
         });
         Ok(disjoint(dirty))

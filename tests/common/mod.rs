@@ -98,6 +98,15 @@ fn run_oracle(
 }
 
 /// A JSON array of numbers as `Vec<f64>` (nested arrays flattened).
+/// A JSON array of booleans (h5py's flags) as `bool`s.
+pub fn bools(v: &serde_json::Value) -> Vec<bool> {
+    v.as_array()
+        .expect("an array of booleans")
+        .iter()
+        .map(|b| b.as_bool().expect("a boolean"))
+        .collect()
+}
+
 pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
     fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
         match v {
