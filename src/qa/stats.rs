@@ -433,7 +433,8 @@ const CELLS_PER_PASS: usize = 64;
 /// |V| and their count into `sum` and `n`; returns the row's totals.
 ///
 /// In passes of [`CELLS_PER_PASS`] cells: first |V|, nsamples and the
-/// flags of every cell, branch-free (flagged cells select 0) so that the
+/// flags of every cell, branch-free (a flagged cell's bits masked to +0.0,
+/// since a select compiled to branches) so that the
 /// compiler vectorizes it, then the per-channel sums; inlined where
 /// `n_pol` is a constant.
 #[inline(always)]
@@ -460,18 +461,22 @@ fn sum_cells(
                 .zip(n.chunks_mut(chans_per_pass)),
         );
     for (((v, f), s), (acc, count)) in passes {
-        let cells = amp
-            .iter_mut()
-            .zip(samples.iter_mut())
-            .zip(good.iter_mut())
-            .zip(v.iter().zip(f).zip(s));
-        for (((a, ns_out), g), ((v, &flagged), &ns_in)) in cells {
-            let power = v.re * v.re + v.im * v.im;
-            *a = if flagged { 0.0 } else { power.sqrt() };
-            *ns_out = if flagged { 0.0 } else { ns_in };
-            *g = (!flagged) as u32;
-            nan += (flagged & (power == 0.0)) as u64;
+        let m = v.len();
+        let (f, s) = (&f[..m], &s[..m]);
+        let (amp, samples, good) = (&mut amp[..m], &mut samples[..m], &mut good[..m]);
+        let mut nan_pass = 0u32;
+        for i in 0..m {
+            let power = v[i].re * v[i].re + v[i].im * v[i].im;
+            let flagged = u32::from(f[i]);
+            // All ones for an unflagged cell, zero for a flagged one: a
+            // flagged cell's values become +0.0 by masking their bits.
+            let keep = flagged.wrapping_sub(1);
+            amp[i] = f32::from_bits(power.sqrt().to_bits() & keep);
+            samples[i] = f32::from_bits(s[i].to_bits() & keep);
+            good[i] = keep & 1;
+            nan_pass += flagged & u32::from(power == 0.0);
         }
+        nan += u64::from(nan_pass);
         for (c, (acc, count)) in acc.iter_mut().zip(count.iter_mut()).enumerate() {
             let cell = c * n_pol..(c + 1) * n_pol;
             let a: f32 = amp[cell.clone()].iter().sum();
