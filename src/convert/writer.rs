@@ -25,7 +25,7 @@ use crate::compute::{PolMap, VisTransform};
 use crate::group::{self, ChannelMap};
 use crate::ms::{convention, Channels, MsLayout, MsWriter, WeightStats};
 use crate::qa;
-use crate::uvh5::{Header, RowBuffers, Uvh5File};
+use crate::uvh5::{self, Header, RowBuffers, Uvh5File};
 
 /// A group whose MS is being written subband by subband.
 pub struct Conversion {
@@ -230,6 +230,7 @@ impl Conversion {
         let (n_rows, n_pol) = (self.setup.n_rows(), self.setup.header.n_pols);
         let all_chans: usize = placed.iter().map(|(_, s)| s.n_freqs).sum();
         let block = block_rows(self.opts.max_memory_bytes, all_chans * n_pol, n_rows);
+        let block = uvh5::whole_row_chunks(block, placed.iter().map(|(f, _)| f));
         self.block_rows = block;
         // Several files share a block only where their channels are
         // contiguous in the band.

@@ -9,7 +9,7 @@ use num_complex::Complex32;
 
 use super::{Conjugation, QaAccumulator, QaBlock, QaError, QaReport, QaShape};
 use crate::group::{parse_file_name, read_side_by_side, Block, Group, GroupError};
-use crate::uvh5::{Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
+use crate::uvh5::{whole_row_chunks, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
 
 /// Rows' buffers per block: about 32 MiB, as the converter's blocks.
 const BLOCK_BYTES: usize = 32 << 20;
@@ -69,6 +69,7 @@ pub fn accumulate_group(group: &Group, shape: &QaShape) -> Result<QaReport, QaEr
             Ok((file, *m))
         })
         .collect::<Result<Vec<_>, QaError>>()?;
+    let block = whole_row_chunks(block, files.iter().map(|(f, _)| f));
     let mut acc = QaAccumulator::new(shape);
     std::thread::scope(|s| -> Result<(), QaError> {
         let (full_tx, full_rx) = mpsc::sync_channel::<Result<Buffers, QaError>>(1);

@@ -359,6 +359,16 @@ impl Uvh5File {
         [&self.vis, &self.flags, &self.nsamples].map(|b| b.describe(self.force_library))
     }
 
+    /// Rows per chunk along the row axis that the chunks of visdata, flags
+    /// and nsamples all align to (the least common multiple of their row
+    /// chunks; 1 for contiguous datasets).
+    pub fn row_chunk(&self) -> usize {
+        self.datasets()
+            .iter()
+            .filter_map(|d| d.chunk.as_ref().and_then(|c| c.first().copied()))
+            .fold(1, lcm)
+    }
+
     /// The path each of visdata, flags, nsamples takes.
     pub fn read_paths(&self) -> [ReadPath; 3] {
         self.datasets().map(|d| d.path)
@@ -633,4 +643,44 @@ fn library_rows<T: hdf5::H5Type>(
 fn library_vis(f: &hdf5::File, r0: usize, r1: usize) -> hdf5::Result<Vec<Complex32>> {
     let rows = library_rows::<ComplexF32>(f, "Data/visdata", r0, r1)?;
     Ok(rows.into_iter().map(|c| Complex32::new(c.r, c.i)).collect())
+}
+
+/// `rows` rounded down to whole row chunks of every one of `files`
+/// ([`Uvh5File::row_chunk`]), so that consecutive blocks of that many rows
+/// read no chunk twice (a block cut inside a chunk reads and decodes it
+/// for both blocks: 6-12% more bytes for blocks of about 2,000 rows of the
+/// correlator's 128- and 256-row chunks); `rows` itself when it is less
+/// than one such chunk.
+pub fn whole_row_chunks<'a>(rows: usize, files: impl IntoIterator<Item = &'a Uvh5File>) -> usize {
+    let quantum = files.into_iter().map(Uvh5File::row_chunk).fold(1, lcm);
+    if rows >= quantum {
+        rows / quantum * quantum
+    } else {
+        rows
+    }
+}
+
+/// Least common multiple, saturating (a quantum no block reaches).
+fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    if x == 0 {
+        return a.max(b);
+    }
+    (a / x).saturating_mul(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lcm;
+
+    #[test]
+    fn the_row_quantum_of_the_correlators_chunks_is_their_least_common_multiple() {
+        // visdata (128,..), flags and nsamples (256,..).
+        assert_eq!([128, 256, 256].into_iter().fold(1, lcm), 256);
+        assert_eq!(lcm(4656, 1024), 297_984);
+        assert_eq!(lcm(usize::MAX, 2), usize::MAX);
+    }
 }

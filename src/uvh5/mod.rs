@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 pub use chunks::LibraryReason;
 pub use data::{
-    sanitize, DatasetRead, ReadPath, RowBuffers, RowsOut, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES,
+    sanitize, whole_row_chunks, DatasetRead, ReadPath, RowBuffers, RowsOut, Uvh5File,
+    DEFAULT_CHUNK_CACHE_BYTES,
 };
 pub use validate::validate;
 
