@@ -73,13 +73,8 @@ struct PlanArgs {
     /// Where to write the manifest (default: <output>/manifest.jsonl).
     #[arg(long)]
     manifest: Option<PathBuf>,
-    /// Subband files within this many seconds of their group's own time
-    /// (the middle of its files' stamps) belong to it.
-    #[arg(long, default_value_t = 60.0)]
-    tolerance_s: f64,
-    /// Files a complete group has.
-    #[arg(long, default_value_t = 16)]
-    subbands: usize,
+    #[command(flatten)]
+    grouping: super::groups::Grouping,
 }
 
 #[derive(clap::Args, Debug)]
@@ -197,8 +192,8 @@ fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let window = Window {
         start: a.start.as_deref(),
         end: a.end.as_deref(),
-        tolerance_s: a.tolerance_s,
-        subbands: a.subbands,
+        tolerance_s: a.grouping.tolerance_s,
+        subbands: a.grouping.subbands,
     };
     let plan: Plan = batch::plan(&a.input, &a.output, &window)
         .with_context(|| format!("planning the groups of {}", a.input.display()))?;

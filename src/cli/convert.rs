@@ -11,9 +11,10 @@ use crate::astro::IersSource;
 use crate::astro::SkyPos;
 use crate::calibrators::Catalog;
 use crate::compute::{self, BackendChoice};
-use crate::convert::{self, ConvertOptions, ConvertSummary, PhaseCenterMode};
+use crate::convert::{self, ConvertOptions, ConvertSummary};
 use crate::group;
 use crate::ms::SpwLayout;
+use crate::phasing::PhaseCenterMode;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -63,13 +64,8 @@ pub struct Args {
     /// With --input: last UTC time of the window (inclusive).
     #[arg(long, requires = "input")]
     pub end: Option<String>,
-    /// Subband files within this many seconds of their group's own time
-    /// (the middle of its files' stamps) belong to it.
-    #[arg(long, default_value_t = 60.0)]
-    pub tolerance_s: f64,
-    /// Files a complete group has.
-    #[arg(long, default_value_t = 16)]
-    pub subbands: usize,
+    #[command(flatten)]
+    pub grouping: super::groups::Grouping,
     /// Convert a group that is missing subbands (with a warning naming
     /// them) instead of refusing it (explicit files) or skipping it
     /// (--input).
@@ -259,7 +255,7 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
     let (start, end, at) = match &args.timestamp {
         Some(ts) => {
             let t = crate::group::parse_time_s(ts)?;
-            let tol = (2.0 * args.tolerance_s).ceil() as i64;
+            let tol = (2.0 * args.grouping.tolerance_s).ceil() as i64;
             let fmt = |s: i64| crate::sim::format_timestamp(s as f64 / 86_400.0 + 2_440_587.5);
             (Some(fmt(t - tol)), Some(fmt(t + tol)), Some(t))
         }
@@ -269,12 +265,12 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
         dir,
         start.as_deref(),
         end.as_deref(),
-        args.tolerance_s,
-        args.subbands,
+        args.grouping.tolerance_s,
+        args.grouping.subbands,
     )
     .with_context(|| format!("looking for groups in {}", dir.display()))?;
     if let Some(t) = at {
-        found.retain(|g| group::joins_group(g.span_s, t, args.tolerance_s));
+        found.retain(|g| group::joins_group(g.span_s, t, args.grouping.tolerance_s));
     }
     let mut out = Vec::new();
     for g in found {
@@ -317,7 +313,7 @@ fn check_subbands(files: &[PathBuf], args: &Args) -> anyhow::Result<()> {
         }
         seen.push((sb, f));
     }
-    let missing: Vec<u32> = (0..args.subbands as u32)
+    let missing: Vec<u32> = (0..args.grouping.subbands as u32)
         .filter(|s| !seen.iter().any(|(sb, _)| sb == s))
         .collect();
     if missing.is_empty() {
@@ -328,13 +324,13 @@ fn check_subbands(files: &[PathBuf], args: &Args) -> anyhow::Result<()> {
         "the group of {} is missing {} of {} subbands: {} (convert what is there with --allow-incomplete)",
         files[0].display(),
         missing.len(),
-        args.subbands,
+        args.grouping.subbands,
         subband_list(&missing)
     );
     tracing::warn!(
         "converting an incomplete group ({} of {} subbands): missing {}",
         seen.len(),
-        args.subbands,
+        args.grouping.subbands,
         subband_list(&missing)
     );
     Ok(())

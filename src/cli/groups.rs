@@ -21,6 +21,17 @@ pub struct Args {
     /// Only groups starting at or before this UTC time (YYYY-MM-DDTHH:MM:SS).
     #[arg(long)]
     pub end: Option<String>,
+    #[command(flatten)]
+    pub grouping: Grouping,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The grouping rule's two numbers, the same for every command that groups
+/// files (`groups`, `convert --input`, `batch`, `stream`).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Grouping {
     /// Subband files within this many seconds of their group's own time
     /// (the middle of its files' stamps) belong to it.
     #[arg(long, default_value_t = 60.0)]
@@ -28,9 +39,6 @@ pub struct Args {
     /// Subbands in a complete group (sb00 .. sbNN-1).
     #[arg(long, default_value_t = 16)]
     pub subbands: usize,
-    /// Print JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -38,8 +46,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.dir,
         args.start.as_deref(),
         args.end.as_deref(),
-        args.tolerance_s,
-        args.subbands,
+        args.grouping.tolerance_s,
+        args.grouping.subbands,
     )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&groups)?);

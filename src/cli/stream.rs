@@ -79,13 +79,8 @@ struct RunArgs {
     /// State database (default: <output>/dsa110-stream.sqlite).
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Subband files within this many seconds of their group's own time
-    /// (the middle of its files' stamps) belong to it.
-    #[arg(long, default_value_t = 60.0)]
-    tolerance_s: f64,
-    /// Subbands in a complete group.
-    #[arg(long, default_value_t = 16)]
-    subbands: usize,
+    #[command(flatten)]
+    grouping: super::groups::Grouping,
     /// Seconds after a group's first file before it counts as incomplete.
     #[arg(long, default_value_t = 600.0)]
     incomplete_timeout_s: f64,
@@ -212,8 +207,8 @@ fn run_daemon(a: RunArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| stream::default_state_path(&a.output)),
         input: a.input,
         output: a.output,
-        tolerance_s: a.tolerance_s,
-        n_subbands: a.subbands,
+        tolerance_s: a.grouping.tolerance_s,
+        n_subbands: a.grouping.subbands,
         incomplete_timeout_s: a.incomplete_timeout_s,
         incomplete: a.incomplete,
         max_attempts: a.max_attempts,

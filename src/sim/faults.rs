@@ -81,7 +81,12 @@ impl SimFaults {
         data: &mut SubbandData,
     ) {
         let per_row = n_chan * N_POL;
-        self.rfi(sb, n_subbands, n_chan, baselines, data);
+        add_rfi(
+            &self.rfi_in_file(sb, n_subbands, n_chan),
+            per_row,
+            baselines,
+            &mut data.vis,
+        );
         if let Some(dead) = self.dead_antenna {
             for (row, cells) in data.vis.chunks_exact_mut(per_row).enumerate() {
                 let (a1, a2) = baselines[row % baselines.len()];
@@ -96,41 +101,39 @@ impl SimFaults {
         }
     }
 
-    /// Add RFI to the channels of `rfi_channels` that lie in subband `sb`.
-    fn rfi(
-        &self,
-        sb: usize,
-        n_subbands: usize,
-        n_chan: usize,
-        baselines: &[(u32, u32)],
-        data: &mut SubbandData,
-    ) {
+    /// The channels of `rfi_channels` in subband file `sb`, as the file's
+    /// own (descending) channel indices.
+    fn rfi_in_file(&self, sb: usize, n_subbands: usize, n_chan: usize) -> Vec<usize> {
         // Joined (ascending) channels of this file: its channel m is joined
         // channel first + (n_chan - 1 - m).
         let first = (n_subbands - 1 - sb) * n_chan;
-        let here: Vec<usize> = self
-            .rfi_channels
+        self.rfi_channels
             .iter()
             .filter(|&&c| (first..first + n_chan).contains(&c))
             .map(|&c| n_chan - 1 - (c - first))
-            .collect();
-        if here.is_empty() {
-            return;
-        }
-        for (row, cells) in data.vis.chunks_exact_mut(n_chan * N_POL).enumerate() {
-            let (a1, a2) = baselines[row % baselines.len()];
-            let rfi = if a1 == a2 {
-                Complex32::new(RFI_AMPLITUDE_JY, 0.0)
-            } else {
-                // A phase that wanders from row to row (golden-ratio turns).
-                let turns = (row as f64 * 0.618_033_988_749_895).fract();
-                let (s, c) = (std::f64::consts::TAU * turns).sin_cos();
-                Complex32::new(RFI_AMPLITUDE_JY * c as f32, RFI_AMPLITUDE_JY * s as f32)
-            };
-            for &m in &here {
-                for p in 0..N_POL {
-                    cells[m * N_POL + p] += rfi;
-                }
+            .collect()
+    }
+}
+
+/// Add RFI to the file channels `channels` of every row of `vis` (rows of
+/// `per_row` cells over `baselines`).
+fn add_rfi(channels: &[usize], per_row: usize, baselines: &[(u32, u32)], vis: &mut [Complex32]) {
+    if channels.is_empty() {
+        return;
+    }
+    for (row, cells) in vis.chunks_exact_mut(per_row).enumerate() {
+        let (a1, a2) = baselines[row % baselines.len()];
+        let rfi = if a1 == a2 {
+            Complex32::new(RFI_AMPLITUDE_JY, 0.0)
+        } else {
+            // A phase that wanders from row to row (golden-ratio turns).
+            let turns = (row as f64 * 0.618_033_988_749_895).fract();
+            let (s, c) = (std::f64::consts::TAU * turns).sin_cos();
+            Complex32::new(RFI_AMPLITUDE_JY * c as f32, RFI_AMPLITUDE_JY * s as f32)
+        };
+        for &m in channels {
+            for p in 0..N_POL {
+                cells[m * N_POL + p] += rfi;
             }
         }
     }
