@@ -19,6 +19,7 @@ pub mod compute;
 pub mod convert;
 pub mod group;
 pub mod ms;
+pub mod phasing;
 pub mod qa;
 pub mod sim;
 pub mod stream;

@@ -431,7 +431,8 @@ fn vary_nsamples_and_flags(files: &[PathBuf]) {
 
 /// What `convert --backend cpu` with [`MERIDIAN_AS_PYUVDATA`] uses.
 fn meridian_on_the_cpu() -> dsa110_convert::convert::ConvertOptions {
-    use dsa110_convert::convert::{ConvertOptions, PhaseCenterMode};
+    use dsa110_convert::convert::ConvertOptions;
+    use dsa110_convert::phasing::PhaseCenterMode;
     ConvertOptions {
         phase_center: PhaseCenterMode::Meridian,
         backend: std::sync::Arc::new(dsa110_convert::compute::cpu::CpuBackend),
@@ -458,7 +459,8 @@ fn convert_as_daemon(
     out: &Path,
     opts: &dsa110_convert::convert::ConvertOptions,
 ) -> Result<(), dsa110_convert::convert::ConvertError> {
-    use dsa110_convert::convert::{Band, Conversion};
+    use dsa110_convert::convert::Conversion;
+    use dsa110_convert::group::Band;
     use dsa110_convert::uvh5::Uvh5File;
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let open = |k: usize| Uvh5File::open(&files[k], 1 << 20).unwrap();

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::setup::Setup;
 use super::writer::block_rows;
-use super::{open_group, Band, ConvertError, ConvertOptions, FieldPlan};
+use super::{open_group, Band, ConvertError, ConvertOptions};
+use crate::phasing::FieldPlan;
 use crate::uvh5::DatasetRead;
 
 /// How one input file will be read.

@@ -9,14 +9,12 @@
 //! bounded by [`ConvertOptions::max_memory_bytes`].
 //!
 //! Phasing: for every row the new UVW comes from the antenna positions and
-//! the rotation of its field ([`plan::Plan`]); the visibilities are
+//! the rotation of its field ([`crate::phasing::Plan`]); the visibilities are
 //! multiplied by `exp(-2 pi i (w_new - w_old) f / c)` where `w_old` is the w
 //! stored in the file — the w the correlator fringe-stopped with (the
 //! DSA-110 files say "drift", but their data and uvw are for the meridian).
 
-mod band;
 mod dry_run;
-pub mod plan;
 mod setup;
 mod writer;
 
@@ -24,33 +22,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::astro::IersSource;
-use crate::astro::SkyPos;
 use crate::calibrators::Catalog;
 use crate::compute::{Backend, ComputeError};
-use crate::group::{Group, GroupError};
+use crate::group::{Band, Group, GroupError};
 use crate::ms::SpwLayout;
+use crate::phasing::{FieldPlan, PhaseCenterMode};
 use crate::uvh5::Uvh5File;
 
-pub use band::Band;
 pub use dry_run::{dry_run, DryRun, FileReads};
-pub use plan::{FieldPlan, Plan};
 pub use writer::Conversion;
-
-/// Where the output phase centres go.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PhaseCenterMode {
-    /// `meridian` for DSA-110 correlator files, `keep` for the rest.
-    Auto,
-    /// One field per integration at hour angle 0 and the pointing
-    /// declination, converted rigorously to ICRS: `meridian_icrs_t<i>`.
-    Meridian,
-    /// One field: the meridian at mid-group.
-    Midpoint,
-    /// One field at this ICRS position.
-    Fixed { name: String, position: SkyPos },
-    /// The files' own phase centre (correctly labelled non-DSA data).
-    Keep,
-}
 
 /// Settings of one conversion.
 #[derive(Clone)]
@@ -113,8 +93,8 @@ pub enum ConvertError {
     OutputExists(PathBuf),
     #[error("output {path} is not a complete Measurement Set ({reason}); not touched (use --overwrite to replace it)")]
     OutputNotMs { path: PathBuf, reason: String },
-    #[error("{path}: {reason}")]
-    PhaseCenter { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Phasing(#[from] crate::phasing::PhasingError),
     #[error(transparent)]
     Group(#[from] crate::group::GroupError),
     #[error(transparent)]
@@ -125,11 +105,6 @@ pub enum ConvertError {
     Input { path: PathBuf, what: String },
     #[error(transparent)]
     Iers(#[from] crate::astro::IersError),
-    #[error("{path}: {source}")]
-    Date {
-        path: PathBuf,
-        source: crate::astro::DateError,
-    },
     #[error("cannot start the reader thread: {0}")]
     Thread(std::io::Error),
     #[error(transparent)]

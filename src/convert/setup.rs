@@ -11,11 +11,10 @@ use crate::group::Group;
 use crate::ms::{
     self, Antenna, Field, MsLayout, MsSpec, OutputClaim, OutputState, RowMeta, SpwLayout,
 };
+use crate::phasing::Plan;
 use crate::telescope;
 use crate::uvh5::{Header, PhaseCenter};
 
-use super::band;
-use super::plan::Plan;
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 
 /// Everything per row but the visibilities.
@@ -203,7 +202,7 @@ impl Setup {
             antennas: self.ms_antennas.clone(),
             freq_hz: freq_hz.to_vec(),
             channel_width_hz: channel_width_hz.to_vec(),
-            window_names: band::window_names(group, layout.n_windows),
+            window_names: crate::group::window_names(group, layout.n_windows),
             polarizations: header.polarizations.clone(),
             fields: self
                 .plan

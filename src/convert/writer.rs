@@ -18,11 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-use super::band::{self, Band};
 use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::compute::{PolMap, VisTransform};
-use crate::group::{self, ChannelMap};
+use crate::group::{self, Band, ChannelMap};
 use crate::ms::{convention, Channels, MsLayout, MsWriter, WeightStats};
 use crate::qa;
 use crate::uvh5::{self, Header, RowBuffers, Uvh5File};
@@ -65,7 +64,7 @@ impl Qa {
         let (n_subbands, width) = band.subbands();
         let mut shape = qa::QaShape::from_header(&setup.header, group, n_subbands, width);
         if let Band::Group(g) = band {
-            shape.subband_names = band::window_names(g, n_subbands);
+            shape.subband_names = group::window_names(g, n_subbands);
         }
         let names: Vec<String> = setup.plan.fields.iter().map(|f| f.name.clone()).collect();
         shape.calibrator = qa::calibrator_field(&names)

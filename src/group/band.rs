@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use super::ConvertError;
-use crate::group::{self, ChannelMap, Group};
+use super::{ChannelMap, Group, GroupError};
 use crate::telescope;
 use crate::uvh5::Header;
 
@@ -24,7 +23,7 @@ pub enum Band {
 impl Band {
     /// The DSA-110 band of `n_subbands` subbands that the file `first`
     /// is one of.
-    pub fn dsa110(first: &Header, n_subbands: usize) -> Result<Band, ConvertError> {
+    pub fn dsa110(first: &Header, n_subbands: usize) -> Result<Band, GroupError> {
         let band = Band::Dsa110 {
             n_subbands,
             width: first.n_freqs,
@@ -58,8 +57,8 @@ impl Band {
     }
 
     /// Where the channels of the file `h` go.
-    pub fn slot(&self, h: &Header) -> Result<ChannelMap, ConvertError> {
-        let input = |what: String| ConvertError::Input {
+    pub fn slot(&self, h: &Header) -> Result<ChannelMap, GroupError> {
+        let input = |what: String| GroupError::Placement {
             path: h.path.clone(),
             what,
         };
@@ -94,7 +93,7 @@ impl Band {
                 Ok(ChannelMap {
                     offset: (n_subbands - 1 - sb) * width,
                     n_freqs: *width,
-                    reversed: group::direction(h),
+                    reversed: super::direction(h),
                 })
             }
         }
@@ -107,7 +106,7 @@ impl Band {
         self,
         headers: Vec<Arc<Header>>,
         written: &[(usize, Arc<Header>)],
-    ) -> Result<Group, ConvertError> {
+    ) -> Result<Group, GroupError> {
         let group = match self {
             Band::Group(g) => g,
             Band::Dsa110 { .. } => Group::from_headers(headers)?,
@@ -117,7 +116,7 @@ impl Band {
                 .iter()
                 .any(|(c, h)| *c == map.offset && h.path == *path)
             {
-                return Err(ConvertError::Input {
+                return Err(GroupError::Placement {
                     path: path.clone(),
                     what: format!(
                         "belongs at channel {} of the joined band, but was not written there",

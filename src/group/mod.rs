@@ -8,6 +8,7 @@
 //! polarizations; frequencies that do not overlap) and joined along
 //! frequency in ascending order.
 
+mod band;
 mod find;
 mod read;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use crate::uvh5::{self, Header, Uvh5Error};
 
+pub use band::{window_names, Band};
 pub use find::{
     find_groups, group_timestamp, joins_group, parse_file_name, parse_time_s, FoundGroup,
 };
@@ -47,6 +49,10 @@ pub enum GroupError {
     Time(String),
     #[error("no files given")]
     Empty,
+    /// A file whose frequencies put it nowhere, or somewhere else than
+    /// where it was written, in the band being converted.
+    #[error("{path}: {what}")]
+    Placement { path: PathBuf, what: String },
 }
 
 /// Where one file's channels go in the joined, ascending band.

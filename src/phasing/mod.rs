@@ -1,14 +1,42 @@
 //! Phase-centre planning: which field each integration goes to, what each
 //! field is called, and the rotation that gives each row its new UVW.
+//! `convert` phases by it; `qa` reads a group's fields from it.
 
-use crate::astro::Astrometer;
-use crate::astro::SkyPos;
+use std::path::PathBuf;
+
+use crate::astro::{Astrometer, DateError, SkyPos};
 use crate::calibrators::{self, Catalog};
 use crate::compute::rotation::uvw_rotation;
-use crate::compute::Backend;
+use crate::compute::{Backend, ComputeError};
 use crate::uvh5::{Header, PhaseCenter};
 
-use super::{ConvertError, PhaseCenterMode};
+/// Where the output phase centres go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PhaseCenterMode {
+    /// `meridian` for DSA-110 correlator files, `keep` for the rest.
+    Auto,
+    /// One field per integration at hour angle 0 and the pointing
+    /// declination, converted rigorously to ICRS: `meridian_icrs_t<i>`.
+    Meridian,
+    /// One field: the meridian at mid-group.
+    Midpoint,
+    /// One field at this ICRS position.
+    Fixed { name: String, position: SkyPos },
+    /// The files' own phase centre (correctly labelled non-DSA data).
+    Keep,
+}
+
+/// Why a group cannot be phased as asked; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PhasingError {
+    #[error("{path}: {reason}")]
+    PhaseCenter { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Date { path: PathBuf, source: DateError },
+    /// Matching fields with the calibrator catalogue failed.
+    #[error("compute backend failed: {0}")]
+    Compute(#[from] ComputeError),
+}
 
 /// One output field (a row of the MS FIELD table).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -41,12 +69,12 @@ impl Plan {
         header: &Header,
         mode: &PhaseCenterMode,
         astro: &Astrometer,
-    ) -> Result<Plan, ConvertError> {
+    ) -> Result<Plan, PhasingError> {
         let mut times_jd = header.time_jd.clone();
         times_jd.sort_by(f64::total_cmp);
         times_jd.dedup();
         for t in [times_jd.first(), times_jd.last()].into_iter().flatten() {
-            astro.check_time(*t).map_err(|source| ConvertError::Date {
+            astro.check_time(*t).map_err(|source| PhasingError::Date {
                 path: header.path.clone(),
                 source,
             })?;
@@ -61,7 +89,7 @@ impl Plan {
             other => other.clone(),
         };
         let need_dec = || {
-            dsa_dec.ok_or_else(|| ConvertError::PhaseCenter {
+            dsa_dec.ok_or_else(|| PhasingError::PhaseCenter {
                 path: header.path.clone(),
                 reason: "meridian phasing needs a DSA-110 correlator file (extra_keywords/phase_center_dec); \
                          give --phase-center RA,DEC or keep"
@@ -113,7 +141,7 @@ impl Plan {
                     ("keep", vec![field], vec![0; times_jd.len()])
                 }
                 other => {
-                    return Err(ConvertError::PhaseCenter {
+                    return Err(PhasingError::PhaseCenter {
                         path: header.path.clone(),
                         reason: format!(
                             "cannot keep the file's phase centre ({other:?}): it is not a fixed sky position; \
@@ -152,7 +180,7 @@ impl Plan {
         backend: &dyn Backend,
         centre_hz: f64,
         integration_s: f64,
-    ) -> Result<(), ConvertError> {
+    ) -> Result<(), PhasingError> {
         if self.mode_name != "meridian" {
             return Ok(());
         }

@@ -82,6 +82,7 @@ pub(crate) enum Disposition {
 impl JobError {
     pub(crate) fn disposition(&self) -> Disposition {
         use crate::ms::MsError;
+        use crate::phasing::PhasingError;
         let JobError::Convert(e) = self else {
             return Disposition::Attempt;
         };
@@ -95,8 +96,9 @@ impl JobError {
             }
             ConvertError::Group(_)
             | ConvertError::Input { .. }
-            | ConvertError::PhaseCenter { .. }
-            | ConvertError::Date { .. } => Disposition::BadInput,
+            | ConvertError::Phasing(PhasingError::PhaseCenter { .. } | PhasingError::Date { .. }) => {
+                Disposition::BadInput
+            }
             _ => Disposition::Attempt,
         }
     }

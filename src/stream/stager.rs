@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use super::JobError;
-use crate::convert::{Band, Conversion, ConvertError, ConvertOptions};
+use crate::convert::{Conversion, ConvertError, ConvertOptions};
+use crate::group::Band;
 use crate::uvh5;
 
 enum StageMsg {
