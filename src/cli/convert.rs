@@ -250,28 +250,18 @@ fn groups_to_convert(args: &Args) -> anyhow::Result<Vec<Vec<PathBuf>>> {
         check_subbands(&args.files, args)?;
         return Ok(vec![args.files.clone()]);
     };
-    // A timestamp names the group it would join ([`group::joins_group`]):
-    // its sb00 stamp, or any within the tolerance of its own time.
-    let (start, end, at) = match &args.timestamp {
-        Some(ts) => {
-            let t = crate::group::parse_time_s(ts)?;
-            let tol = (2.0 * args.grouping.tolerance_s).ceil() as i64;
-            let fmt = |s: i64| crate::sim::format_timestamp(s as f64 / 86_400.0 + 2_440_587.5);
-            (Some(fmt(t - tol)), Some(fmt(t + tol)), Some(t))
-        }
-        None => (args.start.clone(), args.end.clone(), None),
-    };
-    let mut found = group::find_groups(
-        dir,
-        start.as_deref(),
-        end.as_deref(),
-        args.grouping.tolerance_s,
-        args.grouping.subbands,
-    )
-    .with_context(|| format!("looking for groups in {}", dir.display()))?;
-    if let Some(t) = at {
-        found.retain(|g| group::joins_group(g.span_s, t, args.grouping.tolerance_s));
+    let (tolerance_s, n_subbands) = (args.grouping.tolerance_s, args.grouping.subbands);
+    let found = match &args.timestamp {
+        Some(ts) => group::groups_at(dir, ts, tolerance_s, n_subbands),
+        None => group::find_groups(
+            dir,
+            args.start.as_deref(),
+            args.end.as_deref(),
+            tolerance_s,
+            n_subbands,
+        ),
     }
+    .with_context(|| format!("looking for groups in {}", dir.display()))?;
     let mut out = Vec::new();
     for g in found {
         let mut files = g.files.clone();

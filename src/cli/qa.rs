@@ -14,7 +14,6 @@ use crate::convert;
 use crate::group::{self, Group};
 use crate::phasing::{PhaseCenterMode, Plan};
 use crate::qa::{self, CalibratorField, QaReport};
-use crate::telescope;
 use crate::uvh5::Header;
 
 #[derive(clap::Args, Debug)]
@@ -23,16 +22,15 @@ pub struct Args {
     /// The UVH5 files of one group (any order), or Measurement Sets (one
     /// group each).
     pub inputs: Vec<PathBuf>,
-    /// Directory of UVH5 files; with --timestamp, QA of the group whose
-    /// timestamp (its sb00 file's) is within --tolerance of it.
+    /// Directory of UVH5 files; with --timestamp, QA of the group at that
+    /// time (named for it, or with its files within --tolerance-s of it).
     #[arg(long, requires = "timestamp", conflicts_with = "inputs")]
     pub input: Option<PathBuf>,
     /// `YYYY-MM-DDTHH:MM:SS` of the group in --input.
     #[arg(long, requires = "input")]
     pub timestamp: Option<String>,
-    /// Files stamped within this many seconds belong to one group.
-    #[arg(long, default_value_t = 60.0)]
-    pub tolerance: f64,
+    #[command(flatten)]
+    pub grouping: super::groups::Grouping,
     /// Directory for the PNG and JSON (default: beside each Measurement
     /// Set; the current directory for UVH5 files).
     #[arg(long, short)]
@@ -71,7 +69,7 @@ fn is_table(path: &Path) -> bool {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     if let (Some(dir), Some(ts)) = (&args.input, &args.timestamp) {
-        let files = group_in(dir, ts, args.tolerance)?;
+        let files = group_in(dir, ts, args.grouping)?;
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
         reports.push((uvh5_group(&files, &args)?, out));
     } else if args.inputs.is_empty() {
@@ -110,19 +108,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The files of the group in `dir` whose timestamp (sb00's,
-/// [`group::group_timestamp`]) is within `tolerance_s` of `timestamp`.
-fn group_in(dir: &Path, timestamp: &str, tolerance_s: f64) -> anyhow::Result<Vec<PathBuf>> {
-    let t = group::parse_time_s(timestamp)?;
-    let found = group::find_groups(dir, None, None, tolerance_s, telescope::N_SUBBANDS)?;
-    let g = found
+/// The files of the group in `dir` at `timestamp`
+/// ([`group::groups_at`], as `convert --input --timestamp` picks it).
+fn group_in(
+    dir: &Path,
+    timestamp: &str,
+    grouping: super::groups::Grouping,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let g = group::groups_at(dir, timestamp, grouping.tolerance_s, grouping.subbands)?
         .into_iter()
-        .find(|g| {
-            group::parse_time_s(&g.timestamp).is_ok_and(|t0| ((t0 - t).abs() as f64) <= tolerance_s)
-        })
+        .next()
         .with_context(|| {
             format!(
-                "no group stamped {timestamp} (within {tolerance_s} s) in {}",
+                "no group at {timestamp} (within {} s) in {}",
+                grouping.tolerance_s,
                 dir.display()
             )
         })?;

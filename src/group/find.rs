@@ -62,6 +62,23 @@ pub fn joins_group((first_s, last_s): (i64, i64), t_s: i64, tolerance_s: f64) ->
     (last_s.max(t_s) - first_s.min(t_s)) as f64 <= 2.0 * tolerance_s
 }
 
+/// The groups in `dir` that a file stamped `timestamp`
+/// (`YYYY-MM-DDTHH:MM:SS`) would join ([`joins_group`]): the group of that
+/// name (its sb00's stamp), or any whose files lie within the tolerance of
+/// it. `convert --input --timestamp` and `qa --input --timestamp` pick
+/// their group by this.
+pub fn groups_at(
+    dir: &Path,
+    timestamp: &str,
+    tolerance_s: f64,
+    n_subbands: usize,
+) -> Result<Vec<FoundGroup>, GroupError> {
+    let t = parse_time_s(timestamp)?;
+    let mut found = find_groups(dir, None, None, tolerance_s, n_subbands)?;
+    found.retain(|g| joins_group(g.span_s, t, tolerance_s));
+    Ok(found)
+}
+
 /// The name of the group of `files`: the timestamp of its sb00 file, else
 /// of its earliest; `None` when no file has a DSA-110 name.
 pub fn group_timestamp<'a>(files: impl IntoIterator<Item = &'a Path>) -> Option<String> {
@@ -181,6 +198,29 @@ mod tests {
         assert!(joins_group((0, 110), 120, 60.0));
         assert!(!joins_group((0, 110), 121, 60.0));
         assert!(!joins_group((10, 110), -11, 60.0));
+    }
+
+    #[test]
+    fn a_timestamp_picks_the_group_it_would_join() {
+        let d = tempfile::tempdir().unwrap();
+        // Stamped 11:59:05 .. 12:00:55 (named 12:00:55 for sb00), then a
+        // group at 12:05:00.
+        for sb in 0..16 {
+            let stamp = if sb % 2 == 0 { "12:00:55" } else { "11:59:05" };
+            touch(d.path(), &format!("2025-01-15T{stamp}_sb{sb:02}.hdf5"));
+            touch(d.path(), &format!("2025-01-15T12:05:00_sb{sb:02}.hdf5"));
+        }
+        let at = |ts: &str| -> Vec<String> {
+            let found = groups_at(d.path(), &format!("2025-01-15T{ts}"), 60.0, 16).unwrap();
+            found.into_iter().map(|g| g.timestamp).collect()
+        };
+        // Its name, its earliest stamp and its middle all pick it.
+        for ts in ["12:00:55", "11:59:05", "12:00:00"] {
+            assert_eq!(at(ts), ["2025-01-15T12:00:55"], "{ts}");
+        }
+        assert_eq!(at("12:05:30"), ["2025-01-15T12:05:00"]);
+        // A time that would stretch either group past 2 x 60 s.
+        assert!(at("12:02:30").is_empty());
     }
 
     #[test]

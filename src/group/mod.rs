@@ -19,7 +19,7 @@ use crate::uvh5::{self, Header, Uvh5Error};
 
 pub use band::{window_names, Band};
 pub use find::{
-    find_groups, group_timestamp, joins_group, parse_file_name, parse_time_s, FoundGroup,
+    find_groups, group_timestamp, groups_at, joins_group, parse_file_name, parse_time_s, FoundGroup,
 };
 pub use read::{read_side_by_side, Block};
 
