@@ -54,8 +54,8 @@ pub struct Args {
     /// Directory holding `<timestamp>_sbNN.hdf5` subband files.
     #[arg(long, short, conflicts_with = "files")]
     pub input: Option<PathBuf>,
-    /// With --input: the group whose file names carry this UTC time
-    /// (`YYYY-MM-DDTHH:MM:SS`, matched within --tolerance).
+    /// With --input: the group at this UTC time (`YYYY-MM-DDTHH:MM:SS`):
+    /// named for it, or with its files within --tolerance-s of it.
     #[arg(long, requires = "input", conflicts_with_all = ["start", "end"])]
     pub timestamp: Option<String>,
     /// With --input: first UTC time of the window (inclusive).
