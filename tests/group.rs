@@ -4,7 +4,7 @@
 mod common;
 
 use common::{f64s, oracle, shared_data, small_config, small_group};
-use dsa110_convert::group::Group;
+use dsa110_convert::group;
 use dsa110_convert::uvh5::{
     read_header, PhaseCenter, ReadPath, RowBuffers, RowsOut, Uvh5File, DEFAULT_CHUNK_CACHE_BYTES,
 };
@@ -127,7 +127,7 @@ fn joined_group_is_ascending_and_equals_the_files_reversed() {
     let mut shuffled = files.clone();
     shuffled.reverse();
     shuffled.swap(3, 9);
-    let group = Group::open(&shuffled).unwrap();
+    let (_, group) = group::open_files(&shuffled, DEFAULT_CHUNK_CACHE_BYTES).unwrap();
     let f = group.freq_hz();
     assert_eq!(f.len(), 128);
     assert!(f.windows(2).all(|w| w[1] > w[0]));

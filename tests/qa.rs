@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{convert, f64s, oracle, run_cli, small_config, small_group};
-use dsa110_convert::group::Group;
+use dsa110_convert::group;
 use dsa110_convert::qa::{self, Conjugation, QaAccumulator, QaBlock};
 use dsa110_convert::sim::{antennas_with_data, SimConfig, SimFaults};
 use dsa110_convert::uvh5::{Uvh5File, DEFAULT_CHUNK_CACHE_BYTES};
@@ -306,7 +306,7 @@ fn ascending<T: Copy>(v: &[T], n_chan: usize, n_pol: usize) -> Vec<T> {
 /// Feed `files` to an accumulator subband by subband in descending order,
 /// in blocks of `rows_per_block` rows, skipping the subbands in `skip`.
 fn per_subband(files: &[PathBuf], rows_per_block: usize, skip: &[&str]) -> qa::QaReport {
-    let group = Group::open(files).unwrap();
+    let (_, group) = group::open_files(files, DEFAULT_CHUNK_CACHE_BYTES).unwrap();
     let shape = qa::group_shape(&group, "g");
     let w = shape.subband_channels;
     let mut acc = QaAccumulator::new(&shape);
@@ -386,8 +386,8 @@ fn assert_json_close(path: &str, a: &Value, b: &Value) {
 fn subbands_in_any_order_and_any_row_split_give_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let files = small_group(dir.path(), all_faults());
-    let group = Group::open(&files).unwrap();
-    let whole = qa::accumulate_group(&group, &qa::group_shape(&group, "g")).unwrap();
+    let (opened, group) = group::open_files(&files, DEFAULT_CHUNK_CACHE_BYTES).unwrap();
+    let whole = qa::accumulate_group(&group, opened, &qa::group_shape(&group, "g")).unwrap();
     let pieces = per_subband(&files, 37, &[]);
     assert_json_close(
         "report",

@@ -11,10 +11,10 @@ use crate::astro::{Astrometer, Iers, Site};
 use crate::calibrators::{self, Catalog};
 use crate::compute::cpu::CpuBackend;
 use crate::convert;
-use crate::group::{self, Group};
+use crate::group;
 use crate::phasing::{PhaseCenterMode, Plan};
 use crate::qa::{self, CalibratorField, QaReport};
-use crate::uvh5::Header;
+use crate::uvh5::{Header, DEFAULT_CHUNK_CACHE_BYTES};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = after_help())]
@@ -137,7 +137,7 @@ fn group_in(
 
 /// QA of the UVH5 files of one group.
 fn uvh5_group(files: &[PathBuf], args: &Args) -> anyhow::Result<QaReport> {
-    let group = Group::open(files)?;
+    let (opened, group) = group::open_files(files, DEFAULT_CHUNK_CACHE_BYTES)?;
     let name = convert::output_name(files);
     let name = name.strip_suffix(".ms").unwrap_or(&name);
     let mut shape = qa::group_shape(&group, name);
@@ -146,7 +146,7 @@ fn uvh5_group(files: &[PathBuf], args: &Args) -> anyhow::Result<QaReport> {
         None => Catalog::builtin(),
     };
     shape.calibrator = calibrator_field(group.header(), group.freq_hz(), &catalog)?;
-    Ok(qa::accumulate_group(&group, &shape)?)
+    Ok(qa::accumulate_group(&group, opened, &shape)?)
 }
 
 /// The integration where a catalog calibrator that transits during the

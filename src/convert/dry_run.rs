@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::setup::Setup;
 use super::writer::block_rows;
-use super::{open_group, Band, ConvertError, ConvertOptions};
+use super::{Band, ConvertError, ConvertOptions};
 use crate::phasing::FieldPlan;
 use crate::uvh5::DatasetRead;
 
@@ -40,7 +40,7 @@ pub fn dry_run(
     out_ms: &Path,
     opts: &ConvertOptions,
 ) -> Result<DryRun, ConvertError> {
-    let (files, group) = open_group(files, opts)?;
+    let (files, group) = crate::group::open_files(files, opts.chunk_cache_bytes)?;
     let band = Band::Group(group);
     let setup = Setup::new(files[0].shared_header(), band.centre_hz(), opts)?;
     let (n_subbands, width) = band.subbands();

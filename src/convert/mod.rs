@@ -24,10 +24,9 @@ use std::sync::Arc;
 use crate::astro::IersSource;
 use crate::calibrators::Catalog;
 use crate::compute::{Backend, ComputeError};
-use crate::group::{Band, Group, GroupError};
+use crate::group::Band;
 use crate::ms::SpwLayout;
 use crate::phasing::{FieldPlan, PhaseCenterMode};
-use crate::uvh5::Uvh5File;
 
 pub use dry_run::{dry_run, DryRun, FileReads};
 pub use writer::Conversion;
@@ -118,24 +117,11 @@ pub fn convert_group(
     out_ms: &Path,
     opts: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
-    let (files, group) = open_group(files, opts)?;
+    let (files, group) = crate::group::open_files(files, opts.chunk_cache_bytes)?;
     let (reference, paths) = (group.headers()[0].clone(), group.paths().to_vec());
     let mut conversion = Conversion::start(reference, Band::Group(group), out_ms, opts)?;
     conversion.add(files)?;
     conversion.finish(&paths)
-}
-
-/// Open the files of a group (each header read once, shared with the group).
-fn open_group(
-    files: &[PathBuf],
-    opts: &ConvertOptions,
-) -> Result<(Vec<Uvh5File>, Group), ConvertError> {
-    let files = files
-        .iter()
-        .map(|p| Uvh5File::open(p, opts.chunk_cache_bytes).map_err(GroupError::from))
-        .collect::<Result<Vec<_>, _>>()?;
-    let group = Group::from_headers(files.iter().map(|f| f.shared_header()).collect())?;
-    Ok((files, group))
 }
 
 /// The default output name of a group: `<timestamp>.ms`, the timestamp

@@ -15,7 +15,7 @@ mod read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::uvh5::{self, Header, Uvh5Error};
+use crate::uvh5::{Header, Uvh5Error, Uvh5File};
 
 pub use band::{window_names, Band};
 pub use find::{
@@ -136,23 +136,31 @@ pub(crate) fn check_same_rows(h: &Header, reference: &Header) -> Result<(), Grou
 
 /// Channel direction of a file: ascending (false) or descending (true);
 /// headers are read with their channels strictly monotonic
-/// ([`uvh5::check`]).
+/// ([`crate::uvh5::check`]).
 pub(crate) fn direction(h: &Header) -> bool {
     h.freq_hz.windows(2).any(|w| w[1] < w[0])
 }
 
-impl Group {
-    /// Read the headers of `files` (any order), check that they form one
-    /// group and order them by frequency.
-    pub fn open(files: &[PathBuf]) -> Result<Group, GroupError> {
-        let headers = files
-            .iter()
-            .map(|f| uvh5::read_header(f).map(Arc::new))
-            .collect::<Result<_, _>>()?;
-        Group::from_headers(headers)
-    }
+/// Open the subband files `paths` (any order) for reading, check that they
+/// form one group, and return the files in the group's (ascending
+/// frequency) order beside it: each header is read once, shared by the
+/// file and the group.
+pub fn open_files(
+    paths: &[PathBuf],
+    chunk_cache_bytes: usize,
+) -> Result<(Vec<Uvh5File>, Group), GroupError> {
+    let mut files = paths
+        .iter()
+        .map(|p| Uvh5File::open(p, chunk_cache_bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    let group = Group::from_headers(files.iter().map(|f| f.shared_header()).collect())?;
+    files.sort_by_key(|f| group.paths().iter().position(|p| *p == f.header().path));
+    Ok((files, group))
+}
 
-    /// [`Group::open`] of files whose headers were read already.
+impl Group {
+    /// The group of files whose headers were read already (any order),
+    /// checked and ordered by frequency.
     pub fn from_headers(mut headers: Vec<Arc<Header>>) -> Result<Group, GroupError> {
         if headers.is_empty() {
             return Err(GroupError::Empty);
