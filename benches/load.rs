@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dsa110_convert::group;
 use dsa110_convert::sim::{self, SimConfig};
 use dsa110_convert::uvh5::{RowBuffers, Uvh5File};
 
@@ -68,12 +69,8 @@ fn load(c: &mut Criterion) {
             }
         })
     });
-    let open = || -> Vec<Uvh5File> {
-        files
-            .iter()
-            .map(|f| Uvh5File::open(f, 16 << 20).unwrap())
-            .collect()
-    };
+    // As `convert` and `qa` open a group: the files in parallel.
+    let open = || -> Vec<Uvh5File> { group::open_files(&files, 16 << 20).unwrap().0 };
     g.bench_function("open", |b| b.iter(open));
     let mut opened = open();
     let h = opened[0].header().clone();

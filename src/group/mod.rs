@@ -149,8 +149,9 @@ pub fn open_files(
     paths: &[PathBuf],
     chunk_cache_bytes: usize,
 ) -> Result<(Vec<Uvh5File>, Group), GroupError> {
+    use rayon::prelude::*;
     let mut files = paths
-        .iter()
+        .par_iter()
         .map(|p| Uvh5File::open(p, chunk_cache_bytes))
         .collect::<Result<Vec<_>, _>>()?;
     let group = Group::from_headers(files.iter().map(|f| f.shared_header()).collect())?;

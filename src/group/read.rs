@@ -1,6 +1,7 @@
 //! Reading rows of several files of a group side by side in one buffer.
 
 use num_complex::Complex32;
+use rayon::prelude::*;
 
 use super::{ChannelMap, GroupError};
 use crate::uvh5::{sanitize, RowsOut, Uvh5File};
@@ -28,17 +29,28 @@ pub fn read_side_by_side(
     };
     let chans: usize = files.iter().map(|(_, m)| m.n_freqs).sum();
     let per_row = chans * n_pol;
-    // Per file, its values in a row of the block and its rows to sanitize.
-    let mut dirty = Vec::with_capacity(files.len());
-    {
+    // First channel of each file in a row of the block.
+    let firsts: Vec<usize> = files
+        .iter()
+        .scan(0, |at, (_, m)| {
+            let first = *at;
+            *at += m.n_freqs;
+            Some(first)
+        })
+        .collect();
+    // Per file, its values in a row of the block and its rows to sanitize;
+    // the files in parallel (a small block has few chunk runs per file).
+    let dirty = {
         let out = RowsOut::new(block.vis, block.flags, block.nsamples, chans, n_pol);
-        let mut at = 0;
-        for (file, map) in files.iter_mut() {
-            let rows = file.read_into(r0, r1, at, map.reversed, &out)?;
-            dirty.push((at * n_pol..(at + map.n_freqs) * n_pol, rows));
-            at += map.n_freqs;
-        }
-    }
+        files
+            .par_iter_mut()
+            .zip(&firsts)
+            .map(|((file, map), &at)| {
+                let rows = file.read_into(r0, r1, at, map.reversed, &out)?;
+                Ok((at * n_pol..(at + map.n_freqs) * n_pol, rows))
+            })
+            .collect::<Result<Vec<_>, GroupError>>()?
+    };
     for ((file, _), (values, rows)) in files.iter_mut().zip(dirty) {
         let buffers = (&mut *block.vis, &mut *block.flags, &mut *block.nsamples);
         let unusable = sanitize(buffers, per_row, values, &rows);
