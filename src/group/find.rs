@@ -179,18 +179,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_group_stamped_55_s_either_side_of_its_time_is_one_group() {
+    /// A group whose subbands are stamped 55 s either side of 12:00:00
+    /// (sb00 among the late: named 12:00:55), and the next group, five
+    /// minutes on, all stamped 12:05:00.
+    fn jittered_groups() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
-        // Half the subbands 55 s early, half 55 s late; sb00 among the late.
         for sb in 0..16 {
             let stamp = if sb % 2 == 0 { "12:00:55" } else { "11:59:05" };
             touch(d.path(), &format!("2025-01-15T{stamp}_sb{sb:02}.hdf5"));
-        }
-        // The next group, five minutes on.
-        for sb in 0..16 {
             touch(d.path(), &format!("2025-01-15T12:05:00_sb{sb:02}.hdf5"));
         }
+        d
+    }
+
+    #[test]
+    fn a_group_stamped_55_s_either_side_of_its_time_is_one_group() {
+        let d = jittered_groups();
         let groups = find_groups(d.path(), None, None, 60.0, 16).unwrap();
         assert_eq!(groups.len(), 2);
         assert!(groups[0].is_complete() && groups[1].is_complete());
@@ -202,14 +206,7 @@ mod tests {
 
     #[test]
     fn a_timestamp_picks_the_group_it_would_join() {
-        let d = tempfile::tempdir().unwrap();
-        // Stamped 11:59:05 .. 12:00:55 (named 12:00:55 for sb00), then a
-        // group at 12:05:00.
-        for sb in 0..16 {
-            let stamp = if sb % 2 == 0 { "12:00:55" } else { "11:59:05" };
-            touch(d.path(), &format!("2025-01-15T{stamp}_sb{sb:02}.hdf5"));
-            touch(d.path(), &format!("2025-01-15T12:05:00_sb{sb:02}.hdf5"));
-        }
+        let d = jittered_groups();
         let at = |ts: &str| -> Vec<String> {
             let found = groups_at(d.path(), &format!("2025-01-15T{ts}"), 60.0, 16).unwrap();
             found.into_iter().map(|g| g.timestamp).collect()
