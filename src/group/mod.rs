@@ -2,7 +2,7 @@
 //! joined band.
 //!
 //! DSA-110 writes `YYYY-MM-DDTHH:MM:SS_sbNN.hdf5`, one file per subband;
-//! the live system may stamp the subbands of one group a few seconds
+//! the live system may stamp the subbands of one group up to about a minute
 //! apart, so files are grouped by time within a tolerance, never by exact
 //! string. A loaded group is checked inside (same times, baselines and
 //! polarizations; frequencies that do not overlap) and joined along
