@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 /// The grouping rule's two numbers, the same for every command that groups
-/// files (`groups`, `convert --input`, `batch`, `stream`).
+/// files (`groups`, `convert --input`, `batch`, `stream`, `qa --input`).
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct Grouping {
     /// Subband files within this many seconds of their group's own time

@@ -100,8 +100,6 @@ pub enum ConvertError {
     Ms(#[from] crate::ms::MsError),
     #[error("compute backend failed: {0}")]
     Compute(#[from] ComputeError),
-    #[error("{path}: {what}")]
-    Input { path: PathBuf, what: String },
     #[error(transparent)]
     Iers(#[from] crate::astro::IersError),
     #[error("cannot start the reader thread: {0}")]

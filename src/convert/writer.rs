@@ -21,7 +21,7 @@ use std::time::Instant;
 use super::setup::{self, Setup};
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::compute::{PolMap, VisTransform};
-use crate::group::{self, Band, ChannelMap};
+use crate::group::{self, Band, ChannelMap, GroupError};
 use crate::ms::{convention, Channels, MsLayout, MsWriter, WeightStats};
 use crate::qa;
 use crate::uvh5::{self, Header, RowBuffers, Uvh5File};
@@ -211,10 +211,11 @@ impl Conversion {
                 .chain(placed.iter().map(|(f, s)| (s.offset, &f.header().path)))
                 .find(|(c, _)| *c == slot.offset);
             if let Some((_, other)) = taken {
-                return Err(ConvertError::Input {
+                return Err(GroupError::Placement {
                     path: h.path.clone(),
                     what: format!("its frequencies are those of {}", other.display()),
-                });
+                }
+                .into());
             }
             placed.push((f, slot));
         }
@@ -418,7 +419,7 @@ impl Conversion {
                     .iter()
                     .find(|(_, h)| h.path == *f)
                     .map(|(_, h)| h.clone())
-                    .ok_or_else(|| ConvertError::Input {
+                    .ok_or_else(|| GroupError::Placement {
                         path: f.clone(),
                         what: "a file of the group that was not converted".into(),
                     })
@@ -426,7 +427,7 @@ impl Conversion {
             .collect::<Result<Vec<_>, _>>()?;
         let group = self.band.into_group(headers, &self.written)?;
         if group.freq_hz().len() != self.layout.n_chan() {
-            return Err(ConvertError::Input {
+            return Err(GroupError::Placement {
                 path: group.paths()[0].clone(),
                 what: format!(
                     "the group's {} files have {} channels; the MS was laid out for {}",
@@ -434,7 +435,8 @@ impl Conversion {
                     group.freq_hz().len(),
                     self.layout.n_chan()
                 ),
-            });
+            }
+            .into());
         }
         let spec = self.setup.spec(&group, &self.layout, &self.opts);
         let left: Vec<usize> = (0..self.layout.n_windows)

@@ -49,8 +49,9 @@ pub enum GroupError {
     Time(String),
     #[error("no files given")]
     Empty,
-    /// A file whose frequencies put it nowhere, or somewhere else than
-    /// where it was written, in the band being converted.
+    /// A file whose frequencies put it nowhere in the band being
+    /// converted, where another file is, or somewhere else than where it
+    /// was written; or a group that is not the band laid out.
     #[error("{path}: {what}")]
     Placement { path: PathBuf, what: String },
 }

@@ -95,7 +95,6 @@ impl JobError {
                 Disposition::RetryAfter(Duration::from_secs(60))
             }
             ConvertError::Group(_)
-            | ConvertError::Input { .. }
             | ConvertError::Phasing(PhasingError::PhaseCenter { .. } | PhasingError::Date { .. }) => {
                 Disposition::BadInput
             }
