@@ -366,6 +366,18 @@ fn the_ms_is_a_dsa_110_measurement_set_at_the_array_position() {
     let seen = oracle("read_ms.py", &[&partial]);
     let names: Vec<String> = (0..16).rev().filter(|&n| n != 7).map(sb).collect();
     assert_eq!(seen["spw_names"], serde_json::json!(names), "{seen}");
+    // One subband alone is one window named for it; the merged band, BAND.
+    let sb03: Vec<PathBuf> = (files.iter())
+        .filter(|f| f.to_string_lossy().ends_with("_sb03.hdf5"))
+        .cloned()
+        .collect();
+    let one = convert(&sb03, &dir.path().join("one"), &["--allow-incomplete"]);
+    let seen = oracle("read_ms.py", &[&one]);
+    assert_eq!(seen["spw_names"], serde_json::json!(["sb03"]), "{seen}");
+    let merged = dir.path().join("merged");
+    let merged = convert(&files, &merged, &["--spw-layout", "merged"]);
+    let seen = oracle("read_ms.py", &[&merged]);
+    assert_eq!(seen["spw_names"], serde_json::json!(["BAND"]), "{seen}");
 }
 
 #[test]

@@ -16,6 +16,16 @@ use self::erfa::{Eop, Geodetic, ObservedKind};
 
 const MJD_ZERO: f64 = 2_400_000.5;
 
+/// A UTC Julian Date as the Measurement Set's TIME: MJD seconds.
+pub fn jd_to_mjd_s(time_jd: f64) -> f64 {
+    (time_jd - MJD_ZERO) * 86_400.0
+}
+
+/// A Measurement Set's TIME (MJD seconds) as a Julian Date.
+pub fn mjd_s_to_jd(time_mjd_s: f64) -> f64 {
+    time_mjd_s / 86_400.0 + MJD_ZERO
+}
+
 /// A direction on the sky in radians (right ascension or longitude-like
 /// angle, declination or latitude-like angle).
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable, serde::Serialize)]

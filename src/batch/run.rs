@@ -193,7 +193,7 @@ fn convert_one(g: &PlannedGroup, ctx: &TaskContext, opts: &ConvertOptions) -> Re
             }),
             s.bytes_read,
         ),
-        Err(ConvertError::OutputExists(_)) => exists(),
+        Err(ConvertError::Ms(MsError::Exists(_))) => exists(),
         Err(e @ ConvertError::Ms(MsError::Busy { .. })) => record(
             Outcome::SkippedOtherWriter,
             Some(e.to_string()),

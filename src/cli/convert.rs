@@ -382,30 +382,35 @@ pub fn pipeline_options(
 /// Human summary of one conversion.
 pub fn print_summary(s: &ConvertSummary) {
     let gb = s.bytes_read as f64 / 1e9;
-    println!("wrote {}", s.ms_path.display());
-    println!(
-        "  {} baseline-times x {} channels in {} spectral window(s) x {} pols, {} field(s), phase centres: {}, backend: {}",
-        s.rows,
-        s.channels,
-        s.spectral_windows,
-        s.polarizations,
-        s.fields.len(),
-        s.phase_center_mode,
-        s.backend
-    );
+    let o = &s.outline;
+    println!("wrote {}", o.ms_path.display());
+    print_outline(o);
     println!(
         "  read {:.2} s | compute {:.2} s | write {:.2} s | total {:.2} s (read overlaps the rest)",
         s.seconds_read, s.seconds_compute, s.seconds_write, s.seconds_total
     );
     println!(
-        "  {:.2} GB in, {:.2} GB/s end to end, blocks of {} rows",
-        gb,
-        gb / s.seconds_total.max(1e-9),
-        s.block_rows
+        "  {gb:.2} GB in, {:.2} GB/s end to end",
+        gb / s.seconds_total.max(1e-9)
     );
     if let Some(qa) = &s.qa {
         println!("  QA: {qa}");
     }
+}
+
+/// The MS's shape and phase centres, for the summary and the dry run.
+fn print_outline(o: &convert::Outline) {
+    let names: Vec<&str> = o.fields.iter().map(|f| f.name.as_str()).collect();
+    println!(
+        "  {} baseline-times x {} channels in {} spectral window(s) x {} pols; backend {}; blocks of {} rows",
+        o.rows, o.channels, o.spectral_windows, o.polarizations, o.backend, o.block_rows
+    );
+    println!(
+        "  phase centres: {}, {} field(s): {}",
+        o.phase_center_mode,
+        names.len(),
+        names.join(", ")
+    );
 }
 
 /// What became of one group, for `--json`: `converted` (with the
@@ -436,18 +441,8 @@ fn print_dry_runs(
         return Ok(());
     }
     for p in &plans {
-        println!("{} (dry run: nothing written)", p.ms_path.display());
-        println!(
-            "  {} baseline-times x {} channels in {} spectral window(s) x {} pols; backend {}; blocks of {} rows",
-            p.rows, p.channels, p.spectral_windows, p.polarizations, p.backend, p.block_rows
-        );
-        let names: Vec<&str> = p.fields.iter().map(|f| f.name.as_str()).collect();
-        println!(
-            "  phase centres: {}, {} field(s): {}",
-            p.phase_center_mode,
-            names.len(),
-            names.join(", ")
-        );
+        println!("{} (dry run: nothing written)", p.outline.ms_path.display());
+        print_outline(&p.outline);
         for f in &p.files {
             println!("  {}", f.path.display());
             for d in &f.datasets {
@@ -493,7 +488,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Outcome::Converted(s)
             }
             // Only a complete MS counts as done (checked under the output's lock).
-            Err(convert::ConvertError::OutputExists(_)) => {
+            Err(convert::ConvertError::Ms(crate::ms::MsError::Exists(_))) => {
                 tracing::info!("{} exists, skipped (use --overwrite)", out.display());
                 Outcome::Skipped {
                     ms_path: out,

@@ -80,8 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = output.join(convert::output_name(&files));
     let summary = convert::convert_group(&files, &out, &opts)?;
     super::convert::print_summary(&summary);
-    let first = &summary.fields[0];
-    let last = &summary.fields[summary.fields.len() - 1];
+    let fields = &summary.outline.fields;
+    let (first, last) = (&fields[0], &fields[fields.len() - 1]);
     println!(
         "3. fields {} .. {}: RA {:.4} .. {:.4} deg, Dec {:.4} deg (ICRS)",
         first.name,

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::setup::Setup;
 use super::writer::block_rows;
-use super::{Band, ConvertError, ConvertOptions};
-use crate::phasing::FieldPlan;
+use super::{Band, ConvertError, ConvertOptions, Outline};
 use crate::uvh5::DatasetRead;
 
 /// How one input file will be read.
@@ -21,16 +20,8 @@ pub struct FileReads {
 /// What `convert` would do with one group.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DryRun {
-    pub ms_path: PathBuf,
-    pub rows: usize,
-    pub channels: usize,
-    pub spectral_windows: usize,
-    pub polarizations: usize,
-    pub phase_center_mode: String,
-    /// The fields as the MS would name them (calibrators included).
-    pub fields: Vec<FieldPlan>,
-    pub backend: String,
-    pub block_rows: usize,
+    #[serde(flatten)]
+    pub outline: Outline,
     pub files: Vec<FileReads>,
 }
 
@@ -43,8 +34,9 @@ pub fn dry_run(
     let (files, group) = crate::group::open_files(files, opts.chunk_cache_bytes)?;
     let band = Band::Group(group);
     let setup = Setup::new(files[0].shared_header(), band.centre_hz(), opts)?;
-    let (n_subbands, width) = band.subbands();
-    let layout = setup.layout(n_subbands, width, opts);
+    let layout = setup.layout(band.subbands(), opts);
+    let per_row = layout.n_chan() * setup.header.n_pols;
+    let block_rows = block_rows(opts.max_memory_bytes, per_row, setup.n_rows());
     let files = files
         .iter()
         .map(|f| FileReads {
@@ -52,21 +44,8 @@ pub fn dry_run(
             datasets: f.datasets().to_vec(),
         })
         .collect();
-    let n_pol = setup.header.n_pols;
     Ok(DryRun {
-        ms_path: out_ms.to_path_buf(),
-        rows: setup.n_rows(),
-        channels: layout.n_chan(),
-        spectral_windows: layout.n_windows,
-        polarizations: n_pol,
-        phase_center_mode: setup.plan.mode_name.clone(),
-        fields: setup.plan.fields.clone(),
-        backend: opts.backend.name().to_string(),
-        block_rows: block_rows(
-            opts.max_memory_bytes,
-            layout.n_chan() * n_pol,
-            setup.n_rows(),
-        ),
+        outline: setup.outline(out_ms.to_path_buf(), &layout, opts, block_rows),
         files,
     })
 }

@@ -63,19 +63,27 @@ pub struct ConvertOptions {
     pub qa: bool,
 }
 
-/// What a conversion did, for the summary and `--json`.
+/// The shape of a conversion's MS: as planned (`--dry-run`) and as written.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct ConvertSummary {
+pub struct Outline {
     pub ms_path: PathBuf,
-    pub inputs: Vec<PathBuf>,
     pub rows: usize,
     pub channels: usize,
     pub spectral_windows: usize,
     pub polarizations: usize,
+    pub phase_center_mode: String,
+    /// The fields as the MS names them (calibrators included).
     pub fields: Vec<FieldPlan>,
     pub backend: String,
-    pub phase_center_mode: String,
     pub block_rows: usize,
+}
+
+/// What a conversion did, for the summary and `--json`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ConvertSummary {
+    #[serde(flatten)]
+    pub outline: Outline,
+    pub inputs: Vec<PathBuf>,
     pub seconds_read: f64,
     pub seconds_compute: f64,
     pub seconds_write: f64,
@@ -88,10 +96,6 @@ pub struct ConvertSummary {
 /// Errors of a conversion; each names the file or output involved.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    #[error("output {0} exists (use --overwrite to replace it)")]
-    OutputExists(PathBuf),
-    #[error("output {path} is not a complete Measurement Set ({reason}); not touched (use --overwrite to replace it)")]
-    OutputNotMs { path: PathBuf, reason: String },
     #[error(transparent)]
     Phasing(#[from] crate::phasing::PhasingError),
     #[error(transparent)]

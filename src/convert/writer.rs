@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-use super::setup::{self, Setup};
+use super::setup::Setup;
 use super::{ConvertError, ConvertOptions, ConvertSummary};
 use crate::compute::{PolMap, VisTransform};
 use crate::group::{self, Band, ChannelMap, GroupError};
-use crate::ms::{convention, Channels, MsLayout, MsWriter, WeightStats};
+use crate::ms::{convention, Channels, MsLayout, MsWriter, OutputClaim, WeightStats};
 use crate::qa;
 use crate::uvh5::{self, Header, RowBuffers, Uvh5File};
 
@@ -49,36 +49,7 @@ pub struct Conversion {
     seconds: [f64; 3],
     started: Instant,
     /// Quick-look QA gathered from the blocks as they are read.
-    qa: Option<Qa>,
-}
-
-/// QA of a conversion: the accumulator and each row's integration.
-struct Qa {
-    acc: qa::QaAccumulator,
-    integration: Vec<u32>,
-}
-
-impl Qa {
-    /// QA of the group `setup` describes, in `band`, named `group`.
-    fn new(setup: &Setup, band: &Band, group: &str) -> Result<Qa, ConvertError> {
-        let (n_subbands, width) = band.subbands();
-        let mut shape = qa::QaShape::from_header(&setup.header, group, n_subbands, width);
-        if let Band::Group(g) = band {
-            shape.subband_names = group::window_names(g, n_subbands);
-        }
-        let names: Vec<String> = setup.plan.fields.iter().map(|f| f.name.clone()).collect();
-        shape.calibrator = qa::calibrator_field(&names)
-            .map(|(integration, name)| qa::CalibratorField { name, integration });
-        let integration = shape
-            .row_integrations(&setup.header.time_jd)
-            .ok_or_else(|| {
-                qa::QaError::Block("a row's time is none of the group's integrations".into())
-            })?;
-        Ok(Qa {
-            acc: qa::QaAccumulator::new(&shape),
-            integration,
-        })
-    }
+    qa: Option<qa::Tap>,
 }
 
 /// Rows `r0..r1` of the subbands being added, side by side,
@@ -126,26 +97,26 @@ impl Conversion {
         opts: &ConvertOptions,
     ) -> Result<Conversion, ConvertError> {
         let started = Instant::now();
-        let claim = setup::claim_output(out_ms, opts)?;
+        let claim = OutputClaim::for_new_ms(out_ms, opts.overwrite)?;
         let setup = Setup::new(reference, band.centre_hz(), opts)?;
         let group_name = out_ms
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("group");
-        let qa = opts
-            .qa
-            .then(|| Qa::new(&setup, &band, group_name))
+        let fields: Vec<String> = setup.plan.fields.iter().map(|f| f.name.clone()).collect();
+        let qa = (opts.qa)
+            .then(|| qa::Tap::new(&setup.header, &band, group_name, &fields))
             .transpose()?;
-        let (n_subbands, width) = band.subbands();
+        let subbands = band.subbands();
         if let Band::Group(g) = &band {
-            if n_subbands == 1
+            if subbands.0 == 1
                 && g.paths().len() > 1
                 && opts.spw_layout == crate::ms::SpwLayout::Subbands
             {
                 tracing::warn!("the subbands differ in channel count: writing one spectral window");
             }
         }
-        let layout = setup.layout(n_subbands, width, opts);
+        let layout = setup.layout(subbands, opts);
         let n_rows = setup.n_rows();
         let n_pol = setup.header.n_pols;
         // The whole band in one block when every file is added at once.
@@ -159,12 +130,10 @@ impl Conversion {
                 FIXED_OVERHEAD_BYTES >> 20
             );
         }
-        let mut writer = MsWriter::create(claim, &layout, setup.scan_number())?;
+        let mut writer = MsWriter::create(claim, &layout, &setup.scan_number)?;
         let t = Instant::now();
-        let mut uvw = vec![[0.0; 3]; n_rows];
-        setup.uvw(opts.backend.as_ref(), 0, &mut uvw)?;
-        let mut dw_m = vec![0.0; n_rows];
-        setup.dw_m(0, &uvw, &mut dw_m);
+        let uvw = setup.uvw(opts.backend.as_ref())?;
+        let dw_m = setup.dw_m(&uvw);
         let maps = convention::ms_maps(&layout.polarizations)?;
         let swapped = (setup.ant1.iter().zip(&setup.ant2))
             .map(|(&a1, &a2)| convention::swapped(a1, a2))
@@ -172,7 +141,7 @@ impl Conversion {
         let seconds_compute = t.elapsed().as_secs_f64();
         let t = Instant::now();
         writer
-            .write_row_meta(&setup.meta(0, &uvw))
+            .write_row_meta(&setup.meta(&uvw))
             .map_err(|e| writer.explain(e))?;
         Ok(Conversion {
             opts: opts.clone(),
@@ -223,7 +192,7 @@ impl Conversion {
         if let Some(q) = self.qa.as_mut() {
             for (f, slot) in &placed {
                 if self.written.iter().any(|(_, w)| w.path == f.header().path) {
-                    q.acc.forget(slot.offset, slot.n_freqs);
+                    q.forget(slot.offset, slot.n_freqs);
                 }
             }
         }
@@ -273,7 +242,6 @@ impl Conversion {
         let Conversion {
             opts,
             layout,
-            setup,
             writer,
             stats,
             dw_m,
@@ -286,7 +254,7 @@ impl Conversion {
             ..
         } = self;
         let backend = opts.backend.as_ref();
-        let (dw_m, slots, steps, setup) = (&*dw_m, &slots, &steps, &*setup);
+        let (dw_m, slots, steps) = (&*dw_m, &slots, &steps);
         let (maps, swapped) = (&*maps, &swapped[..]);
         std::thread::scope(|s| -> Result<(), ConvertError> {
             let (full_tx, full_rx) = mpsc::sync_channel::<Result<SubBlock, ConvertError>>(1);
@@ -323,24 +291,13 @@ impl Conversion {
                             convention::reorder_cells(&mut rows.flags[..n], maps, alternate);
                             convention::reorder_cells(&mut rows.nsamples[..n], maps, alternate);
                             if let Some(q) = qa.as_mut() {
-                                let added = q.acc.add(&qa::QaBlock {
-                                    first_channel: slots[step.files.start].offset,
-                                    freq_hz: &freq,
-                                    ant1: &setup.ant1[r0..r1],
-                                    ant2: &setup.ant2[r0..r1],
-                                    integration: &q.integration[r0..r1],
+                                let cells = Channels {
+                                    n_rows: r1 - r0,
                                     vis: &rows.vis[..n],
                                     flags: &rows.flags[..n],
                                     nsamples: &rows.nsamples[..n],
-                                    conjugation: qa::Conjugation::Ms,
-                                });
-                                // QA is a look at the data, never a reason
-                                // to fail the conversion (a subband sent
-                                // twice cannot be counted twice).
-                                if let Err(e) = added {
-                                    tracing::warn!("QA of this group dropped: {e}");
-                                    *qa = None;
-                                }
+                                };
+                                q.add(slots[step.files.start].offset, &freq, r0, &cells);
                             }
                             t[1] += clock.elapsed().as_secs_f64();
                             Ok(b)
@@ -445,33 +402,22 @@ impl Conversion {
         self.writer.write_weights(&self.stats, left)?;
         let ms_path = self.writer.finish(&spec)?;
         // QA beside the MS, once the MS is in place.
-        let verdict = match self.qa.take() {
-            Some(q) => {
-                let mut report = q.acc.finish();
-                report.input = "convert".into();
-                let dir = ms_path.parent().unwrap_or(Path::new("."));
-                qa::write_outputs(&report, dir)?;
-                Some(report.summary.clone())
-            }
-            None => None,
-        };
-        let [read_s, compute_s, write_s] = self.seconds;
-        let seconds = [
-            read_s,
-            compute_s,
-            write_s + t.elapsed().as_secs_f64(),
-            self.started.elapsed().as_secs_f64(),
-        ];
-        let mut summary = self.setup.summary(
-            ms_path,
-            &group,
-            self.layout.n_windows,
-            &self.opts,
-            self.block_rows,
-            seconds,
-        );
-        summary.qa = verdict;
-        Ok(summary)
+        let dir = ms_path.parent().unwrap_or(Path::new("."));
+        let verdict = self.qa.take().map(|q| q.finish(dir)).transpose()?.flatten();
+        let [seconds_read, seconds_compute, write_s] = self.seconds;
+        Ok(ConvertSummary {
+            outline: (self.setup).outline(ms_path, &self.layout, &self.opts, self.block_rows),
+            inputs: group.paths().to_vec(),
+            seconds_read,
+            seconds_compute,
+            seconds_write: write_s + t.elapsed().as_secs_f64(),
+            seconds_total: self.started.elapsed().as_secs_f64(),
+            bytes_read: (group.paths().iter())
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum(),
+            qa: verdict,
+        })
     }
 }
 

@@ -129,11 +129,12 @@ impl Band {
     }
 }
 
-/// NAME of each spectral window: `BAND` for the whole band; per subband the
-/// `sbNN` its frequencies are ([`telescope::subband_of`]; window 0 of a
-/// complete DSA-110 group is sb15), or `SPW<k>` for other files.
+/// NAME of each spectral window: a window that is one subband is named by
+/// the `sbNN` its frequencies are ([`telescope::subband_of`]; window 0 of a
+/// complete DSA-110 group is sb15), or `SPW<k>` for other files; one window
+/// of several subbands is `BAND`.
 pub fn window_names(group: &Group, n_windows: usize) -> Vec<String> {
-    if n_windows == 1 {
+    if n_windows != group.headers().len() {
         return vec!["BAND".into()];
     }
     (0..n_windows)

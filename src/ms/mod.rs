@@ -122,6 +122,27 @@ pub struct MsLayout {
 }
 
 impl MsLayout {
+    /// The layout of a band of `(n_subbands, width)` channels: one window
+    /// per subband or one for the band, tiles one subband wide.
+    pub fn new(
+        spw_layout: SpwLayout,
+        (n_subbands, width): (usize, usize),
+        polarizations: Vec<i32>,
+        imaging_columns: bool,
+    ) -> MsLayout {
+        let (n_windows, window_chans) = match spw_layout {
+            SpwLayout::Subbands => (n_subbands, width),
+            SpwLayout::Merged => (1, n_subbands * width),
+        };
+        MsLayout {
+            n_windows,
+            window_chans,
+            channels_per_tile: width,
+            polarizations,
+            imaging_columns,
+        }
+    }
+
     /// Channels of the whole band.
     pub fn n_chan(&self) -> usize {
         self.n_windows * self.window_chans
@@ -156,6 +177,10 @@ pub struct Channels<'a> {
 /// Errors of writing a Measurement Set; each names the path.
 #[derive(Debug, thiserror::Error)]
 pub enum MsError {
+    #[error("output {0} exists (use --overwrite to replace it)")]
+    Exists(PathBuf),
+    #[error("output {path} is not a complete Measurement Set ({reason}); not touched (use --overwrite to replace it)")]
+    NotAnMs { path: PathBuf, reason: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

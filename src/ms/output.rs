@@ -230,6 +230,22 @@ impl OutputClaim {
         Ok(())
     }
 
+    /// The right to write a new MS at `final_path` ([`OutputClaim::acquire`]):
+    /// a complete MS there is [`MsError::Exists`] and anything else
+    /// [`MsError::NotAnMs`], unless `overwrite`. Checked under the lock,
+    /// which the claim holds until the new MS is in place.
+    pub fn for_new_ms(final_path: &Path, overwrite: bool) -> Result<OutputClaim, MsError> {
+        let claim = OutputClaim::acquire(final_path)?;
+        match (inspect(final_path), overwrite) {
+            (OutputState::Absent, _) | (_, true) => Ok(claim),
+            (OutputState::Complete, false) => Err(MsError::Exists(final_path.to_path_buf())),
+            (OutputState::NotAnMs(reason), false) => Err(MsError::NotAnMs {
+                path: final_path.to_path_buf(),
+                reason,
+            }),
+        }
+    }
+
     /// The output path this claim is for.
     pub fn final_path(&self) -> &Path {
         &self.final_path

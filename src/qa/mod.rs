@@ -26,16 +26,11 @@
 
 //! # Feeding it while converting
 //! ```text
-//! let mut shape = qa::group_shape(&group, name);   // or QaShape::from_header(header, name, n_subbands, width)
-//! shape.calibrator = Some(CalibratorField { name, integration });  // the field renamed <name>_t<idx>
-//! let mut acc = QaAccumulator::new(&shape);
-//! // per block, as written to the MS (after the fused transform): whole subbands,
-//! // first_channel the first one's place in the band:
-//! acc.add(&QaBlock { first_channel, freq_hz, ant1, ant2, integration, vis, flags, nsamples,
-//!                    conjugation: Conjugation::Ms })?;
-//! let mut report = acc.finish();
-//! report.input = "convert".into();
-//! qa::write_outputs(&report, ms_dir)?;               // <group>.qa.json, <group>.qa.png
+//! let mut tap = qa::Tap::new(header, &band, group_name, &field_names)?;
+//! // per block, as written to the MS (after the fused transform): whole
+//! // subbands, first_channel the first one's place in the band:
+//! tap.add(first_channel, freq_hz, r0, &cells);
+//! tap.finish(ms_dir)?;          // <group>.qa.json, <group>.qa.png
 //! // stream status: qa::read_verdict(&qa::output_paths(ms_dir, group).0)
 //! ```
 
@@ -45,6 +40,7 @@ mod plot;
 pub mod report;
 mod shape;
 mod stats;
+mod tap;
 mod text;
 mod uvh5;
 pub mod verdict;
@@ -55,6 +51,7 @@ pub use plot::{render_png, PNG_SIZE};
 pub use report::QaReport;
 pub use shape::{CalibratorField, QaShape};
 pub use stats::{Conjugation, QaAccumulator, QaBlock};
+pub use tap::Tap;
 pub use uvh5::{accumulate_group, group_shape};
 pub use verdict::{read_verdict, Problem, ProblemKind, Severity, Thresholds, Verdict};
 

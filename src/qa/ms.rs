@@ -21,9 +21,6 @@ use crate::telescope;
 /// Rows gathered per window before they are added.
 const BLOCK_ROWS: usize = 4096;
 
-/// Seconds from MJD 0 to JD 0.
-const MJD_JD_OFFSET_DAYS: f64 = 2_400_000.5;
-
 /// One spectral window: its channels' place in the band.
 struct Window {
     first_channel: usize,
@@ -201,7 +198,7 @@ pub fn accumulate_ms(ms: &Path, group: &str) -> Result<QaReport, QaError> {
         antennas,
         time_jd: times
             .iter()
-            .map(|t| t / 86_400.0 + MJD_JD_OFFSET_DAYS)
+            .map(|&t| crate::astro::mjd_s_to_jd(t))
             .collect(),
         n_rows: rows_per_window,
         subband_names,

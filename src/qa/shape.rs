@@ -1,5 +1,6 @@
 //! What QA must know of a group before its first visibility.
 
+use super::QaError;
 use crate::uvh5::Header;
 
 /// The field where a catalog calibrator peaks in the beam: QA keeps a few
@@ -96,8 +97,8 @@ impl QaShape {
     }
 
     /// The integration index of each time of `row_time_jd` (one per row);
-    /// `None` for a time that is none of [`QaShape::time_jd`].
-    pub fn row_integrations(&self, row_time_jd: &[f64]) -> Option<Vec<u32>> {
+    /// an error for a time that is none of [`QaShape::time_jd`].
+    pub fn row_integrations(&self, row_time_jd: &[f64]) -> Result<Vec<u32>, QaError> {
         row_time_jd
             .iter()
             .map(|&t| {
@@ -105,7 +106,10 @@ impl QaShape {
                 (i < self.time_jd.len() && (self.time_jd[i] - t).abs() <= SAME_TIME_DAYS)
                     .then_some(i as u32)
             })
-            .collect()
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                QaError::Block("a row's time is none of the group's integrations".into())
+            })
     }
 }
 
@@ -142,9 +146,9 @@ mod tests {
         };
         assert_eq!(shape.time_jd, [1.0, 2.0]);
         assert_eq!(
-            shape.row_integrations(&[1.0, 2.0 + 1e-8, 1.0]),
+            shape.row_integrations(&[1.0, 2.0 + 1e-8, 1.0]).ok(),
             Some(vec![0, 1, 0])
         );
-        assert_eq!(shape.row_integrations(&[1.5]), None);
+        assert!(shape.row_integrations(&[1.5]).is_err());
     }
 }

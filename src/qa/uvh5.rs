@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use num_complex::Complex32;
 
 use super::{Conjugation, QaAccumulator, QaBlock, QaError, QaReport, QaShape};
-use crate::group::{parse_file_name, read_side_by_side, Block, ChannelMap, Group};
+use crate::group::{read_side_by_side, window_names, Block, ChannelMap, Group};
 use crate::uvh5::{whole_row_chunks, Uvh5File};
 
 /// Rows' buffers per block: about 4 MiB, small enough that the statistics
@@ -18,26 +18,15 @@ use crate::uvh5::{whole_row_chunks, Uvh5File};
 /// slower again).
 const BLOCK_BYTES: usize = 4 << 20;
 
-/// The shape of `group` named `name`: its subbands named by their files'
-/// `sbNN` (`SPW<k>` for files not named so), or one subband for the whole
-/// band when the files differ in channel count.
+/// The shape of `group` named `name`: its subbands named as the MS names
+/// its spectral windows ([`window_names`]: `sbNN` by frequency, `SPW<k>`
+/// for other files), or one subband `BAND` for the whole band when the
+/// files differ in channel count.
 pub fn group_shape(group: &Group, name: &str) -> QaShape {
     let width = group.subband_width();
     let n_subbands = group.freq_hz().len() / width.max(1);
     let mut shape = QaShape::from_header(group.header(), name, n_subbands, width);
-    if n_subbands == group.paths().len() {
-        shape.subband_names = group
-            .paths()
-            .iter()
-            .enumerate()
-            .map(|(k, p)| {
-                parse_file_name(p)
-                    .map_or_else(|| format!("SPW{k}"), |(_, _, sb)| format!("sb{sb:02}"))
-            })
-            .collect();
-    } else {
-        shape.subband_names = vec!["BAND".into()];
-    }
+    shape.subband_names = window_names(group, n_subbands);
     shape
 }
 
@@ -62,9 +51,7 @@ pub fn accumulate_group(
     let n_rows = header.n_blts;
     let freq_hz = group.freq_hz();
     let per_row = freq_hz.len() * header.n_pols;
-    let integration = shape
-        .row_integrations(&header.time_jd)
-        .ok_or_else(|| QaError::Block("a row's time is none of the group's integrations".into()))?;
+    let integration = shape.row_integrations(&header.time_jd)?;
     let ant1: Vec<u32> = header.ant_1_array.iter().map(|&a| a as u32).collect();
     let ant2: Vec<u32> = header.ant_2_array.iter().map(|&a| a as u32).collect();
     let block = (BLOCK_BYTES / (per_row * 10).max(1)).clamp(1, n_rows.max(1));

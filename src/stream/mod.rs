@@ -87,7 +87,7 @@ impl JobError {
             return Disposition::Attempt;
         };
         match e {
-            ConvertError::OutputExists(_) => Disposition::DoneElsewhere,
+            ConvertError::Ms(MsError::Exists(_)) => Disposition::DoneElsewhere,
             ConvertError::Ms(MsError::Busy { .. }) => {
                 Disposition::RetryAfter(Duration::from_secs(2))
             }

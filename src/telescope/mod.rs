@@ -6,10 +6,12 @@
 //! embedded in the binary. DSA-117 has no elevation in that table: it gets
 //! the array altitude ([`ARRAY_ALTITUDE_M`]).
 
+mod antennas;
 mod band;
 
 use crate::astro::Site;
 
+pub use antennas::{ms_antennas, ms_telescope_name};
 pub use band::{averaged_channels, channel_freq_hz, channel_width_hz, subband_of};
 
 /// Array reference latitude, degrees (WGS84).
