@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use dsa110_convert::astro::SkyPos;
 use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::gpu::{AdapterPolicy, GpuBackend, GpuTimings};
-use dsa110_convert::compute::{sample, Backend};
+use dsa110_convert::compute::{sample, Backend, MatchRequest};
 use num_complex::Complex32;
 
 fn sizes() -> Vec<usize> {
@@ -132,7 +132,10 @@ fn separation(c: &mut Criterion) {
             .collect();
         for (name, be) in backends() {
             g.bench_function(BenchmarkId::new(format!("{name}_match24"), n), |bch| {
-                bch.iter(|| be.match_within(&a, &fields, 0.056).unwrap())
+                bch.iter(|| {
+                    be.match_within(&MatchRequest::new(&a, &fields, 0.056))
+                        .unwrap()
+                })
             });
         }
     }

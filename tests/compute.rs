@@ -22,7 +22,7 @@ use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::gpu::{GpuBackend, GpuOptions};
 use dsa110_convert::compute::rotation::uvw_rotation;
 use dsa110_convert::compute::{
-    Backend, ComputeError, PolMap, UvwRequest, VisTransform, SPEED_OF_LIGHT_M_S,
+    Backend, ComputeError, MatchRequest, PolMap, UvwRequest, VisTransform, SPEED_OF_LIGHT_M_S,
 };
 use num_complex::Complex32;
 use rand::{Rng, SeedableRng};
@@ -254,8 +254,12 @@ fn a_million_source_catalog_matches_identically_on_gpu_and_cpu() {
         })
         .collect();
     let radius = 3.2f64.to_radians();
-    let g = gpu.match_within(&catalog, &fields, radius).unwrap();
-    let c = CpuBackend.match_within(&catalog, &fields, radius).unwrap();
+    let g = gpu
+        .match_within(&MatchRequest::new(&catalog, &fields, radius))
+        .unwrap();
+    let c = CpuBackend
+        .match_within(&MatchRequest::new(&catalog, &fields, radius))
+        .unwrap();
     eprintln!("cross-match: {} pairs", c.len());
     assert!(c.len() > 1000);
     assert_eq!(g, c);
@@ -283,8 +287,15 @@ fn work_larger_than_a_tile_is_tiled() {
     gpu.separations(&p, &q, &mut x).unwrap();
     CpuBackend.separations(&p, &q, &mut y).unwrap();
     assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 0.1 * ARCSEC));
-    let m = gpu.match_within(&p, &q[..100], 0.05).unwrap();
-    assert_eq!(m, CpuBackend.match_within(&p, &q[..100], 0.05).unwrap());
+    let m = gpu
+        .match_within(&MatchRequest::new(&p, &q[..100], 0.05))
+        .unwrap();
+    assert_eq!(
+        m,
+        CpuBackend
+            .match_within(&MatchRequest::new(&p, &q[..100], 0.05))
+            .unwrap()
+    );
 }
 
 #[test]
@@ -305,7 +316,10 @@ fn empty_inputs_work_on_both_backends() {
         b.uvw(&req, &mut []).unwrap();
         b.phase_correct(&mut [], 2, &[], &[1e9]).unwrap();
         b.separations(&[], &[], &mut []).unwrap();
-        assert!(b.match_within(&[], &[], 0.1).unwrap().is_empty());
+        assert!(b
+            .match_within(&MatchRequest::new(&[], &[], 0.1))
+            .unwrap()
+            .is_empty());
         // Mismatched lengths are errors, not panics.
         assert!(b
             .phase_correct(&mut [Complex32::new(1.0, 0.0)], 2, &[1.0], &[1e9])

@@ -12,7 +12,7 @@ mod beam;
 use std::path::{Path, PathBuf};
 
 use crate::astro::SkyPos;
-use crate::compute::{Backend, ComputeError};
+use crate::compute::{Backend, ComputeError, MatchRequest};
 use crate::telescope;
 
 pub use beam::{airy_power, first_null_rad};
@@ -158,7 +158,7 @@ pub fn beam_report(
 ) -> Result<BeamReport, ComputeError> {
     let radius = first_null_rad(dish_diameter_m, freq_hz);
     let points: Vec<SkyPos> = catalog.sources.iter().map(|c| c.position).collect();
-    let matches = backend.match_within(&points, fields, radius)?;
+    let matches = backend.match_within(&MatchRequest::new(&points, fields, radius))?;
     let mut field_weighted_flux_jy = vec![0.0; fields.len()];
     let mut best: Vec<Option<(usize, f64)>> = vec![None; catalog.sources.len()];
     for m in &matches {

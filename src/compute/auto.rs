@@ -11,7 +11,7 @@ use num_complex::Complex32;
 use super::cpu::CpuBackend;
 use super::gpu::GpuBackend;
 use super::sample;
-use super::{Backend, ComputeError, Match, UvwRequest, VisTransform};
+use super::{Backend, ComputeError, Match, MatchRequest, UvwRequest, VisTransform};
 use crate::astro::SkyPos;
 
 /// The block a calibration measures: what one pipeline block holds.
@@ -188,13 +188,7 @@ impl Backend for Routed {
         self.on(self.cal.separation.chosen).separations(a, b, out)
     }
 
-    fn match_within(
-        &self,
-        points: &[SkyPos],
-        targets: &[SkyPos],
-        radius_rad: f64,
-    ) -> Result<Vec<Match>, ComputeError> {
-        self.on(self.cal.separation.chosen)
-            .match_within(points, targets, radius_rad)
+    fn match_within(&self, req: &MatchRequest<'_>) -> Result<Vec<Match>, ComputeError> {
+        self.on(self.cal.separation.chosen).match_within(req)
     }
 }

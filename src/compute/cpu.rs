@@ -4,7 +4,10 @@
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
 
-use super::{Backend, ComputeError, Match, UvwRequest, VisTransform, MAX_POLS, SPEED_OF_LIGHT_M_S};
+use super::{
+    Backend, ComputeError, Match, MatchRequest, UvwRequest, VisTransform, MAX_POLS,
+    SPEED_OF_LIGHT_M_S,
+};
 use crate::astro::SkyPos;
 
 /// Channels between exact phasors in the phase-correction recurrence.
@@ -196,17 +199,11 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn match_within(
-        &self,
-        points: &[SkyPos],
-        targets: &[SkyPos],
-        radius_rad: f64,
-    ) -> Result<Vec<Match>, ComputeError> {
-        // As on the GPU: nothing is within a radius that is not positive
-        // (a negative frequency makes a negative beam radius).
-        if radius_rad.is_nan() || radius_rad <= 0.0 {
+    fn match_within(&self, req: &MatchRequest<'_>) -> Result<Vec<Match>, ComputeError> {
+        if req.matches_nothing() {
             return Ok(Vec::new());
         }
+        let (points, targets, radius_rad) = (req.points, req.targets, req.radius_rad);
         // Targets sorted by declination: a point only scans the band
         // |dec - dec_p| <= radius, found by binary search.
         let mut order: Vec<u32> = (0..targets.len() as u32).collect();
@@ -293,9 +290,18 @@ mod tests {
             dec_rad: 0.5,
         }];
         for radius in [-0.1, 0.0, f64::NAN] {
-            assert!(CpuBackend.match_within(&p, &p, radius).unwrap().is_empty());
+            assert!(CpuBackend
+                .match_within(&MatchRequest::new(&p, &p, radius))
+                .unwrap()
+                .is_empty());
         }
-        assert_eq!(CpuBackend.match_within(&p, &p, 0.1).unwrap().len(), 1);
+        assert_eq!(
+            CpuBackend
+                .match_within(&MatchRequest::new(&p, &p, 0.1))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

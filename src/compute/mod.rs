@@ -22,6 +22,34 @@ use crate::astro::SkyPos;
 /// Speed of light in vacuum, metres per second.
 pub const SPEED_OF_LIGHT_M_S: f64 = 299_792_458.0;
 
+/// A cross-match ([`Backend::match_within`]): every (point, target) pair
+/// closer than `radius_rad` (none for a radius that is not positive).
+#[derive(Clone, Copy, Debug)]
+pub struct MatchRequest<'a> {
+    pub points: &'a [SkyPos],
+    pub targets: &'a [SkyPos],
+    pub radius_rad: f64,
+}
+
+impl<'a> MatchRequest<'a> {
+    pub fn new(points: &'a [SkyPos], targets: &'a [SkyPos], radius_rad: f64) -> Self {
+        MatchRequest {
+            points,
+            targets,
+            radius_rad,
+        }
+    }
+
+    /// No pair can match: no points, no targets, or a radius that is not
+    /// positive (a negative frequency makes a negative beam radius).
+    pub fn matches_nothing(&self) -> bool {
+        self.points.is_empty()
+            || self.targets.is_empty()
+            || self.radius_rad.is_nan()
+            || self.radius_rad <= 0.0
+    }
+}
+
 /// Everything needed to compute UVW for a block of rows.
 ///
 /// For row `r`: `uvw[r] = R[rotation_index[r]] * (xyz[ant2[r]] - xyz[ant1[r]])`
@@ -185,14 +213,9 @@ pub trait Backend: Send + Sync {
     /// Element-wise angular separation `out[i] = sep(a[i], b[i])`, radians.
     fn separations(&self, a: &[SkyPos], b: &[SkyPos], out: &mut [f64]) -> Result<(), ComputeError>;
 
-    /// Every (point, target) pair closer than `radius_rad`, sorted by point
-    /// then target.
-    fn match_within(
-        &self,
-        points: &[SkyPos],
-        targets: &[SkyPos],
-        radius_rad: f64,
-    ) -> Result<Vec<Match>, ComputeError>;
+    /// Every (point, target) pair of `req` closer than its radius, sorted
+    /// by point then target.
+    fn match_within(&self, req: &MatchRequest<'_>) -> Result<Vec<Match>, ComputeError>;
 }
 
 /// Open the backend `choice` asks for; `Cpu` never touches a GPU driver.

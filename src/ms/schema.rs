@@ -34,6 +34,32 @@ pub(super) const fn col<'a>(name: &'a str, ty: T, shape: Shape<'a>) -> Col<'a> {
     }
 }
 
+/// A scalar column without units.
+pub(super) const fn scalar(name: &str, ty: T) -> Col<'_> {
+    col(name, ty, Shape::Scalar)
+}
+
+/// A UTC time: MJD seconds, an `epoch` measure.
+pub(super) const fn epoch(name: &str) -> Col<'_> {
+    col(name, T::TpDouble, Shape::Scalar)
+        .units(S)
+        .measure("epoch", "UTC")
+}
+
+/// An ITRF position, metres.
+pub(super) const fn position(name: &str) -> Col<'_> {
+    col(name, T::TpDouble, Shape::Fixed(&[3]))
+        .units(M3)
+        .measure("position", "ITRF")
+}
+
+/// Directions (polynomials in time) in `frame`, radians.
+pub(super) const fn direction<'a>(name: &'a str, frame: &'a str) -> Col<'a> {
+    col(name, T::TpDouble, Shape::Var(2))
+        .units(RAD2)
+        .measure("direction", frame)
+}
+
 impl<'a> Col<'a> {
     pub const fn units(mut self, units: &'a [&'a str]) -> Self {
         self.units = units;
@@ -93,94 +119,72 @@ pub(super) fn main_columns() -> Vec<Col<'static>> {
         col("FLAG_CATEGORY", T::TpBool, Shape::Var(3)),
         col("ANTENNA1", T::TpInt, Shape::Scalar),
         col("ANTENNA2", T::TpInt, Shape::Scalar),
-        col("ARRAY_ID", T::TpInt, Shape::Scalar),
-        col("DATA_DESC_ID", T::TpInt, Shape::Scalar),
-        col("EXPOSURE", T::TpDouble, Shape::Scalar).units(S),
+        scalar("ARRAY_ID", T::TpInt),
+        scalar("DATA_DESC_ID", T::TpInt),
+        scalar("EXPOSURE", T::TpDouble).units(S),
         col("FEED1", T::TpInt, Shape::Scalar),
         col("FEED2", T::TpInt, Shape::Scalar),
-        col("FIELD_ID", T::TpInt, Shape::Scalar),
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
-        col("OBSERVATION_ID", T::TpInt, Shape::Scalar),
-        col("PROCESSOR_ID", T::TpInt, Shape::Scalar),
-        col("SCAN_NUMBER", T::TpInt, Shape::Scalar),
-        col("STATE_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
-        col("TIME_CENTROID", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
+        scalar("FIELD_ID", T::TpInt),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("INTERVAL", T::TpDouble).units(S),
+        scalar("OBSERVATION_ID", T::TpInt),
+        scalar("PROCESSOR_ID", T::TpInt),
+        scalar("SCAN_NUMBER", T::TpInt),
+        scalar("STATE_ID", T::TpInt),
+        epoch("TIME"),
+        epoch("TIME_CENTROID"),
     ]
 }
 
 pub(super) fn antenna() -> Vec<Col<'static>> {
     vec![
-        col("OFFSET", T::TpDouble, Shape::Fixed(&[3]))
-            .units(M3)
-            .measure("position", "ITRF"),
-        col("POSITION", T::TpDouble, Shape::Fixed(&[3]))
-            .units(M3)
-            .measure("position", "ITRF"),
-        col("TYPE", T::TpString, Shape::Scalar),
-        col("DISH_DIAMETER", T::TpDouble, Shape::Scalar).units(&["m"]),
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("MOUNT", T::TpString, Shape::Scalar),
-        col("NAME", T::TpString, Shape::Scalar),
-        col("STATION", T::TpString, Shape::Scalar),
+        position("OFFSET"),
+        position("POSITION"),
+        scalar("TYPE", T::TpString),
+        scalar("DISH_DIAMETER", T::TpDouble).units(&["m"]),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("MOUNT", T::TpString),
+        scalar("NAME", T::TpString),
+        scalar("STATION", T::TpString),
     ]
 }
 
 pub(super) fn data_description() -> Vec<Col<'static>> {
     vec![
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("POLARIZATION_ID", T::TpInt, Shape::Scalar),
-        col("SPECTRAL_WINDOW_ID", T::TpInt, Shape::Scalar),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("POLARIZATION_ID", T::TpInt),
+        scalar("SPECTRAL_WINDOW_ID", T::TpInt),
     ]
 }
 
 pub(super) fn feed() -> Vec<Col<'static>> {
     vec![
-        col("POSITION", T::TpDouble, Shape::Fixed(&[3]))
-            .units(M3)
-            .measure("position", "ITRF"),
-        col("BEAM_OFFSET", T::TpDouble, Shape::Var(2))
-            .units(RAD2)
-            .measure("direction", "J2000"),
+        position("POSITION"),
+        direction("BEAM_OFFSET", "J2000"),
         col("POLARIZATION_TYPE", T::TpString, Shape::Var(1)),
         col("POL_RESPONSE", T::TpComplex, Shape::Var(2)),
         col("RECEPTOR_ANGLE", T::TpDouble, Shape::Var(1)).units(&["rad"]),
-        col("ANTENNA_ID", T::TpInt, Shape::Scalar),
-        col("BEAM_ID", T::TpInt, Shape::Scalar),
-        col("FEED_ID", T::TpInt, Shape::Scalar),
-        col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
-        col("NUM_RECEPTORS", T::TpInt, Shape::Scalar),
-        col("SPECTRAL_WINDOW_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
+        scalar("ANTENNA_ID", T::TpInt),
+        scalar("BEAM_ID", T::TpInt),
+        scalar("FEED_ID", T::TpInt),
+        scalar("INTERVAL", T::TpDouble).units(S),
+        scalar("NUM_RECEPTORS", T::TpInt),
+        scalar("SPECTRAL_WINDOW_ID", T::TpInt),
+        epoch("TIME"),
     ]
 }
 
 pub(super) fn field() -> Vec<Col<'static>> {
     vec![
-        col("DELAY_DIR", T::TpDouble, Shape::Var(2))
-            .units(RAD2)
-            .measure("direction", "ICRS"),
-        col("PHASE_DIR", T::TpDouble, Shape::Var(2))
-            .units(RAD2)
-            .measure("direction", "ICRS"),
-        col("REFERENCE_DIR", T::TpDouble, Shape::Var(2))
-            .units(RAD2)
-            .measure("direction", "ICRS"),
-        col("CODE", T::TpString, Shape::Scalar),
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("NAME", T::TpString, Shape::Scalar),
-        col("NUM_POLY", T::TpInt, Shape::Scalar),
-        col("SOURCE_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
+        direction("DELAY_DIR", "ICRS"),
+        direction("PHASE_DIR", "ICRS"),
+        direction("REFERENCE_DIR", "ICRS"),
+        scalar("CODE", T::TpString),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("NAME", T::TpString),
+        scalar("NUM_POLY", T::TpInt),
+        scalar("SOURCE_ID", T::TpInt),
+        epoch("TIME"),
     ]
 }
 
@@ -190,31 +194,27 @@ pub(super) fn source() -> Vec<Col<'static>> {
             .units(RAD2)
             .measure("direction", "ICRS"),
         col("PROPER_MOTION", T::TpDouble, Shape::Fixed(&[2])).units(&["rad/s"]),
-        col("CALIBRATION_GROUP", T::TpInt, Shape::Scalar),
-        col("CODE", T::TpString, Shape::Scalar),
-        col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
-        col("NAME", T::TpString, Shape::Scalar),
-        col("NUM_LINES", T::TpInt, Shape::Scalar),
-        col("SOURCE_ID", T::TpInt, Shape::Scalar),
-        col("SPECTRAL_WINDOW_ID", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
+        scalar("CALIBRATION_GROUP", T::TpInt),
+        scalar("CODE", T::TpString),
+        scalar("INTERVAL", T::TpDouble).units(S),
+        scalar("NAME", T::TpString),
+        scalar("NUM_LINES", T::TpInt),
+        scalar("SOURCE_ID", T::TpInt),
+        scalar("SPECTRAL_WINDOW_ID", T::TpInt),
+        epoch("TIME"),
     ]
 }
 
 pub(super) fn flag_cmd() -> Vec<Col<'static>> {
     vec![
-        col("APPLIED", T::TpBool, Shape::Scalar),
-        col("COMMAND", T::TpString, Shape::Scalar),
-        col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
-        col("LEVEL", T::TpInt, Shape::Scalar),
-        col("REASON", T::TpString, Shape::Scalar),
-        col("SEVERITY", T::TpInt, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
-        col("TYPE", T::TpString, Shape::Scalar),
+        scalar("APPLIED", T::TpBool),
+        scalar("COMMAND", T::TpString),
+        scalar("INTERVAL", T::TpDouble).units(S),
+        scalar("LEVEL", T::TpInt),
+        scalar("REASON", T::TpString),
+        scalar("SEVERITY", T::TpInt),
+        epoch("TIME"),
+        scalar("TYPE", T::TpString),
     ]
 }
 
@@ -222,15 +222,13 @@ pub(super) fn history() -> Vec<Col<'static>> {
     vec![
         col("APP_PARAMS", T::TpString, Shape::Var(1)),
         col("CLI_COMMAND", T::TpString, Shape::Var(1)),
-        col("APPLICATION", T::TpString, Shape::Scalar),
-        col("MESSAGE", T::TpString, Shape::Scalar),
-        col("OBJECT_ID", T::TpInt, Shape::Scalar),
-        col("OBSERVATION_ID", T::TpInt, Shape::Scalar),
-        col("ORIGIN", T::TpString, Shape::Scalar),
-        col("PRIORITY", T::TpString, Shape::Scalar),
-        col("TIME", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
+        scalar("APPLICATION", T::TpString),
+        scalar("MESSAGE", T::TpString),
+        scalar("OBJECT_ID", T::TpInt),
+        scalar("OBSERVATION_ID", T::TpInt),
+        scalar("ORIGIN", T::TpString),
+        scalar("PRIORITY", T::TpString),
+        epoch("TIME"),
     ]
 }
 
@@ -241,37 +239,27 @@ pub(super) fn observation() -> Vec<Col<'static>> {
             .measure("epoch", "UTC"),
         col("LOG", T::TpString, Shape::Var(1)),
         col("SCHEDULE", T::TpString, Shape::Var(1)),
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("OBSERVER", T::TpString, Shape::Scalar),
-        col("PROJECT", T::TpString, Shape::Scalar),
-        col("RELEASE_DATE", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
-        col("SCHEDULE_TYPE", T::TpString, Shape::Scalar),
-        col("TELESCOPE_NAME", T::TpString, Shape::Scalar),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("OBSERVER", T::TpString),
+        scalar("PROJECT", T::TpString),
+        epoch("RELEASE_DATE"),
+        scalar("SCHEDULE_TYPE", T::TpString),
+        scalar("TELESCOPE_NAME", T::TpString),
         col("TELESCOPE_LOCATION", T::TpDouble, Shape::Fixed(&[3])).units(M3),
     ]
 }
 
 pub(super) fn pointing() -> Vec<Col<'static>> {
     vec![
-        col("DIRECTION", T::TpDouble, Shape::Var(2))
-            .units(RAD2)
-            .measure("direction", "ICRS"),
-        col("ANTENNA_ID", T::TpInt, Shape::Scalar),
-        col("INTERVAL", T::TpDouble, Shape::Scalar).units(S),
-        col("NAME", T::TpString, Shape::Scalar),
-        col("NUM_POLY", T::TpInt, Shape::Scalar),
-        col("TARGET", T::TpDouble, Shape::Var(2))
-            .units(RAD2)
-            .measure("direction", "ICRS"),
-        col("TIME", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
-        col("TIME_ORIGIN", T::TpDouble, Shape::Scalar)
-            .units(S)
-            .measure("epoch", "UTC"),
-        col("TRACKING", T::TpBool, Shape::Scalar),
+        direction("DIRECTION", "ICRS"),
+        scalar("ANTENNA_ID", T::TpInt),
+        scalar("INTERVAL", T::TpDouble).units(S),
+        scalar("NAME", T::TpString),
+        scalar("NUM_POLY", T::TpInt),
+        direction("TARGET", "ICRS"),
+        epoch("TIME"),
+        epoch("TIME_ORIGIN"),
+        scalar("TRACKING", T::TpBool),
     ]
 }
 
@@ -279,52 +267,52 @@ pub(super) fn polarization() -> Vec<Col<'static>> {
     vec![
         col("CORR_TYPE", T::TpInt, Shape::Var(1)),
         col("CORR_PRODUCT", T::TpInt, Shape::Var(2)),
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("NUM_CORR", T::TpInt, Shape::Scalar),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("NUM_CORR", T::TpInt),
     ]
 }
 
 pub(super) fn processor() -> Vec<Col<'static>> {
     vec![
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("MODE_ID", T::TpInt, Shape::Scalar),
-        col("TYPE", T::TpString, Shape::Scalar),
-        col("TYPE_ID", T::TpInt, Shape::Scalar),
-        col("SUB_TYPE", T::TpString, Shape::Scalar),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("MODE_ID", T::TpInt),
+        scalar("TYPE", T::TpString),
+        scalar("TYPE_ID", T::TpInt),
+        scalar("SUB_TYPE", T::TpString),
     ]
 }
 
 pub(super) fn spectral_window() -> Vec<Col<'static>> {
     vec![
-        col("MEAS_FREQ_REF", T::TpInt, Shape::Scalar),
+        scalar("MEAS_FREQ_REF", T::TpInt),
         col("CHAN_FREQ", T::TpDouble, Shape::Var(1))
             .units(HZ)
             .measure("frequency", "TOPO"),
-        col("REF_FREQUENCY", T::TpDouble, Shape::Scalar)
+        scalar("REF_FREQUENCY", T::TpDouble)
             .units(HZ)
             .measure("frequency", "TOPO"),
         col("CHAN_WIDTH", T::TpDouble, Shape::Var(1)).units(HZ),
         col("EFFECTIVE_BW", T::TpDouble, Shape::Var(1)).units(HZ),
         col("RESOLUTION", T::TpDouble, Shape::Var(1)).units(HZ),
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("FREQ_GROUP", T::TpInt, Shape::Scalar),
-        col("FREQ_GROUP_NAME", T::TpString, Shape::Scalar),
-        col("IF_CONV_CHAIN", T::TpInt, Shape::Scalar),
-        col("NAME", T::TpString, Shape::Scalar),
-        col("NET_SIDEBAND", T::TpInt, Shape::Scalar),
-        col("NUM_CHAN", T::TpInt, Shape::Scalar),
-        col("TOTAL_BANDWIDTH", T::TpDouble, Shape::Scalar).units(HZ),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("FREQ_GROUP", T::TpInt),
+        scalar("FREQ_GROUP_NAME", T::TpString),
+        scalar("IF_CONV_CHAIN", T::TpInt),
+        scalar("NAME", T::TpString),
+        scalar("NET_SIDEBAND", T::TpInt),
+        scalar("NUM_CHAN", T::TpInt),
+        scalar("TOTAL_BANDWIDTH", T::TpDouble).units(HZ),
     ]
 }
 
 pub(super) fn state() -> Vec<Col<'static>> {
     vec![
-        col("CAL", T::TpDouble, Shape::Scalar).units(&["K"]),
-        col("FLAG_ROW", T::TpBool, Shape::Scalar),
-        col("LOAD", T::TpDouble, Shape::Scalar).units(&["K"]),
-        col("OBS_MODE", T::TpString, Shape::Scalar),
-        col("REF", T::TpBool, Shape::Scalar),
-        col("SIG", T::TpBool, Shape::Scalar),
-        col("SUB_SCAN", T::TpInt, Shape::Scalar),
+        scalar("CAL", T::TpDouble).units(&["K"]),
+        scalar("FLAG_ROW", T::TpBool),
+        scalar("LOAD", T::TpDouble).units(&["K"]),
+        scalar("OBS_MODE", T::TpString),
+        scalar("REF", T::TpBool),
+        scalar("SIG", T::TpBool),
+        scalar("SUB_SCAN", T::TpInt),
     ]
 }

@@ -173,7 +173,7 @@ fn antennas_with(r: &QaReport, kind: ProblemKind) -> Vec<u32> {
     r.problems
         .iter()
         .filter(|p| p.kind == kind)
-        .filter_map(|p| p.antenna)
+        .filter_map(|p| p.antenna.as_ref().map(|a| a.number))
         .collect()
 }
 

@@ -399,8 +399,8 @@ fn summary(verdict: Verdict, problems: &[Problem]) -> String {
             };
             let what: Vec<String> = of_kind
                 .iter()
-                .map(|p| match (p.antenna, &p.subband, p.integration) {
-                    (Some(a), _, _) => a.to_string(),
+                .map(|p| match (&p.antenna, &p.subband, p.integration) {
+                    (Some(a), _, _) => a.number.to_string(),
                     (None, Some(s), _) => s.clone(),
                     (None, None, Some(i)) => i.to_string(),
                     (None, None, None) => String::new(),

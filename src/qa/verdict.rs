@@ -73,11 +73,9 @@ pub struct Problem {
     pub severity: Severity,
     /// For a person: what was found and the threshold it crossed.
     pub message: String,
-    /// Antenna number (0-based, as in the files' ant_1_array).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub antenna: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub antenna_name: Option<String>,
+    /// The antenna, as the keys `antenna` and `antenna_name`.
+    #[serde(flatten)]
+    pub antenna: Option<ProblemAntenna>,
     /// Subband name (`sbNN`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subband: Option<String>,
@@ -91,6 +89,16 @@ pub struct Problem {
     /// The statistic that crossed its threshold, and the threshold.
     pub value: f64,
     pub threshold: f64,
+}
+
+/// The antenna a problem concerns.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ProblemAntenna {
+    /// Antenna number (0-based, as in the files' ant_1_array).
+    #[serde(rename = "antenna")]
+    pub number: u32,
+    #[serde(rename = "antenna_name")]
+    pub name: String,
 }
 
 /// The thresholds, stated in `qa --help` (see [`HELP`]).
@@ -195,7 +203,6 @@ fn problem(
         severity,
         message,
         antenna: None,
-        antenna_name: None,
         subband: None,
         integration: None,
         channels: Vec::new(),
@@ -211,49 +218,47 @@ fn problem(
 pub fn antenna_problems(antennas: &[AntennaStats], t: &Thresholds) -> Vec<Problem> {
     let mut out = Vec::new();
     for a in antennas {
-        let with = |mut p: Problem| {
-            p.antenna = Some(a.number);
-            p.antenna_name = Some(a.name.clone());
-            p
+        let mut found = |kind, severity, what: String, value, threshold| {
+            let message = format!("antenna {} (name {}): {what}", a.number, a.name);
+            let mut p = problem(kind, severity, message, value, threshold);
+            p.antenna = Some(ProblemAntenna {
+                number: a.number,
+                name: a.name.clone(),
+            });
+            out.push(p);
         };
         if let Some(ratio) = a.power_ratio {
+            let of_median = "of the array's median";
             if ratio < t.dead_antenna_ratio {
-                out.push(with(problem(
+                let what = format!("power {ratio:.2e} {of_median}");
+                found(
                     ProblemKind::DeadAntenna,
                     Severity::Bad,
-                    format!(
-                        "antenna {} (name {}): power {:.2e} of the array's median",
-                        a.number, a.name, ratio
-                    ),
+                    what,
                     ratio,
                     t.dead_antenna_ratio,
-                )));
+                );
             } else if ratio < t.low_antenna_ratio {
-                out.push(with(problem(
+                let what = format!("power {ratio:.3} {of_median}");
+                found(
                     ProblemKind::LowAntenna,
                     Severity::Warn,
-                    format!(
-                        "antenna {} (name {}): power {:.3} of the array's median",
-                        a.number, a.name, ratio
-                    ),
+                    what,
                     ratio,
                     t.low_antenna_ratio,
-                )));
+                );
             }
         }
         if a.flagged_fraction > t.flagged_antenna_fraction {
-            out.push(with(problem(
+            let what = format!("{:.0}% of its cells flagged", 100.0 * a.flagged_fraction);
+            let (value, threshold) = (a.flagged_fraction, t.flagged_antenna_fraction);
+            found(
                 ProblemKind::FlaggedAntenna,
                 Severity::Warn,
-                format!(
-                    "antenna {} (name {}): {:.0}% of its cells flagged",
-                    a.number,
-                    a.name,
-                    100.0 * a.flagged_fraction
-                ),
-                a.flagged_fraction,
-                t.flagged_antenna_fraction,
-            )));
+                what,
+                value,
+                threshold,
+            );
         }
     }
     out

@@ -28,7 +28,7 @@ use num_complex::Complex32;
 pub use probe::{list_adapters, platform_backends, probed_backends, AdapterSummary, KernelSupport};
 
 use super::cpu::{check_separations, check_transform, check_uvw, separation, CpuBackend};
-use super::{Backend, ComputeError, Match, PolMap, UvwRequest, VisTransform};
+use super::{Backend, ComputeError, Match, MatchRequest, PolMap, UvwRequest, VisTransform};
 use crate::astro::SkyPos;
 use context::Context;
 use phase_terms::{Term, CHANNELS_PER_ANCHOR};
@@ -723,22 +723,18 @@ impl Backend for GpuBackend {
         Ok(())
     }
 
-    fn match_within(
-        &self,
-        points: &[SkyPos],
-        targets: &[SkyPos],
-        radius_rad: f64,
-    ) -> Result<Vec<Match>, ComputeError> {
-        let mut out = Vec::new();
-        if points.is_empty() || targets.is_empty() || radius_rad.is_nan() || radius_rad <= 0.0 {
-            return Ok(out);
+    fn match_within(&self, req: &MatchRequest<'_>) -> Result<Vec<Match>, ComputeError> {
+        if req.matches_nothing() {
+            return Ok(Vec::new());
         }
+        let (points, targets, radius_rad) = (req.points, req.targets, req.radius_rad);
+        let mut out = Vec::new();
         let Some(kernel) = &self.matcher else {
-            return CpuBackend.match_within(points, targets, radius_rad);
+            return CpuBackend.match_within(req);
         };
         if radius_rad + MATCH_MARGIN_RAD >= MAX_GPU_MATCH_RADIUS_RAD {
             // The kernel's tan(radius) test needs radii well below 90 deg.
-            return CpuBackend.match_within(points, targets, radius_rad);
+            return CpuBackend.match_within(req);
         }
         let mut st = self.lock();
         st.timings = GpuTimings::default();
