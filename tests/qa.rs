@@ -274,6 +274,39 @@ fn statistics_agree_with_numpy_over_the_files() {
 }
 
 #[test]
+fn files_that_differ_in_channel_count_are_one_band_with_numpys_statistics() {
+    // sb00..sb07 of 8 channels, sb08..sb15 of 16: one subband, BAND.
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = small_group(&dir.path().join("8"), all_faults());
+    let wide = SimConfig {
+        chans_per_subband: 16,
+        ..all_faults()
+    };
+    let wide = small_group(&dir.path().join("16"), wide);
+    let sb = |f: &PathBuf| group::parse_file_name(f).unwrap().2;
+    let files: Vec<PathBuf> = (narrow.iter().filter(|f| sb(f) < 8))
+        .chain(wide.iter().filter(|f| sb(f) >= 8))
+        .cloned()
+        .collect();
+    let out = dir.path().join("qa");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-q", &"qa", &"-o", &out];
+    for f in &files {
+        args.push(f);
+    }
+    let (code, _, err) = run_cli(&args);
+    assert_eq!(code, 0, "qa failed: {err}");
+    let report = read_report(&out);
+    assert_eq!(report["n_subbands"], 1, "{}", report["subbands"]);
+    assert_eq!(report["subbands"][0]["name"], "BAND");
+    let cal = report["calibrator"]["integration"].to_string();
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"files", &cal];
+    for f in &files {
+        args.push(f);
+    }
+    assert_statistics(&report, &oracle("qa_ref.py", &args));
+}
+
+#[test]
 fn statistics_agree_with_casacore_over_the_measurement_set() {
     let qa = qa_of(all_faults());
     let ms = convert(&qa.files, &qa.out.join("ms"), &[]);

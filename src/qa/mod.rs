@@ -50,7 +50,7 @@ pub use ms::{accumulate_ms, calibrator_field};
 pub use plot::{render_png, PNG_SIZE};
 pub use report::QaReport;
 pub use shape::{CalibratorField, QaShape};
-pub use stats::{Conjugation, QaAccumulator, QaBlock};
+pub use stats::{Conjugation, QaAccumulator, QaBlock, QaPart};
 pub use tap::Tap;
 pub use uvh5::{accumulate_group, group_shape};
 pub use verdict::{read_verdict, Problem, ProblemKind, Severity, Thresholds, Verdict};

@@ -193,6 +193,69 @@ impl QaAccumulator {
     /// Add the rows of `block` (one or more whole subbands). Each row of
     /// each subband should be added once.
     pub fn add(&mut self, block: &QaBlock) -> Result<(), QaError> {
+        self.whole().add(block)
+    }
+
+    /// The accumulator as one part.
+    fn whole(&mut self) -> QaPart<'_> {
+        QaPart {
+            shape: &self.shape,
+            index: &self.index,
+            k0: 0,
+            subbands: &mut self.subbands,
+        }
+    }
+
+    /// The accumulator cut before each channel of `cuts` (ascending, each
+    /// the first channel of a subband), so that each part adds its own
+    /// blocks on its own thread: part 0 holds the subbands before
+    /// `cuts[0]`, the last those from the last cut to the band's end.
+    pub fn parts(&mut self, cuts: &[usize]) -> Result<Vec<QaPart<'_>>, QaError> {
+        let w = self.shape.subband_channels.max(1);
+        let mut parts = Vec::with_capacity(cuts.len() + 1);
+        let mut rest = self.whole();
+        for &c in cuts {
+            let k = c / w;
+            if c % w != 0 || k < rest.k0 || k > rest.k0 + rest.subbands.len() {
+                return Err(QaError::Block(format!(
+                    "cannot cut the band's subbands of {w} channels at channel {c}"
+                )));
+            }
+            let (head, tail) = rest.subbands.split_at_mut(k - rest.k0);
+            parts.push(QaPart {
+                subbands: head,
+                ..rest
+            });
+            rest = QaPart {
+                shape: rest.shape,
+                index: rest.index,
+                k0: k,
+                subbands: tail,
+            };
+        }
+        parts.push(rest);
+        Ok(parts)
+    }
+
+    /// The statistics, the problems found and the verdict.
+    pub fn finish(self) -> QaReport {
+        report::build(&self.shape, &self.antennas, &self.index, &self.subbands)
+    }
+}
+
+/// Adjacent subbands of a [`QaAccumulator`] ([`QaAccumulator::parts`]).
+pub struct QaPart<'a> {
+    shape: &'a QaShape,
+    index: &'a Index,
+    /// Index of the first of `subbands` in the band.
+    k0: usize,
+    subbands: &'a mut [SubbandSums],
+}
+
+impl QaPart<'_> {
+    /// Add the rows of `block` (one or more whole subbands of this part).
+    /// Each row of each subband should be added once.
+    pub fn add(&mut self, block: &QaBlock) -> Result<(), QaError> {
         let (w, n_pol) = (self.shape.subband_channels, self.shape.n_pols);
         let n_chan = block.freq_hz.len();
         let n_rows = block.ant1.len();
@@ -210,14 +273,17 @@ impl QaAccumulator {
         }
         let k0 = block.first_channel / w;
         let k1 = k0 + n_chan / w;
-        if k1 > self.subbands.len() {
+        if k0 < self.k0 || k1 > self.k0 + self.subbands.len() {
             return Err(QaError::Block(format!(
-                "channels {}..{} beyond the band's {}",
+                "channels {}..{} beyond the {} channels from {} (the band has {})",
                 block.first_channel,
                 block.first_channel + n_chan,
+                self.subbands.len() * w,
+                self.k0 * w,
                 self.shape.n_channels()
             )));
         }
+        let own = k0 - self.k0..k1 - self.k0;
         let cells = n_rows * n_chan * n_pol;
         if block.ant2.len() != n_rows
             || block.integration.len() != n_rows
@@ -236,7 +302,7 @@ impl QaAccumulator {
             )));
         }
         self.check_rows(block)?;
-        for (k, sums) in (k0..k1).zip(&self.subbands[k0..k1]) {
+        for (k, sums) in (k0..k1).zip(&self.subbands[own.clone()]) {
             let n_rows_total = self.shape.n_rows as u64;
             if sums.rows + n_rows as u64 > n_rows_total {
                 return Err(QaError::TooManyRows {
@@ -246,8 +312,8 @@ impl QaAccumulator {
                 });
             }
         }
-        let index = &self.index;
-        self.subbands[k0..k1]
+        let index = self.index;
+        self.subbands[own]
             .par_iter_mut()
             .enumerate()
             .for_each(|(j, sums)| {
@@ -287,11 +353,6 @@ impl QaAccumulator {
             return Err(QaError::Integration { index: t, n: n_int });
         }
         Ok(())
-    }
-
-    /// The statistics, the problems found and the verdict.
-    pub fn finish(self) -> QaReport {
-        report::build(&self.shape, &self.antennas, &self.index, &self.subbands)
     }
 }
 
@@ -609,6 +670,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// One autocorrelation row of antenna 3, two channels from
+    /// `first_channel`, two pols.
+    fn auto_row(first_channel: usize, vis: &[Complex32]) -> QaBlock<'_> {
+        QaBlock {
+            first_channel,
+            freq_hz: &[1.0e9, 1.1e9],
+            ant1: &[3],
+            ant2: &[3],
+            integration: &[0],
+            vis,
+            flags: &[false; 4],
+            nsamples: &[96.0; 4],
+            conjugation: Conjugation::Uvh5,
+        }
+    }
+
+    #[test]
+    fn parts_add_only_their_own_subbands_and_cut_only_between_subbands() {
+        let mut two = shape();
+        two.subband_names = vec!["sb01".into(), "sb00".into()];
+        let mut acc = QaAccumulator::new(&two);
+        let (low, high) = ([Complex32::new(2.0, 0.0); 4], [Complex32::new(5.0, 0.0); 4]);
+        assert!(acc.parts(&[1]).is_err(), "a cut inside a subband");
+        let mut parts = acc.parts(&[2]).unwrap();
+        assert!(
+            parts[0].add(&auto_row(2, &high)).is_err(),
+            "sb00 is not part 0's"
+        );
+        parts[0].add(&auto_row(0, &low)).unwrap();
+        parts[1].add(&auto_row(2, &high)).unwrap();
+        drop(parts);
+        assert_eq!(acc.finish().antennas[0].auto_spectrum, [2.0, 2.0, 5.0, 5.0]);
     }
 
     #[test]

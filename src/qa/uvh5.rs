@@ -1,22 +1,23 @@
-//! QA of a group read from its UVH5 files: a reader thread fills blocks
-//! of rows of the joined band (ascending, NaN-flagged by
-//! [`crate::uvh5::sanitize`]) on one thread while the accumulator sums the
-//! previous block on the others.
-
-use std::sync::mpsc;
+//! QA of a group read from its UVH5 files. The files are cut into parts
+//! of whole subbands (each file its own part, unless the files differ in
+//! channel count); block by block of rows, each part reads its rows
+//! (ascending, NaN-flagged by [`crate::uvh5::sanitize`]) into its own
+//! buffers and sums them at once, on its own thread, while they are in
+//! the core's cache.
 
 use num_complex::Complex32;
+use rayon::prelude::*;
 
-use super::{Conjugation, QaAccumulator, QaBlock, QaError, QaReport, QaShape};
+use super::{Conjugation, QaAccumulator, QaBlock, QaError, QaPart, QaReport, QaShape};
 use crate::group::{read_side_by_side, window_names, Block, ChannelMap, Group};
 use crate::uvh5::{whole_row_chunks, Uvh5File};
 
-/// Rows' buffers per block: about 4 MiB, small enough that the statistics
-/// find a block still in the cache where the reader placed it (full group,
-/// 2-core VM: `qa` 2.3 -> 1.8 s and 2.5 -> 1.4 CPU-s in user space against
-/// 32 MiB blocks; 1 MiB blocks cut the correlator's row chunks and are
-/// slower again).
-const BLOCK_BYTES: usize = 4 << 20;
+/// Rows' buffers per block of the largest part: about 1 MiB, so that a
+/// part's block is still in the core's cache (2 MiB of L2) when it is
+/// summed (full group, 2-core VM: `qa` 0.93-0.95 s with one reader thread
+/// filling 5 MiB blocks of all 16 files side by side, 0.71-0.78 s so;
+/// 0.75-0.76 s with 512 KiB, 0.87-0.90 s with 2 MiB).
+const BLOCK_BYTES: usize = 1 << 20;
 
 /// The shape of `group` named `name`: its subbands named as the MS names
 /// its spectral windows ([`window_names`]: `sbNN` by frequency, `SPW<k>`
@@ -30,13 +31,16 @@ pub fn group_shape(group: &Group, name: &str) -> QaShape {
     shape
 }
 
-/// Row buffers of one block.
-struct Buffers {
-    r0: usize,
-    r1: usize,
+/// Adjacent files of whole subbands, their buffers and their sums.
+struct Part<'a> {
+    files: Vec<(Uvh5File, ChannelMap)>,
+    /// First channel in the band, and channels.
+    first_channel: usize,
+    n_chan: usize,
     vis: Vec<Complex32>,
     flags: Vec<bool>,
     nsamples: Vec<f32>,
+    sums: QaPart<'a>,
 }
 
 /// Read every row of `group`, whose open `files` are in its order
@@ -48,74 +52,77 @@ pub fn accumulate_group(
     shape: &QaShape,
 ) -> Result<QaReport, QaError> {
     let header = group.header();
-    let n_rows = header.n_blts;
+    let (n_rows, n_pol) = (header.n_blts, header.n_pols);
     let freq_hz = group.freq_hz();
-    let per_row = freq_hz.len() * header.n_pols;
     let integration = shape.row_integrations(&header.time_jd)?;
     let ant1: Vec<u32> = header.ant_1_array.iter().map(|&a| a as u32).collect();
     let ant2: Vec<u32> = header.ant_2_array.iter().map(|&a| a as u32).collect();
-    let block = (BLOCK_BYTES / (per_row * 10).max(1)).clamp(1, n_rows.max(1));
-    let mut files: Vec<(Uvh5File, ChannelMap)> = files
-        .into_iter()
-        .zip(group.channel_maps().iter().copied())
-        .collect();
-    let block = whole_row_chunks(block, files.iter().map(|(f, _)| f));
+    // The files in parts of whole subbands: cut where the channels so far
+    // fill whole subbands.
+    let w = shape.subband_channels.max(1);
+    let mut cuts = Vec::new();
+    let mut parts_files: Vec<Vec<(Uvh5File, ChannelMap)>> = vec![Vec::new()];
+    let mut at = 0;
+    let maps = group.channel_maps().iter().copied();
+    for (k, (file, map)) in files.into_iter().zip(maps).enumerate() {
+        if k > 0 && at % w == 0 {
+            cuts.push(at);
+            parts_files.push(Vec::new());
+        }
+        at += map.n_freqs;
+        parts_files.last_mut().expect("one part").push((file, map));
+    }
+    let widest = parts_files
+        .iter()
+        .map(|p| p.iter().map(|(_, m)| m.n_freqs).sum::<usize>())
+        .max()
+        .unwrap_or(1);
+    let block = (BLOCK_BYTES / (widest * n_pol * 13).max(1)).clamp(1, n_rows.max(1));
+    let block = whole_row_chunks(block, parts_files.iter().flatten().map(|(f, _)| f));
     let mut acc = QaAccumulator::new(shape);
-    std::thread::scope(|s| -> Result<(), QaError> {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Buffers, QaError>>(1);
-        let (empty_tx, empty_rx) = mpsc::sync_channel::<Buffers>(2);
-        for _ in 0..2 {
-            empty_tx
-                .send(Buffers {
-                    r0: 0,
-                    r1: 0,
-                    vis: vec![Complex32::new(0.0, 0.0); block * per_row],
-                    flags: vec![false; block * per_row],
-                    nsamples: vec![0.0; block * per_row],
-                })
-                .expect("fresh channel");
-        }
-        s.spawn(move || {
-            for r0 in (0..n_rows).step_by(block) {
-                let Ok(mut b) = empty_rx.recv() else { break };
-                let r1 = (r0 + block).min(n_rows);
-                let n = (r1 - r0) * per_row;
-                let rows = Block {
-                    vis: &mut b.vis[..n],
-                    flags: &mut b.flags[..n],
-                    nsamples: &mut b.nsamples[..n],
-                };
-                let read = read_side_by_side(&mut files, r0, r1, rows);
-                (b.r0, b.r1) = (r0, r1);
-                let failed = read.is_err();
-                if full_tx
-                    .send(read.map(|()| b).map_err(QaError::from))
-                    .is_err()
-                    || failed
-                {
-                    break;
-                }
+    let mut first_channel = 0;
+    let mut parts: Vec<Part> = parts_files
+        .into_iter()
+        .zip(acc.parts(&cuts)?)
+        .map(|(files, sums)| {
+            let n_chan: usize = files.iter().map(|(_, m)| m.n_freqs).sum();
+            let cells = block * n_chan * n_pol;
+            first_channel += n_chan;
+            Part {
+                files,
+                first_channel: first_channel - n_chan,
+                n_chan,
+                vis: vec![Complex32::new(0.0, 0.0); cells],
+                flags: vec![false; cells],
+                nsamples: vec![0.0; cells],
+                sums,
             }
-        });
-        for received in full_rx.iter() {
-            let b = received?;
-            let n = (b.r1 - b.r0) * per_row;
-            acc.add(&QaBlock {
-                first_channel: 0,
-                freq_hz,
-                ant1: &ant1[b.r0..b.r1],
-                ant2: &ant2[b.r0..b.r1],
-                integration: &integration[b.r0..b.r1],
-                vis: &b.vis[..n],
-                flags: &b.flags[..n],
-                nsamples: &b.nsamples[..n],
+        })
+        .collect();
+    for r0 in (0..n_rows).step_by(block) {
+        let r1 = (r0 + block).min(n_rows);
+        parts.par_iter_mut().try_for_each(|p| {
+            let n = (r1 - r0) * p.n_chan * n_pol;
+            let rows = Block {
+                vis: &mut p.vis[..n],
+                flags: &mut p.flags[..n],
+                nsamples: &mut p.nsamples[..n],
+            };
+            read_side_by_side(&mut p.files, r0, r1, rows)?;
+            p.sums.add(&QaBlock {
+                first_channel: p.first_channel,
+                freq_hz: &freq_hz[p.first_channel..p.first_channel + p.n_chan],
+                ant1: &ant1[r0..r1],
+                ant2: &ant2[r0..r1],
+                integration: &integration[r0..r1],
+                vis: &p.vis[..n],
+                flags: &p.flags[..n],
+                nsamples: &p.nsamples[..n],
                 conjugation: Conjugation::Uvh5,
-            })?;
-            // The reader may have stopped after the last block.
-            let _ = empty_tx.send(b);
-        }
-        Ok(())
-    })?;
+            })
+        })?;
+    }
+    drop(parts);
     let mut report = acc.finish();
     report.input = "uvh5".into();
     Ok(report)

@@ -83,7 +83,8 @@ def read_files(paths):
         vis=vis,
         flags=flags,
         ns=ns,
-        width=widths[0],
+        # Files that differ in channel count are one subband, the band.
+        width=widths[0] if len(set(widths)) == 1 else sum(widths),
     )
 
 
