@@ -249,6 +249,9 @@ fn final_flush_bytes(layout: &MsLayout, n_rows: usize) -> u64 {
     scalars + tiles + (8 << 20)
 }
 
+/// The per-row weight columns, each in its own tiled storage manager.
+const WEIGHT_COLUMNS: [&str; 2] = ["WEIGHT", "SIGMA"];
+
 fn free_bytes(dir: &Path) -> Option<u64> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -396,29 +399,39 @@ impl MsWriter {
         // WEIGHT and SIGMA tiled too (as CASA's own MSs have them), apart
         // from the per-row columns: a window's weights, written when its
         // subbands are in, then touch only their own tiles.
-        for name in ["WEIGHT", "SIGMA"] {
+        const WEIGHT_TILE_ROWS: u64 = 4096;
+        for name in WEIGHT_COLUMNS {
             table
                 .add_tiled_array_column(
                     GlueDataType::TpFloat,
                     name,
                     None,
                     &[n_pol as u64],
-                    &[4096, n_pol as u64],
+                    &[WEIGHT_TILE_ROWS, n_pol as u64],
                     &format!("Tiled{name}"),
                     true,
                 )
                 .map_err(casacore)?;
         }
         table.put_keyword("MS_VERSION", &2.0f32).map_err(casacore)?;
-        table.add_rows(rows.n_rows()).map_err(casacore)?;
         // The scalar and small array columns are written one column at a
         // time: with casacore's default cache of a few buckets every bucket
         // would be re-read and re-written once per column. Cache them all
-        // (about 200 bytes per row; slots are only filled when used).
+        // (about 200 bytes per row; slots are only filled when used), and
+        // before the rows are added, which would otherwise write every
+        // bucket out once empty (193 MB of the full group's 1.6 GB MS).
         let buckets = (rows.n_rows() as u64 * 200).div_ceil(4096).max(64);
         table
             .set_standard_stman_cache_size("StandardStMan", buckets)
             .map_err(casacore)?;
+        table.add_rows(rows.n_rows()).map_err(casacore)?;
+        // Windows' weights are written window by window, and the windows'
+        // rows interleave in every tile: hold all their tiles (8 bytes a
+        // row each), or each tile is written once per window.
+        let weight_tiles = (rows.n_rows() as u64).div_ceil(WEIGHT_TILE_ROWS) as usize;
+        for name in WEIGHT_COLUMNS {
+            slice::set_tile_cache(&tmp, &format!("Tiled{name}"), weight_tiles)?;
+        }
         Ok(MsWriter {
             final_path,
             tmp,
