@@ -86,9 +86,9 @@ for k in b["kernels"]:
     tr = "-" if k["transfer_s"] is None else f"{k['transfer_s'] * 1e3:.2f}"
     print(f"{k['kernel']:<11} {k['backend']:<7} {k['call_gb_s']:>10.2f} {kg:>12} {tr:>12}")
 runs = {r["backend"]: r for r in b["runs"]}
-print(f"end to end ({b['input_bytes'] / 1e9:.2f} GB in; I/O floor {b['io_floor_s']:.2f} s):")
+print(f"end to end ({b['input_bytes'] / 1e9:.2f} GB in):")
 for name, r in runs.items():
-    print(f"  {name:<4} {r['seconds_total']:8.2f} s  (compute {r['seconds_compute']:.2f} s, peak {r['peak_rss_mib']:.0f} MiB)")
+    print(f"  {name:<4} {r['seconds_total']:8.2f} s  (compute {r['seconds_compute']:.2f} s, peak {r['peak_rss_mib']:.0f} MiB, I/O floor {r['io_floor_s']:.2f} s)")
 if "gpu" in runs and "cpu" in runs:
     print(f"  GPU vs CPU: {runs['cpu']['seconds_total'] / runs['gpu']['seconds_total']:.2f}x")
 EOF

@@ -21,11 +21,14 @@ use crate::sim::{self, SimConfig};
 First times each kernel on one pipeline block (768 channels x 2 pols x
 --block-rows rows): on the GPU the whole call and, where the adapter has
 timestamp queries, the kernel alone (GB/s of device memory the kernel reads
-and writes), on the CPU the whole call. Then simulates a group (full size by default: 96 antennas, 24 integrations,
-16 x 48 channels, about 1.9 GB), converts it with the CPU and, when an
-adapter exists, the GPU backend, each in a child process whose peak RSS is
-measured, and times the raw I/O floor: reading the inputs plus writing (and
-syncing) as many bytes as the MS holds, on the same disk.
+and writes), on the CPU the whole call. Then simulates a group (full size
+by default: 96 antennas, 24 integrations, 16 x 48 channels, 2.3 GB in the
+correlator's layout) and converts it with the CPU and, when an adapter
+exists, the GPU backend, each in a child process whose peak RSS is
+measured; right after each conversion it times the raw I/O floor: reading
+the inputs plus writing (and syncing) as many bytes as the MS holds, on the
+same disk. Each writes new files in <WORKDIR>/ms (about 7 GB with the GPU),
+deleted once all are measured.
 
 With --latency it measures the streaming daemon instead: it starts
 `stream run` on an empty directory, copies the group's subbands in, one
@@ -189,6 +192,8 @@ struct Row {
     seconds_total: f64,
     gb_per_s: f64,
     peak_rss_mib: f64,
+    /// The raw I/O floor measured right after this conversion.
+    io_floor_s: f64,
     over_io_floor: f64,
 }
 
@@ -212,16 +217,16 @@ fn dir_bytes(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Seconds to read every input and write + fsync `write_bytes` beside them.
-fn io_floor(inputs: &[PathBuf], write_bytes: u64, dir: &Path) -> anyhow::Result<f64> {
+/// Seconds to read every input and write + fsync `write_bytes` into the
+/// new file `out`.
+fn io_floor(inputs: &[PathBuf], write_bytes: u64, out: &Path) -> anyhow::Result<f64> {
     let t = Instant::now();
     let mut buf = vec![0u8; 8 << 20];
     for p in inputs {
         let mut f = std::fs::File::open(p)?;
         while f.read(&mut buf)? > 0 {}
     }
-    let out = dir.join("io-floor.tmp");
-    let mut f = std::fs::File::create(&out)?;
+    let mut f = std::fs::File::create(out)?;
     let mut left = write_bytes;
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
@@ -229,9 +234,7 @@ fn io_floor(inputs: &[PathBuf], write_bytes: u64, dir: &Path) -> anyhow::Result<
         left -= n as u64;
     }
     f.sync_all()?;
-    let s = t.elapsed().as_secs_f64();
-    std::fs::remove_file(&out)?;
-    Ok(s)
+    Ok(t.elapsed().as_secs_f64())
 }
 
 /// Run `convert` in a child; its JSON summary and peak RSS in MiB.
@@ -246,7 +249,6 @@ fn convert_child(
             "-q",
             "convert",
             "--json",
-            "--overwrite",
             "--backend",
             backend,
             "--phase-center",
@@ -367,8 +369,15 @@ fn end_to_end(
     kernels: Vec<KernelRow>,
 ) -> anyhow::Result<ExitCode> {
     let files = group_files(args)?;
+    // Every conversion and floor writes new files, and nothing is deleted
+    // until all are measured: this VM's disk (ext4 with online discard)
+    // writes 2-5x slower for seconds after 1.6 GB are deleted.
     let output = args.workdir.join("ms");
-    std::fs::create_dir_all(&output)?;
+    if output.exists() {
+        std::fs::remove_dir_all(&output)?;
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
     let in_bytes: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
@@ -380,9 +389,14 @@ fn end_to_end(
     }
     let mut rows = Vec::new();
     let mut ms_bytes = 0;
+    // Each conversion, then the floor for its MS's bytes: this VM's disk
+    // speed drifts from minute to minute, so each pair is compared.
     for b in &backends {
-        let (s, rss) = convert_child(&files, &output, b)?;
+        let dir = output.join(b);
+        std::fs::create_dir_all(&dir)?;
+        let (s, rss) = convert_child(&files, &dir, b)?;
         ms_bytes = dir_bytes(Path::new(s["ms_path"].as_str().unwrap_or_default()));
+        let floor = io_floor(&files, ms_bytes, &output.join(format!("floor-{b}.tmp")))?;
         let f = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
         rows.push(Row {
             backend: b.to_string(),
@@ -392,33 +406,39 @@ fn end_to_end(
             seconds_total: f("seconds_total"),
             gb_per_s: in_bytes as f64 / 1e9 / f("seconds_total"),
             peak_rss_mib: rss,
-            over_io_floor: f64::NAN,
+            io_floor_s: floor,
+            over_io_floor: f("seconds_total") / floor,
         });
     }
-    let floor = io_floor(&files, ms_bytes, &output)?;
-    for r in &mut rows {
-        r.over_io_floor = r.seconds_total / floor;
-    }
+    std::fs::remove_dir_all(&output)?;
     let ratio = (rows.len() == 2).then(|| rows[0].seconds_total / rows[1].seconds_total);
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "input_bytes": in_bytes, "ms_bytes": ms_bytes, "io_floor_s": floor,
+                "input_bytes": in_bytes, "ms_bytes": ms_bytes,
                 "gpu_speedup_over_cpu": ratio, "runs": rows,
                 "adapter": adapter, "kernels": kernels,
             }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("group: {:.2} GB in, MS {:.2} GB; raw I/O floor (read inputs + write MS bytes, synced): {floor:.2} s", in_bytes as f64 / 1e9, ms_bytes as f64 / 1e9);
+    println!("group: {:.2} GB in, MS {:.2} GB; floor_s: the raw I/O floor right after each conversion (read inputs + write MS bytes, synced)", in_bytes as f64 / 1e9, ms_bytes as f64 / 1e9);
     println!(
-        "{:<8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>8}",
-        "backend", "read_s", "compute_s", "write_s", "total_s", "GB/s", "peak_MiB", "x_floor"
+        "{:<8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8}",
+        "backend",
+        "read_s",
+        "compute_s",
+        "write_s",
+        "total_s",
+        "GB/s",
+        "peak_MiB",
+        "floor_s",
+        "x_floor"
     );
     for r in &rows {
         println!(
-            "{:<8} {:>8.2} {:>9.2} {:>8.2} {:>8.2} {:>7.2} {:>9.0} {:>8.2}",
+            "{:<8} {:>8.2} {:>9.2} {:>8.2} {:>8.2} {:>7.2} {:>9.0} {:>8.2} {:>8.2}",
             r.backend,
             r.seconds_read,
             r.seconds_compute,
@@ -426,6 +446,7 @@ fn end_to_end(
             r.seconds_total,
             r.gb_per_s,
             r.peak_rss_mib,
+            r.io_floor_s,
             r.over_io_floor
         );
     }
