@@ -538,17 +538,17 @@ fn sum_cells(
             nan_pass += flagged & u32::from(power == 0.0);
         }
         nan += u64::from(nan_pass);
+        // Per channel: no sum carried from one channel to the next.
         for (c, (acc, count)) in acc.iter_mut().zip(count.iter_mut()).enumerate() {
             let cell = c * n_pol..(c + 1) * n_pol;
             let a: f32 = amp[cell.clone()].iter().sum();
-            let g: u32 = good[cell.clone()].iter().sum();
-            let ns: f32 = samples[cell].iter().sum();
             *acc += a as f64;
-            *count += g;
-            amp_sum += a as f64;
-            ns_sum += ns as f64;
-            unflagged += g as u64;
+            *count += good[cell].iter().sum::<u32>();
         }
+        // The row's totals in independent lanes.
+        amp_sum += lane_sum(amp) as f64;
+        ns_sum += lane_sum(samples) as f64;
+        unflagged += u64::from(good.iter().sum::<u32>());
     }
     RowTotals {
         flagged: vis.len() as u64 - unflagged,
@@ -557,6 +557,19 @@ fn sum_cells(
         unflagged,
         amp_sum,
     }
+}
+
+/// Sum of `v` in eight independent lanes (so that it vectorizes).
+#[inline(always)]
+fn lane_sum(v: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 #[cfg(test)]
