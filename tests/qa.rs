@@ -30,6 +30,11 @@ struct Qa {
 fn qa_of(cfg: SimConfig) -> Qa {
     let dir = tempfile::tempdir().unwrap();
     let files = small_group(&dir.path().join("in"), cfg);
+    qa_of_files(dir, files)
+}
+
+/// Run `qa` on `files` into `dir`/qa.
+fn qa_of_files(dir: tempfile::TempDir, files: Vec<PathBuf>) -> Qa {
     let out = dir.path().join("qa");
     let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-q", &"qa", &"-o", &out];
     for f in &files {
@@ -45,6 +50,17 @@ fn qa_of(cfg: SimConfig) -> Qa {
         report,
         stdout,
     }
+}
+
+/// `qa_ref.py`'s statistics of the files of `qa`, on its calibrator's
+/// integration.
+fn numpy_over_the_files(qa: &Qa) -> Value {
+    let cal = qa.report["calibrator"]["integration"].to_string();
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"files", &cal];
+    for f in &qa.files {
+        args.push(f);
+    }
+    oracle("qa_ref.py", &args)
 }
 
 /// The one `*.qa.json` in `dir`.
@@ -261,16 +277,8 @@ fn assert_statistics(report: &Value, reference: &Value) {
 #[test]
 fn statistics_agree_with_numpy_over_the_files() {
     let qa = qa_of(all_faults());
-    let cal = qa.report["calibrator"]["integration"].as_i64().unwrap();
     assert_eq!(qa.report["calibrator"]["name"], "3C286");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"files"];
-    let cal_arg = cal.to_string();
-    args.push(&cal_arg);
-    for f in &qa.files {
-        args.push(f);
-    }
-    let reference = oracle("qa_ref.py", &args);
-    assert_statistics(&qa.report, &reference);
+    assert_statistics(&qa.report, &numpy_over_the_files(&qa));
 }
 
 #[test]
@@ -288,22 +296,10 @@ fn files_that_differ_in_channel_count_are_one_band_with_numpys_statistics() {
         .chain(wide.iter().filter(|f| sb(f) >= 8))
         .cloned()
         .collect();
-    let out = dir.path().join("qa");
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"-q", &"qa", &"-o", &out];
-    for f in &files {
-        args.push(f);
-    }
-    let (code, _, err) = run_cli(&args);
-    assert_eq!(code, 0, "qa failed: {err}");
-    let report = read_report(&out);
-    assert_eq!(report["n_subbands"], 1, "{}", report["subbands"]);
-    assert_eq!(report["subbands"][0]["name"], "BAND");
-    let cal = report["calibrator"]["integration"].to_string();
-    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"files", &cal];
-    for f in &files {
-        args.push(f);
-    }
-    assert_statistics(&report, &oracle("qa_ref.py", &args));
+    let qa = qa_of_files(dir, files);
+    assert_eq!(qa.report["n_subbands"], 1, "{}", qa.report["subbands"]);
+    assert_eq!(qa.report["subbands"][0]["name"], "BAND");
+    assert_statistics(&qa.report, &numpy_over_the_files(&qa));
 }
 
 #[test]
