@@ -57,10 +57,7 @@ impl Setup {
             if plan.fields.len() == 1 { "" } else { "s" }
         );
         let (ms_antennas, antenna_xyz_m) = telescope::ms_antennas(&header, &site);
-        // Headers are read with every row's antennas among antenna_numbers,
-        // all in 0..=65535 (uvh5::check).
-        let ant1: Vec<u32> = header.ant_1_array.iter().map(|&n| n as u32).collect();
-        let ant2: Vec<u32> = header.ant_2_array.iter().map(|&n| n as u32).collect();
+        let (ant1, ant2) = header.row_antennas();
         let time_index: Vec<u32> = header
             .time_jd
             .iter()

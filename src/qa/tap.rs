@@ -39,11 +39,12 @@ impl Tap {
         };
         shape.calibrator = calibrator_field(field_names)
             .map(|(integration, name)| CalibratorField { name, integration });
+        let (ant1, ant2) = header.row_antennas();
         Ok(Tap {
             integration: shape.row_integrations(&header.time_jd)?,
             acc: Some(QaAccumulator::new(&shape)),
-            ant1: header.ant_1_array.iter().map(|&a| a as u32).collect(),
-            ant2: header.ant_2_array.iter().map(|&a| a as u32).collect(),
+            ant1,
+            ant2,
         })
     }
 

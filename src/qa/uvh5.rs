@@ -55,8 +55,7 @@ pub fn accumulate_group(
     let (n_rows, n_pol) = (header.n_blts, header.n_pols);
     let freq_hz = group.freq_hz();
     let integration = shape.row_integrations(&header.time_jd)?;
-    let ant1: Vec<u32> = header.ant_1_array.iter().map(|&a| a as u32).collect();
-    let ant2: Vec<u32> = header.ant_2_array.iter().map(|&a| a as u32).collect();
+    let (ant1, ant2) = header.row_antennas();
     // The files in parts of whole subbands: cut where the channels so far
     // fill whole subbands.
     let w = shape.subband_channels.max(1);
@@ -80,17 +79,15 @@ pub fn accumulate_group(
     let block = (BLOCK_BYTES / (widest * n_pol * 13).max(1)).clamp(1, n_rows.max(1));
     let block = whole_row_chunks(block, parts_files.iter().flatten().map(|(f, _)| f));
     let mut acc = QaAccumulator::new(shape);
-    let mut first_channel = 0;
     let mut parts: Vec<Part> = parts_files
         .into_iter()
         .zip(acc.parts(&cuts)?)
         .map(|(files, sums)| {
             let n_chan: usize = files.iter().map(|(_, m)| m.n_freqs).sum();
             let cells = block * n_chan * n_pol;
-            first_channel += n_chan;
             Part {
+                first_channel: files.first().map_or(0, |(_, m)| m.offset),
                 files,
-                first_channel: first_channel - n_chan,
                 n_chan,
                 vis: vec![Complex32::new(0.0, 0.0); cells],
                 flags: vec![false; cells],

@@ -117,6 +117,14 @@ impl Header {
     pub fn per_row(&self) -> usize {
         self.n_freqs * self.n_pols
     }
+
+    /// Each row's antenna numbers (`ant_1_array`, `ant_2_array`) as `u32`:
+    /// headers are read with every row's antennas among `antenna_numbers`,
+    /// all in 0..=65535 ([`check`]).
+    pub fn row_antennas(&self) -> (Vec<u32>, Vec<u32>) {
+        let as_u32 = |a: &[i64]| a.iter().map(|&n| n as u32).collect();
+        (as_u32(&self.ant_1_array), as_u32(&self.ant_2_array))
+    }
 }
 
 fn malformed(path: &Path, what: String) -> Uvh5Error {
