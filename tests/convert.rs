@@ -381,6 +381,48 @@ fn the_ms_is_a_dsa_110_measurement_set_at_the_array_position() {
 }
 
 #[test]
+fn the_per_row_columns_are_stored_in_buckets_of_a_mebibyte() {
+    // casacore's default, buckets of 32 rows (3460 bytes), made the kernel
+    // zero the rest of a page around each of the full group's 56k bucket
+    // writes; 1 MiB buckets are whole pages.
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_group(&dir.path().join("in"), small_config());
+    let ms = convert(&files, &dir.path().join("out"), &[]);
+    let seen = oracle("ms_storage.py", &[&ms]);
+    let managers = seen["managers"].as_array().unwrap();
+    let standard: Vec<_> = (managers.iter())
+        .filter(|m| m["type"] == "StandardStMan")
+        .collect();
+    assert_eq!(standard.len(), 1, "{seen}");
+    assert_eq!(standard[0]["bucket_bytes"], 1 << 20, "{seen}");
+    let columns = standard[0]["columns"].as_array().unwrap();
+    for per_row in [
+        "TIME", "UVW", "ANTENNA1", "ANTENNA2", "FIELD_ID", "FLAG_ROW",
+    ] {
+        assert!(columns.iter().any(|c| c == per_row), "{per_row}: {seen}");
+    }
+    for tiled in ["DATA", "FLAG", "WEIGHT", "SIGMA"] {
+        let holder = managers
+            .iter()
+            .find(|m| (m["columns"].as_array().unwrap().iter()).any(|c| c == tiled));
+        assert_eq!(
+            holder.unwrap()["type"],
+            "TiledColumnStMan",
+            "{tiled}: {seen}"
+        );
+    }
+    // Every data-manager file in the directory belongs to one of them (the
+    // manager the rows were first given leaves none behind).
+    let numbers: std::collections::BTreeSet<String> = (seen["files"].as_array().unwrap().iter())
+        .map(|f| {
+            let f = f.as_str().unwrap().trim_start_matches("table.f");
+            f.chars().take_while(char::is_ascii_digit).collect()
+        })
+        .collect();
+    assert_eq!(numbers.len(), managers.len(), "{seen}");
+}
+
+#[test]
 fn a_calibrator_transiting_at_a_group_boundary_is_named_in_that_group_only() {
     let dir = tempfile::tempdir().unwrap();
     let astro = dsa110_convert::astro::Astrometer::new(

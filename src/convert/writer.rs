@@ -70,6 +70,13 @@ fn bytes_per_row(per_row: usize) -> usize {
     (BLOCKS_IN_FLIGHT + 1) * per_row * (std::mem::size_of::<num_complex::Complex32>() + 1 + 4) + 128
 }
 
+/// Visibility bytes written between two writeback hints to the kernel
+/// ([`MsWriter::hint_writeback`]): the disk writes the MS while the rest
+/// of it is put, so the final sync has little left (below the kernel's
+/// own threshold, a tenth of memory by default, it would write nothing
+/// before the sync).
+const WRITEBACK_BYTES: usize = 128 << 20;
+
 /// Memory kept out of the block budget: the group's header arrays,
 /// casacore's and HDF5's caches, the program itself.
 const FIXED_OVERHEAD_BYTES: usize = 192 << 20;
@@ -256,6 +263,7 @@ impl Conversion {
         let backend = opts.backend.as_ref();
         let (dw_m, slots, steps) = (&*dw_m, &slots, &steps);
         let (maps, swapped) = (&*maps, &swapped[..]);
+        let stats_of_reader = &mut *stats;
         std::thread::scope(|s| -> Result<(), ConvertError> {
             let (full_tx, full_rx) = mpsc::sync_channel::<Result<SubBlock, ConvertError>>(1);
             let (empty_tx, empty_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
@@ -290,13 +298,20 @@ impl Conversion {
                             backend.transform(&transform, &mut rows.vis[..n])?;
                             convention::reorder_cells(&mut rows.flags[..n], maps, alternate);
                             convention::reorder_cells(&mut rows.nsamples[..n], maps, alternate);
+                            let cells = Channels {
+                                n_rows: r1 - r0,
+                                vis: &rows.vis[..n],
+                                flags: &rows.flags[..n],
+                                nsamples: &rows.nsamples[..n],
+                            };
+                            // WEIGHT's statistics here, off the writer's
+                            // thread (the one that is never idle).
+                            let mut from = 0;
+                            for slot in &slots[step.files.clone()] {
+                                stats_of_reader.add(r0, (slot.offset, slot.n_freqs), &cells, from);
+                                from += slot.n_freqs;
+                            }
                             if let Some(q) = qa.as_mut() {
-                                let cells = Channels {
-                                    n_rows: r1 - r0,
-                                    vis: &rows.vis[..n],
-                                    flags: &rows.flags[..n],
-                                    nsamples: &rows.nsamples[..n],
-                                };
                                 q.add(slots[step.files.start].offset, &freq, r0, &cells);
                             }
                             t[1] += clock.elapsed().as_secs_f64();
@@ -311,6 +326,7 @@ impl Conversion {
                 })
                 .map_err(ConvertError::Thread)?;
             // Writing: this thread, which owns the casacore table.
+            let mut unsynced_bytes = 0;
             for received in full_rx.iter() {
                 let b = received?;
                 let step = &steps[b.step];
@@ -327,9 +343,14 @@ impl Conversion {
                 let mut from = 0;
                 for slot in step_slots {
                     writer
-                        .write_channels(r0, (slot.offset, slot.n_freqs), &channels, from, stats)
+                        .write_channels(r0, (slot.offset, slot.n_freqs), &channels, from)
                         .map_err(|e| writer.explain(e))?;
                     from += slot.n_freqs;
+                }
+                unsynced_bytes += n * std::mem::size_of::<num_complex::Complex32>();
+                if unsynced_bytes >= WRITEBACK_BYTES {
+                    writer.hint_writeback();
+                    unsynced_bytes = 0;
                 }
                 progress.inc(((r1 - r0) * step_slots.len()) as u64);
                 seconds[2] += t.elapsed().as_secs_f64();

@@ -377,6 +377,10 @@ impl MsWriter {
         desc.put_column_keyword("FLAG_CATEGORY", "CATEGORY", &categories)
             .map_err(casacore)?;
         let mut table = Table::new(&tmp, desc, 0, TableCreateMode::New).map_err(casacore)?;
+        // The per-row columns in 1 MiB buckets: whole pages, and a dozen
+        // buckets for a full group instead of casacore's 56k of 32 rows.
+        const BUCKET_BYTES: usize = 1 << 20;
+        slice::rebind_standard_columns(&tmp, "StandardStMan", BUCKET_BYTES)?;
         let cell = [cell_chan as u64, n_pol as u64];
         // About 1 MiB tiles: rows x (one subband's) channels x pols.
         let tile_chan = layout.channels_per_tile;
@@ -420,7 +424,7 @@ impl MsWriter {
         // (about 200 bytes per row; slots are only filled when used), and
         // before the rows are added, which would otherwise write every
         // bucket out once empty (193 MB of the full group's 1.6 GB MS).
-        let buckets = (rows.n_rows() as u64 * 200).div_ceil(4096).max(64);
+        let buckets = (rows.n_rows() * 200).div_ceil(BUCKET_BYTES).max(2) as u64;
         table
             .set_standard_stman_cache_size("StandardStMan", buckets)
             .map_err(casacore)?;
@@ -506,9 +510,9 @@ impl MsWriter {
     }
 
     /// Write one subband (`n_chan` channels from `chan0` of the band) of
-    /// rows `first_row..`, taken from channels `block_chan0..` of `block`,
-    /// recording their nsamples and flags in `stats` for WEIGHT and
-    /// FLAG_ROW. With one window per subband the subband must be a whole
+    /// rows `first_row..`, taken from channels `block_chan0..` of `block`
+    /// (whose nsamples and flags go to a [`WeightStats`] for WEIGHT and
+    /// FLAG_ROW). With one window per subband the subband must be a whole
     /// window.
     pub fn write_channels(
         &mut self,
@@ -516,7 +520,6 @@ impl MsWriter {
         (chan0, n_chan): (usize, usize),
         block: &Channels,
         block_chan0: usize,
-        stats: &mut WeightStats,
     ) -> Result<(), MsError> {
         let (windows, chans) = (self.layout.n_windows, self.layout.window_chans);
         let range_err = || {
@@ -562,9 +565,6 @@ impl MsWriter {
             (&scratch.data[..], &scratch.flags[..], &scratch.spectrum[..])
         };
         let res = self.put_channels(first_row, n, window, within, cells);
-        if res.is_ok() {
-            stats.add(first_row, chan0, n_chan, cells.2, cells.1);
-        }
         self.scratch = scratch;
         res
     }
@@ -716,12 +716,20 @@ impl MsWriter {
 
     /// Hand the kernel what casacore caches of the table (no fsync) and
     /// start writing it to disk without waiting: [`MsWriter::finish`] then
-    /// has only what came after to write and little to wait for. The
-    /// writeback itself is a hint to the kernel.
+    /// has only what came after to write and little to wait for.
     pub fn start_writeback(&mut self) -> Result<(), MsError> {
         slice::flush(&self.tmp, false).map_err(|e| self.explain(e))?;
+        self.hint_writeback();
+        Ok(())
+    }
+
+    /// Ask the kernel to start writing the table's files to disk, without
+    /// waiting (a hint; nothing to report): what casacore has written so
+    /// far goes to disk while the rest is written, instead of all of it in
+    /// the final sync.
+    pub fn hint_writeback(&self) {
         let Ok(entries) = std::fs::read_dir(&self.tmp) else {
-            return Ok(());
+            return;
         };
         for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
             if let Ok(f) = std::fs::File::open(&path) {
@@ -730,7 +738,6 @@ impl MsWriter {
                 unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
             }
         }
-        Ok(())
     }
 
     /// Write the subtables from `spec`, close the tables, label the main

@@ -13,12 +13,14 @@
 
 #include <casacore/casa/Arrays/Array.h>
 #include <casacore/casa/Arrays/Slicer.h>
+#include <casacore/tables/DataMan/StandardStMan.h>
 #include <casacore/tables/DataMan/TiledStManAccessor.h>
 #include <casacore/tables/Tables/ArrayColumn.h>
 #include <casacore/tables/Tables/ScalarColumn.h>
 #include <casacore/tables/Tables/Table.h>
 
 #include <complex>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
@@ -171,6 +173,40 @@ int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
             for (casacore::uInt h = 0; h < acc.nhypercubes(); h++) {
                 acc.setHypercubeCacheSize(h, n_tiles, false);
             }
+        },
+        err, err_len);
+}
+
+// Store every column of the open table at `table_path` (which has no rows
+// yet) in a standard storage manager named `data_manager` with buckets of
+// `bucket_bytes`. A table created from a description alone gets casacore's
+// default, buckets of 32 rows (3460 bytes for the MS's per-row columns),
+// which are written at offsets no page boundary lines up with: the kernel
+// then zeroes the rest of each new page around every bucket written.
+// Columns keep their descriptions, keywords and order.
+int dsa110_rebind_standard_columns(const char *table_path,
+                                   const char *data_manager,
+                                   unsigned long bucket_bytes, char *err,
+                                   unsigned long err_len) {
+    return guarded(
+        [&] {
+            using namespace casacore;
+            Table table(table_path, Table::Update);
+            if (table.nrow() != 0) {
+                throw AipsError("the table has rows already");
+            }
+            TableDesc desc;
+            const Vector<String> names = table.tableDesc().columnNames();
+            for (const String &name : names) {
+                desc.addColumn(table.tableDesc().columnDesc(name));
+            }
+            // casacore removes the old manager's bucket file with its
+            // last column, but not its (empty) file of indirect arrays.
+            const String old_arrays =
+                table.findDataManager(names(0), true)->fileName() + "i";
+            table.removeColumn(names);
+            std::remove(old_arrays.c_str());
+            table.addColumn(desc, StandardStMan(data_manager, bucket_bytes));
         },
         err, err_len);
 }

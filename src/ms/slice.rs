@@ -40,6 +40,13 @@ extern "C" {
         err: *mut c_char,
         err_len: c_ulong,
     ) -> c_int;
+    fn dsa110_rebind_standard_columns(
+        table: *const c_char,
+        data_manager: *const c_char,
+        bucket_bytes: c_ulong,
+        err: *mut c_char,
+        err_len: c_ulong,
+    ) -> c_int;
     fn dsa110_set_tile_cache(
         table: *const c_char,
         data_manager: *const c_char,
@@ -107,6 +114,31 @@ pub(super) fn set_tile_cache(
                 c_table.as_ptr(),
                 c_dm.as_ptr(),
                 n_tiles as c_ulong,
+                err,
+                len,
+            )
+        },
+    )
+}
+
+/// Store every column of the open, still empty table at `table` in the
+/// standard storage manager `data_manager` with buckets of `bucket_bytes`
+/// (see `slice.cc`).
+pub(super) fn rebind_standard_columns(
+    table: &Path,
+    data_manager: &str,
+    bucket_bytes: usize,
+) -> Result<(), MsError> {
+    let c_table = c_path(table)?;
+    let c_dm = CString::new(data_manager).map_err(|e| MsError::Casacore(e.to_string()))?;
+    // SAFETY: NUL-terminated strings; `err` is writable for the length passed.
+    call(
+        &format!("storage manager {data_manager}"),
+        |err, len| unsafe {
+            dsa110_rebind_standard_columns(
+                c_table.as_ptr(),
+                c_dm.as_ptr(),
+                bucket_bytes as c_ulong,
                 err,
                 len,
             )

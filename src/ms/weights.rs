@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::MsError;
+use super::{Channels, MsError};
 
 /// The nsamples of one channel slice.
 struct Slice {
@@ -43,17 +43,21 @@ impl WeightStats {
     }
 
     /// Record rows `row0..` of the slice of `n_chan` channels from `chan0`
-    /// (a slice added again replaces what it had for those rows).
+    /// of the band, taken from channels `block_chan0..` of `block` (a
+    /// slice added again replaces what it had for those rows).
     pub fn add(
         &mut self,
         row0: usize,
-        chan0: usize,
-        n_chan: usize,
-        nsamples: &[f32],
-        flags: &[bool],
+        (chan0, n_chan): (usize, usize),
+        block: &Channels,
+        block_chan0: usize,
     ) {
         let (n_rows, n_pol) = (self.n_rows, self.n_pol);
-        let per_row = n_chan * n_pol;
+        if block.n_rows == 0 {
+            return;
+        }
+        let block_per_row = block.nsamples.len() / block.n_rows;
+        let cells = block_chan0 * n_pol..(block_chan0 + n_chan) * n_pol;
         let slice = self.slices.entry(chan0).or_insert_with(|| Slice {
             n_chan,
             value: vec![0.0; n_rows * n_pol],
@@ -61,25 +65,27 @@ impl WeightStats {
             mixed: HashMap::new(),
             all_flagged: vec![false; n_rows],
         });
-        for (r, (ns, fl)) in nsamples
-            .chunks_exact(per_row)
-            .zip(flags.chunks_exact(per_row))
+        for (r, (ns, fl)) in block
+            .nsamples
+            .chunks_exact(block_per_row)
+            .zip(block.flags.chunks_exact(block_per_row))
             .enumerate()
         {
+            let (ns, fl) = (&ns[cells.clone()], &fl[cells.clone()]);
             let row = row0 + r;
             slice.all_flagged[row] = fl.iter().all(|&f| f);
             for p in 0..n_pol {
                 let k = row * n_pol + p;
                 let first = ns[p];
-                let uniform = (0..n_chan).all(|c| ns[c * n_pol + p] == first);
+                let uniform = ns[p..].iter().step_by(n_pol).all(|&v| v == first);
                 slice.value[k] = first;
                 slice.uniform[k] = uniform;
-                if uniform {
-                    slice.mixed.remove(&k);
-                } else {
+                if !uniform {
                     slice
                         .mixed
-                        .insert(k, (0..n_chan).map(|c| ns[c * n_pol + p]).collect());
+                        .insert(k, ns[p..].iter().step_by(n_pol).copied().collect());
+                } else if !slice.mixed.is_empty() {
+                    slice.mixed.remove(&k);
                 }
             }
         }
@@ -196,22 +202,16 @@ mod tests {
             .collect();
         let flags: Vec<bool> = (0..full.len()).map(|i| i / (12 * n_pol) == 2).collect();
         let mut stats = WeightStats::new(n_rows, n_pol);
+        // Each slice taken from the whole rows, as from a block of several
+        // subbands side by side.
+        let block = Channels {
+            n_rows,
+            vis: &[],
+            flags: &flags,
+            nsamples: &full,
+        };
         for chan0 in [8, 0, 4] {
-            let take = |v: &[f32]| -> Vec<f32> {
-                (0..n_rows)
-                    .flat_map(|r| {
-                        let s = (r * 12 + chan0) * n_pol;
-                        v[s..s + width * n_pol].to_vec()
-                    })
-                    .collect()
-            };
-            let fl: Vec<bool> = (0..n_rows)
-                .flat_map(|r| {
-                    let s = (r * 12 + chan0) * n_pol;
-                    flags[s..s + width * n_pol].to_vec()
-                })
-                .collect();
-            stats.add(0, chan0, width, &take(&full), &fl);
+            stats.add(0, (chan0, width), &block, chan0);
         }
         assert!(stats.finish(0, 16).is_err());
         // WEIGHT over channels `chans` is numpy's median of them.

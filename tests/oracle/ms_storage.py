@@ -1,0 +1,16 @@
+"""How a Measurement Set's main table is stored, as python-casacore reports it: each
+data manager's type, name, bucket size (standard storage manager) and columns, and
+the data-manager files (`table.fN...`) in the table's directory, as JSON."""
+import json
+import os
+import re
+import sys
+
+from casacore.tables import table
+
+ms = sys.argv[1]
+managers = [{"type": d["TYPE"], "name": d["NAME"], "bucket_bytes": d["SPEC"].get("BUCKETSIZE"),
+             "columns": sorted(d["COLUMNS"])}
+            for d in table(ms, ack=False).getdminfo().values()]
+files = sorted(f for f in os.listdir(ms) if re.match(r"table\.f\d+", f))
+print(json.dumps({"managers": managers, "files": files}))
