@@ -3,11 +3,14 @@
 //! channels x 2 pols, 1% of the cells flagged, the calibrator's
 //! integration) against the CPU phase correction of the same block, which
 //! the converter runs on every block anyway. `convert --qa` adds the first
-//! to each block; the budget is 5% of the conversion.
+//! to each block; the budget is 5% of the conversion. Beside them,
+//! WEIGHT's statistics of the block, which every conversion takes on the
+//! same (reader) thread.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dsa110_convert::compute::cpu::CpuBackend;
 use dsa110_convert::compute::{sample, Backend};
+use dsa110_convert::ms::{Channels, WeightStats};
 use dsa110_convert::qa::{CalibratorField, Conjugation, QaAccumulator, QaBlock, QaShape};
 use dsa110_convert::sim::{antennas_with_data, correlator_baselines};
 use num_complex::Complex32;
@@ -62,6 +65,22 @@ fn qa_block(c: &mut Criterion) {
             CpuBackend
                 .phase_correct(&mut scratch, n_pol, &dw, &freq_hz)
                 .unwrap()
+        })
+    });
+    // WEIGHT's statistics of the same block, which the converter's reader
+    // thread takes beside QA's (16 subbands of 48 channels).
+    let mut stats = WeightStats::new(rows, n_pol);
+    let channels = Channels {
+        n_rows: rows,
+        vis: &vis,
+        flags: &flags,
+        nsamples: &nsamples,
+    };
+    g.bench_function("weight_stats_add", |b| {
+        b.iter(|| {
+            for sb in 0..16 {
+                stats.add(0, (sb * 48, 48), &channels, sb * 48);
+            }
         })
     });
     g.finish();

@@ -73,11 +73,15 @@ impl WeightStats {
         {
             let (ns, fl) = (&ns[cells.clone()], &fl[cells.clone()]);
             let row = row0 + r;
-            slice.all_flagged[row] = fl.iter().all(|&f| f);
+            // Folds without an early exit, which the compiler vectorizes.
+            slice.all_flagged[row] = fl.iter().fold(true, |all, &f| all & f);
+            // Every channel equal to the one before it, in every
+            // polarization (the usual case): one pass.
+            let all_uniform = (ns[n_pol..].iter().zip(ns)).fold(true, |all, (a, b)| all & (a == b));
             for p in 0..n_pol {
                 let k = row * n_pol + p;
                 let first = ns[p];
-                let uniform = ns[p..].iter().step_by(n_pol).all(|&v| v == first);
+                let uniform = all_uniform || ns[p..].iter().step_by(n_pol).all(|&v| v == first);
                 slice.value[k] = first;
                 slice.uniform[k] = uniform;
                 if !uniform {
