@@ -305,7 +305,7 @@ impl Conversion {
                                 nsamples: &rows.nsamples[..n],
                             };
                             // WEIGHT's statistics here, off the writer's
-                            // thread (the one that is never idle).
+                            // thread (casacore's puts keep it busy).
                             let mut from = 0;
                             for slot in &slots[step.files.clone()] {
                                 stats_of_reader.add(r0, (slot.offset, slot.n_freqs), &cells, from);

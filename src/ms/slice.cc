@@ -1,4 +1,5 @@
-// Channel-slice puts into a table's array column, flushing a table, and
+// Channel-slice puts into a table's array column, whole-column puts, the
+// caches and storage manager of a table's columns, flushing a table, and
 // marking one for delete: the casacore calls rubbl_casatables does not
 // wrap (it puts whole cells only, and flushes only in the destructor, where
 // a failed write -- a full disk -- cannot be reported and aborts the
@@ -183,7 +184,8 @@ int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
 // default, buckets of 32 rows (3460 bytes for the MS's per-row columns),
 // which are written at offsets no page boundary lines up with: the kernel
 // then zeroes the rest of each new page around every bucket written.
-// Columns keep their descriptions, keywords and order.
+// Columns keep their descriptions, keywords and order. Returns 0, or 1 with
+// a message in `err`.
 int dsa110_rebind_standard_columns(const char *table_path,
                                    const char *data_manager,
                                    unsigned long bucket_bytes, char *err,
@@ -192,8 +194,8 @@ int dsa110_rebind_standard_columns(const char *table_path,
         [&] {
             using namespace casacore;
             Table table(table_path, Table::Update);
-            if (table.nrow() != 0) {
-                throw AipsError("the table has rows already");
+            if (table.nrow() != 0 || table.tableDesc().ncolumn() == 0) {
+                throw AipsError("the table has rows already, or no columns");
             }
             TableDesc desc;
             const Vector<String> names = table.tableDesc().columnNames();

@@ -1,7 +1,7 @@
 //! Safe wrappers of `slice.cc`: puts of a channel range of an array column
-//! over a range of rows, the tile cache of a column, flushing a table and
-//! marking one for delete,
-//! which rubbl_casatables does not offer.
+//! over a range of rows and of whole columns, the tile cache of a column,
+//! the storage manager of the per-row columns, flushing a table and marking
+//! one for delete, which rubbl_casatables does not offer.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
 use std::path::Path;
@@ -97,6 +97,28 @@ pub(super) fn mark_for_delete(table: &Path) -> Result<(), MsError> {
     )
 }
 
+/// A `slice.cc` function of the open table, one of its data managers and
+/// a count.
+type ManagerFn =
+    unsafe extern "C" fn(*const c_char, *const c_char, c_ulong, *mut c_char, c_ulong) -> c_int;
+
+/// Call `f` on the open table at `table`, its data manager `data_manager`
+/// and `n`; `what` names the call in an error.
+fn call_on_manager(
+    what: &str,
+    table: &Path,
+    data_manager: &str,
+    n: usize,
+    f: ManagerFn,
+) -> Result<(), MsError> {
+    let c_table = c_path(table)?;
+    let c_dm = CString::new(data_manager).map_err(|e| MsError::Casacore(e.to_string()))?;
+    // SAFETY: NUL-terminated strings; `err` is writable for the length passed.
+    call(what, |err, len| unsafe {
+        f(c_table.as_ptr(), c_dm.as_ptr(), n as c_ulong, err, len)
+    })
+}
+
 /// Hold `n_tiles` tiles in the cache of the tiled storage manager
 /// `data_manager` of the open table at `table` (see `slice.cc`).
 pub(super) fn set_tile_cache(
@@ -104,21 +126,8 @@ pub(super) fn set_tile_cache(
     data_manager: &str,
     n_tiles: usize,
 ) -> Result<(), MsError> {
-    let c_table = c_path(table)?;
-    let c_dm = CString::new(data_manager).map_err(|e| MsError::Casacore(e.to_string()))?;
-    // SAFETY: NUL-terminated strings; `err` is writable for the length passed.
-    call(
-        &format!("tile cache of {data_manager}"),
-        |err, len| unsafe {
-            dsa110_set_tile_cache(
-                c_table.as_ptr(),
-                c_dm.as_ptr(),
-                n_tiles as c_ulong,
-                err,
-                len,
-            )
-        },
-    )
+    let what = format!("tile cache of {data_manager}");
+    call_on_manager(&what, table, data_manager, n_tiles, dsa110_set_tile_cache)
 }
 
 /// Store every column of the open, still empty table at `table` in the
@@ -129,20 +138,13 @@ pub(super) fn rebind_standard_columns(
     data_manager: &str,
     bucket_bytes: usize,
 ) -> Result<(), MsError> {
-    let c_table = c_path(table)?;
-    let c_dm = CString::new(data_manager).map_err(|e| MsError::Casacore(e.to_string()))?;
-    // SAFETY: NUL-terminated strings; `err` is writable for the length passed.
-    call(
-        &format!("storage manager {data_manager}"),
-        |err, len| unsafe {
-            dsa110_rebind_standard_columns(
-                c_table.as_ptr(),
-                c_dm.as_ptr(),
-                bucket_bytes as c_ulong,
-                err,
-                len,
-            )
-        },
+    let what = format!("storage manager {data_manager}");
+    call_on_manager(
+        &what,
+        table,
+        data_manager,
+        bucket_bytes,
+        dsa110_rebind_standard_columns,
     )
 }
 
