@@ -70,13 +70,6 @@ fn bytes_per_row(per_row: usize) -> usize {
     (BLOCKS_IN_FLIGHT + 1) * per_row * (std::mem::size_of::<num_complex::Complex32>() + 1 + 4) + 128
 }
 
-/// Visibility bytes written between two writeback hints to the kernel
-/// ([`MsWriter::hint_writeback`]): the disk writes the MS while the rest
-/// of it is put, so the final sync has little left (below the kernel's
-/// own threshold, a tenth of memory by default, it would write nothing
-/// before the sync).
-const WRITEBACK_BYTES: usize = 128 << 20;
-
 /// Memory kept out of the block budget: the group's header arrays,
 /// casacore's and HDF5's caches, the program itself.
 const FIXED_OVERHEAD_BYTES: usize = 192 << 20;
@@ -326,7 +319,6 @@ impl Conversion {
                 })
                 .map_err(ConvertError::Thread)?;
             // Writing: this thread, which owns the casacore table.
-            let mut unsynced_bytes = 0;
             for received in full_rx.iter() {
                 let b = received?;
                 let step = &steps[b.step];
@@ -346,11 +338,6 @@ impl Conversion {
                         .write_channels(r0, (slot.offset, slot.n_freqs), &channels, from)
                         .map_err(|e| writer.explain(e))?;
                     from += slot.n_freqs;
-                }
-                unsynced_bytes += n * std::mem::size_of::<num_complex::Complex32>();
-                if unsynced_bytes >= WRITEBACK_BYTES {
-                    writer.hint_writeback();
-                    unsynced_bytes = 0;
                 }
                 progress.inc(((r1 - r0) * step_slots.len()) as u64);
                 seconds[2] += t.elapsed().as_secs_f64();

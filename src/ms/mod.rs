@@ -290,7 +290,16 @@ pub struct MsWriter {
     /// The tiled columns, and the rows of their tiles.
     tiled: Vec<&'static str>,
     tile_rows: usize,
+    /// Visibility bytes put since the kernel was last asked to write back.
+    unsynced_bytes: usize,
 }
+
+/// Visibility bytes put between two writeback hints to the kernel
+/// ([`MsWriter::hint_writeback`]): the disk writes the MS while the rest
+/// of it is put, so the final sync has little left (below the kernel's
+/// own threshold, a tenth of memory by default, it would write nothing
+/// before the sync).
+const WRITEBACK_BYTES: usize = 128 << 20;
 
 /// A copy of some channels of a block, for a put of fewer channels than
 /// the block has.
@@ -450,6 +459,7 @@ impl MsWriter {
             ones: Vec::new(),
             tiled: big.iter().map(|&(_, name)| name).collect(),
             tile_rows: tile_rows as usize,
+            unsynced_bytes: 0,
         })
     }
 
@@ -513,7 +523,7 @@ impl MsWriter {
     /// rows `first_row..`, taken from channels `block_chan0..` of `block`
     /// (whose nsamples and flags go to a [`WeightStats`] for WEIGHT and
     /// FLAG_ROW). With one window per subband the subband must be a whole
-    /// window.
+    /// window. Every [`WRITEBACK_BYTES`] the kernel is asked to write back.
     pub fn write_channels(
         &mut self,
         first_row: usize,
@@ -564,8 +574,14 @@ impl MsWriter {
             scratch.copy_channels(block, block_chan0 * n_pol, n_chan * n_pol, src_per_row);
             (&scratch.data[..], &scratch.flags[..], &scratch.spectrum[..])
         };
+        let put_bytes = std::mem::size_of_val(cells.0);
         let res = self.put_channels(first_row, n, window, within, cells);
         self.scratch = scratch;
+        self.unsynced_bytes += put_bytes;
+        if self.unsynced_bytes >= WRITEBACK_BYTES {
+            self.hint_writeback();
+            self.unsynced_bytes = 0;
+        }
         res
     }
 
@@ -727,7 +743,7 @@ impl MsWriter {
     /// waiting (a hint; nothing to report): what casacore has written so
     /// far goes to disk while the rest is written, instead of all of it in
     /// the final sync.
-    pub fn hint_writeback(&self) {
+    fn hint_writeback(&self) {
         let Ok(entries) = std::fs::read_dir(&self.tmp) else {
             return;
         };
