@@ -136,6 +136,24 @@ pub(super) fn main_columns() -> Vec<Col<'static>> {
     ]
 }
 
+/// The main table's per-row columns that change only between runs of rows
+/// (a scan, a window): in an incremental storage manager, which stores a
+/// value once per run, as CASA's simulator stores them.
+pub(super) const INCREMENTAL: &[&str] = &[
+    "ARRAY_ID",
+    "EXPOSURE",
+    "FEED1",
+    "FEED2",
+    "FIELD_ID",
+    "INTERVAL",
+    "OBSERVATION_ID",
+    "PROCESSOR_ID",
+    "SCAN_NUMBER",
+    "STATE_ID",
+    "TIME",
+    "TIME_CENTROID",
+];
+
 pub(super) fn antenna() -> Vec<Col<'static>> {
     vec![
         position("OFFSET"),

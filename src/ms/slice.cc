@@ -1,5 +1,5 @@
 // Channel-slice puts into a table's array column, whole-column puts, the
-// caches and storage manager of a table's columns, flushing a table, and
+// caches and storage managers of a table's columns, flushing a table, and
 // marking one for delete: the casacore calls rubbl_casatables does not
 // wrap (it puts whole cells only, and flushes only in the destructor, where
 // a failed write -- a full disk -- cannot be reported and aborts the
@@ -14,6 +14,7 @@
 
 #include <casacore/casa/Arrays/Array.h>
 #include <casacore/casa/Arrays/Slicer.h>
+#include <casacore/tables/DataMan/IncrementalStMan.h>
 #include <casacore/tables/DataMan/StandardStMan.h>
 #include <casacore/tables/DataMan/TiledStManAccessor.h>
 #include <casacore/tables/Tables/ArrayColumn.h>
@@ -21,6 +22,9 @@
 #include <casacore/tables/Tables/Table.h>
 
 #include <complex>
+#include <set>
+#include <sstream>
+#include <string>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -178,24 +182,30 @@ int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
         err, err_len);
 }
 
-// Store every column of the open table at `table_path` (which has no rows
-// yet) in a standard storage manager named `data_manager` with buckets of
-// `bucket_bytes`. A table created from a description alone gets casacore's
-// default, buckets of 32 rows (3460 bytes for the MS's per-row columns),
-// which are written at offsets no page boundary lines up with: the kernel
+// Store the columns of the open table at `table_path` (which has no rows
+// yet) named in `incremental` (comma-separated) in an incremental storage
+// manager named "IncrementalStMan" and the others in a standard storage
+// manager named "StandardStMan" with buckets of `bucket_bytes`. A table
+// created from a description alone gets casacore's default, a standard
+// storage manager of 32-row buckets (3460 bytes for the MS's per-row
+// columns), written at offsets no page boundary lines up with: the kernel
 // then zeroes the rest of each new page around every bucket written.
-// Columns keep their descriptions, keywords and order. Returns 0, or 1 with
-// a message in `err`.
-int dsa110_rebind_standard_columns(const char *table_path,
-                                   const char *data_manager,
-                                   unsigned long bucket_bytes, char *err,
-                                   unsigned long err_len) {
+// Columns keep their descriptions, keywords and order. Returns 0, or 1
+// with a message in `err`.
+int dsa110_bind_row_columns(const char *table_path, const char *incremental,
+                            unsigned long bucket_bytes, char *err,
+                            unsigned long err_len) {
     return guarded(
         [&] {
             using namespace casacore;
             Table table(table_path, Table::Update);
             if (table.nrow() != 0 || table.tableDesc().ncolumn() == 0) {
                 throw AipsError("the table has rows already, or no columns");
+            }
+            std::set<std::string> in_ism;
+            std::istringstream list(incremental);
+            for (std::string name; std::getline(list, name, ',');) {
+                in_ism.insert(name);
             }
             TableDesc desc;
             const Vector<String> names = table.tableDesc().columnNames();
@@ -208,7 +218,24 @@ int dsa110_rebind_standard_columns(const char *table_path,
                 table.findDataManager(names(0), true)->fileName() + "i";
             table.removeColumn(names);
             std::remove(old_arrays.c_str());
-            table.addColumn(desc, StandardStMan(data_manager, bucket_bytes));
+            // Each manager takes its columns all at once (an incremental
+            // one cannot add a column later; a standard one would keep a
+            // bucket per column added), in the order of their first.
+            TableDesc in_ssm_desc, in_ism_desc;
+            for (const String &name : names) {
+                (in_ism.count(name) > 0 ? in_ism_desc : in_ssm_desc)
+                    .addColumn(desc.columnDesc(name));
+            }
+            const StandardStMan ssm("StandardStMan", bucket_bytes);
+            const IncrementalStMan ism("IncrementalStMan");
+            const bool ssm_first = in_ism.count(names(0)) == 0;
+            for (bool ssm_now : {ssm_first, !ssm_first}) {
+                const TableDesc &group = ssm_now ? in_ssm_desc : in_ism_desc;
+                if (group.ncolumn() > 0) {
+                    table.addColumn(group, ssm_now ? static_cast<const DataManager &>(ssm)
+                                                   : static_cast<const DataManager &>(ism));
+                }
+            }
         },
         err, err_len);
 }

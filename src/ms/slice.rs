@@ -1,6 +1,6 @@
 //! Safe wrappers of `slice.cc`: puts of a channel range of an array column
 //! over a range of rows and of whole columns, the tile cache of a column,
-//! the storage manager of the per-row columns, flushing a table and marking
+//! the storage managers of the per-row columns, flushing a table and marking
 //! one for delete, which rubbl_casatables does not offer.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
@@ -40,9 +40,9 @@ extern "C" {
         err: *mut c_char,
         err_len: c_ulong,
     ) -> c_int;
-    fn dsa110_rebind_standard_columns(
+    fn dsa110_bind_row_columns(
         table: *const c_char,
-        data_manager: *const c_char,
+        incremental: *const c_char,
         bucket_bytes: c_ulong,
         err: *mut c_char,
         err_len: c_ulong,
@@ -97,25 +97,19 @@ pub(super) fn mark_for_delete(table: &Path) -> Result<(), MsError> {
     )
 }
 
-/// A `slice.cc` function of the open table, one of its data managers and
-/// a count.
-type ManagerFn =
+/// A `slice.cc` function of the open table, a name (a data manager, or a
+/// list of columns) and a count.
+type NamedFn =
     unsafe extern "C" fn(*const c_char, *const c_char, c_ulong, *mut c_char, c_ulong) -> c_int;
 
-/// Call `f` on the open table at `table`, its data manager `data_manager`
-/// and `n`; `what` names the call in an error.
-fn call_on_manager(
-    what: &str,
-    table: &Path,
-    data_manager: &str,
-    n: usize,
-    f: ManagerFn,
-) -> Result<(), MsError> {
+/// Call `f` on the open table at `table`, `name` and `n`; `what` names the
+/// call in an error.
+fn call_named(what: &str, table: &Path, name: &str, n: usize, f: NamedFn) -> Result<(), MsError> {
     let c_table = c_path(table)?;
-    let c_dm = CString::new(data_manager).map_err(|e| MsError::Casacore(e.to_string()))?;
+    let c_name = CString::new(name).map_err(|e| MsError::Casacore(e.to_string()))?;
     // SAFETY: NUL-terminated strings; `err` is writable for the length passed.
     call(what, |err, len| unsafe {
-        f(c_table.as_ptr(), c_dm.as_ptr(), n as c_ulong, err, len)
+        f(c_table.as_ptr(), c_name.as_ptr(), n as c_ulong, err, len)
     })
 }
 
@@ -127,24 +121,24 @@ pub(super) fn set_tile_cache(
     n_tiles: usize,
 ) -> Result<(), MsError> {
     let what = format!("tile cache of {data_manager}");
-    call_on_manager(&what, table, data_manager, n_tiles, dsa110_set_tile_cache)
+    call_named(&what, table, data_manager, n_tiles, dsa110_set_tile_cache)
 }
 
-/// Store every column of the open, still empty table at `table` in the
-/// standard storage manager `data_manager` with buckets of `bucket_bytes`
-/// (see `slice.cc`).
-pub(super) fn rebind_standard_columns(
+/// Store the columns `incremental` of the open, still empty table at
+/// `table` in an incremental storage manager, the others in a standard
+/// storage manager with buckets of `bucket_bytes` (see `slice.cc`).
+pub(super) fn bind_row_columns(
     table: &Path,
-    data_manager: &str,
+    incremental: &[&str],
     bucket_bytes: usize,
 ) -> Result<(), MsError> {
-    let what = format!("storage manager {data_manager}");
-    call_on_manager(
-        &what,
+    let list = incremental.join(",");
+    call_named(
+        "storage managers",
         table,
-        data_manager,
+        &list,
         bucket_bytes,
-        dsa110_rebind_standard_columns,
+        dsa110_bind_row_columns,
     )
 }
 
