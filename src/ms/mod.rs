@@ -662,8 +662,10 @@ impl MsWriter {
 
     /// Write the per-row columns other than channel data and weights of
     /// every row, in every window: antennas (ANTENNA1 <= ANTENNA2), times,
-    /// UVW (MS sign), ids (DATA_DESC_ID = the window). Whole columns at
-    /// once: the standard storage manager then fills bucket after bucket.
+    /// UVW (MS sign), ids (DATA_DESC_ID = the window). Once, into the new
+    /// table: whole columns at once, so that the standard storage manager
+    /// fills bucket after bucket, and the incremental columns only where
+    /// they change, which holds for every later row only on a first put.
     pub fn write_row_meta(&mut self, meta: &RowMeta) -> Result<(), MsError> {
         let n = self.n_rows;
         let lens = [
