@@ -299,10 +299,10 @@ impl Conversion {
                             };
                             // WEIGHT's statistics here, off the writer's
                             // thread (casacore's puts keep it busy).
-                            let mut from = 0;
-                            for slot in &slots[step.files.clone()] {
-                                stats_of_reader.add(r0, (slot.offset, slot.n_freqs), &cells, from);
-                                from += slot.n_freqs;
+                            let step_slots = &slots[step.files.clone()];
+                            let firsts = group::firsts_side_by_side(step_slots);
+                            for (slot, first) in step_slots.iter().zip(firsts) {
+                                stats_of_reader.add(r0, (slot.offset, slot.n_freqs), &cells, first);
                             }
                             if let Some(q) = qa.as_mut() {
                                 q.add(slots[step.files.start].offset, &freq, r0, &cells);
@@ -332,12 +332,11 @@ impl Conversion {
                     flags: &b.rows.flags[..n],
                     nsamples: &b.rows.nsamples[..n],
                 };
-                let mut from = 0;
-                for slot in step_slots {
+                let firsts = group::firsts_side_by_side(step_slots);
+                for (slot, first) in step_slots.iter().zip(firsts) {
                     writer
-                        .write_channels(r0, (slot.offset, slot.n_freqs), &channels, from)
+                        .write_channels(r0, (slot.offset, slot.n_freqs), &channels, first)
                         .map_err(|e| writer.explain(e))?;
-                    from += slot.n_freqs;
                 }
                 progress.inc(((r1 - r0) * step_slots.len()) as u64);
                 seconds[2] += t.elapsed().as_secs_f64();

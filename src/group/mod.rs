@@ -21,7 +21,7 @@ pub use band::{window_names, Band};
 pub use find::{
     find_groups, group_timestamp, groups_at, joins_group, parse_file_name, parse_time_s, FoundGroup,
 };
-pub use read::{read_side_by_side, Block};
+pub use read::{firsts_side_by_side, read_side_by_side, Block};
 
 /// Errors of finding or loading a group; each names the file involved.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,18 @@ pub struct Block<'a> {
     pub nsamples: &'a mut [f32],
 }
 
+/// The first channel of each file's channels in a row of a block that
+/// holds the files side by side, in their order.
+pub fn firsts_side_by_side<'a>(maps: impl IntoIterator<Item = &'a ChannelMap>) -> Vec<usize> {
+    maps.into_iter()
+        .scan(0, |at, m| {
+            let first = *at;
+            *at += m.n_freqs;
+            Some(first)
+        })
+        .collect()
+}
+
 /// Rows `r0..r1` of `files` into `block`, side by side in the order given
 /// (each file's channels ascending: its map's `reversed` is honoured, its
 /// `offset` is not), then [`sanitize`]d where the reader found values to
@@ -29,15 +41,7 @@ pub fn read_side_by_side(
     };
     let chans: usize = files.iter().map(|(_, m)| m.n_freqs).sum();
     let per_row = chans * n_pol;
-    // First channel of each file in a row of the block.
-    let firsts: Vec<usize> = files
-        .iter()
-        .scan(0, |at, (_, m)| {
-            let first = *at;
-            *at += m.n_freqs;
-            Some(first)
-        })
-        .collect();
+    let firsts = firsts_side_by_side(files.iter().map(|(_, m)| m));
     // Per file, its values in a row of the block and its rows to sanitize;
     // the files in parallel (a small block has few chunk runs per file).
     let dirty = {

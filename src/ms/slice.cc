@@ -22,12 +22,12 @@
 #include <casacore/tables/Tables/Table.h>
 
 #include <complex>
-#include <set>
-#include <sstream>
-#include <string>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <set>
+#include <sstream>
+#include <string>
 
 namespace {
 
@@ -190,8 +190,9 @@ int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
 // storage manager of 32-row buckets (3460 bytes for the MS's per-row
 // columns), written at offsets no page boundary lines up with: the kernel
 // then zeroes the rest of each new page around every bucket written.
-// Columns keep their descriptions, keywords and order. Returns 0, or 1
-// with a message in `err`.
+// Columns keep their descriptions and keywords; each manager's columns
+// keep their order, and the managers come in the order of their first
+// column. Returns 0, or 1 with a message in `err`.
 int dsa110_bind_row_columns(const char *table_path, const char *incremental,
                             unsigned long bucket_bytes, char *err,
                             unsigned long err_len) {
@@ -207,10 +208,14 @@ int dsa110_bind_row_columns(const char *table_path, const char *incremental,
             for (std::string name; std::getline(list, name, ',');) {
                 in_ism.insert(name);
             }
-            TableDesc desc;
+            // Each manager takes its columns all at once (an incremental
+            // one cannot add a column later; a standard one would keep a
+            // bucket per column added).
             const Vector<String> names = table.tableDesc().columnNames();
+            TableDesc in_ssm_desc, in_ism_desc;
             for (const String &name : names) {
-                desc.addColumn(table.tableDesc().columnDesc(name));
+                (in_ism.count(name) > 0 ? in_ism_desc : in_ssm_desc)
+                    .addColumn(table.tableDesc().columnDesc(name));
             }
             // casacore removes the old manager's bucket file with its
             // last column, but not its (empty) file of indirect arrays.
@@ -218,14 +223,6 @@ int dsa110_bind_row_columns(const char *table_path, const char *incremental,
                 table.findDataManager(names(0), true)->fileName() + "i";
             table.removeColumn(names);
             std::remove(old_arrays.c_str());
-            // Each manager takes its columns all at once (an incremental
-            // one cannot add a column later; a standard one would keep a
-            // bucket per column added), in the order of their first.
-            TableDesc in_ssm_desc, in_ism_desc;
-            for (const String &name : names) {
-                (in_ism.count(name) > 0 ? in_ism_desc : in_ssm_desc)
-                    .addColumn(desc.columnDesc(name));
-            }
             const StandardStMan ssm("StandardStMan", bucket_bytes);
             const IncrementalStMan ism("IncrementalStMan");
             const bool ssm_first = in_ism.count(names(0)) == 0;
