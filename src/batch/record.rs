@@ -88,6 +88,44 @@ impl ResultRecord {
         }
     }
 
+    /// Write this record of a skip unless the output's record is of the
+    /// conversion that made the MS ([`Outcome::Ok`]): it stays. Any other
+    /// record (an earlier failure, a skip) is replaced. Safe against that
+    /// conversion's writer finishing at the same moment ([`Self::write`]
+    /// renames over the path): the old record is first taken away by a
+    /// rename of our own and looked at, and ours goes in only where the
+    /// path is empty, so an `Ok` that lands in between is never replaced.
+    pub fn write_unless_converted(&self) -> Result<(), BatchError> {
+        let path = record_path(&self.output);
+        let taken = temporary_path(&path).with_extension("taken");
+        loop {
+            if self.write_if_absent()? {
+                return Ok(());
+            }
+            match std::fs::rename(&path, &taken) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path)(e)),
+            }
+            let converted = std::fs::read_to_string(&taken)
+                .ok()
+                .and_then(|t| serde_json::from_str::<ResultRecord>(&t).ok())
+                .is_some_and(|r| r.outcome == Outcome::Ok);
+            if converted {
+                // Put it back, unless a newer record took the path meanwhile.
+                match std::fs::hard_link(&taken, &path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io(&path)(e)),
+                }
+            }
+            std::fs::remove_file(&taken).map_err(io(&taken))?;
+            if converted {
+                return Ok(());
+            }
+        }
+    }
+
     fn text(&self) -> String {
         serde_json::to_string_pretty(self).expect("plain data serializes") + "\n"
     }
@@ -106,5 +144,69 @@ impl ResultRecord {
                 path,
                 what: e.to_string(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(dir: &Path, outcome: Outcome, host: &str) -> ResultRecord {
+        ResultRecord {
+            group: "2025-01-15T02:33:54".into(),
+            output: dir.join("2025-01-15T02:33:54.ms"),
+            outcome,
+            detail: None,
+            seconds: None,
+            bytes: 1,
+            host: host.into(),
+            slurm_job: None,
+            task: 0,
+            tasks: 1,
+            finished_utc: "2026-12-04T00:00:00".into(),
+        }
+    }
+
+    fn recorded(r: &ResultRecord) -> (Outcome, String) {
+        let r = ResultRecord::read(&r.output).unwrap().unwrap();
+        (r.outcome, r.host)
+    }
+
+    /// Nothing but the record itself is left in the directory.
+    fn only_the_record(dir: &Path) {
+        let names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["2025-01-15T02:33:54.ms.result.json"]);
+    }
+
+    #[test]
+    fn a_skip_is_recorded_where_nothing_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let skip = record(dir.path(), Outcome::SkippedExists, "b");
+        skip.write_unless_converted().unwrap();
+        assert_eq!(recorded(&skip), (Outcome::SkippedExists, "b".into()));
+        only_the_record(dir.path());
+    }
+
+    #[test]
+    fn a_skip_never_replaces_the_record_of_the_conversion_that_made_the_ms() {
+        let dir = tempfile::tempdir().unwrap();
+        record(dir.path(), Outcome::Ok, "a").write().unwrap();
+        let skip = record(dir.path(), Outcome::SkippedExists, "b");
+        skip.write_unless_converted().unwrap();
+        assert_eq!(recorded(&skip), (Outcome::Ok, "a".into()));
+        only_the_record(dir.path());
+    }
+
+    #[test]
+    fn a_skip_replaces_an_earlier_failure_of_an_ms_now_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        record(dir.path(), Outcome::Failed, "a").write().unwrap();
+        let skip = record(dir.path(), Outcome::SkippedExists, "b");
+        skip.write_unless_converted().unwrap();
+        assert_eq!(recorded(&skip), (Outcome::SkippedExists, "b".into()));
+        only_the_record(dir.path());
     }
 }

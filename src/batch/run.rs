@@ -123,13 +123,9 @@ pub fn run_task(
         let record = convert_one(g, ctx, &opts);
         match record.outcome {
             Outcome::Ok | Outcome::Failed => record.write()?,
-            // Never hide the record of the conversion that made the MS.
-            Outcome::SkippedExists => {
-                let earlier = ResultRecord::read(&g.output).ok().flatten();
-                if !earlier.is_some_and(|r| r.outcome == Outcome::Ok) {
-                    record.write()?;
-                }
-            }
+            // Never hide the record of the conversion that made the MS,
+            // even one finishing at this moment.
+            Outcome::SkippedExists => record.write_unless_converted()?,
             Outcome::SkippedOtherWriter => {
                 record.write_if_absent()?;
             }
