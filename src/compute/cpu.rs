@@ -167,25 +167,10 @@ impl Backend for CpuBackend {
                     let (s, c) = (-std::f64::consts::TAU * turns).sin_cos();
                     Complex64::new(c, s)
                 };
-                let step = step_hz.map(exact);
-                let mut rot = Complex64::new(1.0, 0.0);
-                let mut cell = [Complex32::new(0.0, 0.0); MAX_POLS];
-                for (c, (chan, &f)) in row.chunks_mut(n_pol).zip(t.freq_hz).enumerate() {
-                    // Evenly spaced channels: advance by one complex multiply,
-                    // re-anchored exactly every RECURRENCE_SPAN channels (the
-                    // drift stays below 1e-14 rad).
-                    rot = match step {
-                        Some(step) if c % RECURRENCE_SPAN != 0 => rot * step,
-                        _ => exact(f),
-                    };
-                    let r = Complex32::new(rot.re as f32, rot.im as f32);
-                    for (out, v) in cell.iter_mut().zip(chan.iter()) {
-                        *out = v * r;
-                    }
-                    for (v, &s) in chan.iter_mut().zip(&map.source) {
-                        let x = cell[s as usize];
-                        *v = if map.conjugate { x.conj() } else { x };
-                    }
+                match n_pol {
+                    1 => turn_row::<1>(row, t.freq_hz, step_hz, exact, map),
+                    2 => turn_row::<2>(row, t.freq_hz, step_hz, exact, map),
+                    _ => turn_row::<MAX_POLS>(row, t.freq_hz, step_hz, exact, map),
                 }
             });
         Ok(())
@@ -238,6 +223,61 @@ impl Backend for CpuBackend {
             .collect();
         out.sort_by_key(|m| (m.point, m.target));
         Ok(out)
+    }
+}
+
+/// One row of the transform, `N` correlations per channel (`MAX_POLS`
+/// also serves 3): each channel's phasor times its cells, then the map's
+/// reordering and conjugation.
+///
+/// Evenly spaced channels (`step_hz`): the phasor of channel `a + j` is
+/// the exact phasor of anchor channel `a` (every [`RECURRENCE_SPAN`]th)
+/// times `step^j`, the powers of the one-channel step made once per row by
+/// repeated multiplication (drift below 1e-14 rad). Each channel's phasor
+/// is then one complex multiply of its own, not a chain through the row,
+/// so that consecutive channels do not wait on one another.
+#[inline(always)]
+fn turn_row<const N: usize>(
+    row: &mut [Complex32],
+    freq_hz: &[f64],
+    step_hz: Option<f64>,
+    exact: impl Fn(f64) -> Complex64,
+    map: &super::PolMap,
+) {
+    let n_pol = map.source.len();
+    let mut source = [0usize; N];
+    for (s, &m) in source.iter_mut().zip(&map.source) {
+        *s = m as usize;
+    }
+    let apply = |chan: &mut [Complex32], rot: Complex64| {
+        let r = Complex32::new(rot.re as f32, rot.im as f32);
+        let mut cell = [Complex32::new(0.0, 0.0); N];
+        for (out, &s) in cell.iter_mut().zip(&source[..n_pol]) {
+            *out = chan[s] * r;
+        }
+        for (v, x) in chan.iter_mut().zip(&cell) {
+            *v = if map.conjugate { x.conj() } else { *x };
+        }
+    };
+    let Some(step_hz) = step_hz else {
+        for (chan, &f) in row.chunks_exact_mut(n_pol).zip(freq_hz) {
+            apply(chan, exact(f));
+        }
+        return;
+    };
+    let step = exact(step_hz);
+    let mut powers = [Complex64::new(1.0, 0.0); RECURRENCE_SPAN];
+    for j in 1..RECURRENCE_SPAN {
+        powers[j] = powers[j - 1] * step;
+    }
+    let spans = row
+        .chunks_mut(RECURRENCE_SPAN * n_pol)
+        .zip(freq_hz.chunks(RECURRENCE_SPAN));
+    for (span, f) in spans {
+        let anchor = exact(f[0]);
+        for (chan, power) in span.chunks_exact_mut(n_pol).zip(&powers) {
+            apply(chan, anchor * power);
+        }
     }
 }
 
