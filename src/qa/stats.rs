@@ -313,23 +313,29 @@ impl QaPart<'_> {
             }
         }
         let index = self.index;
+        // Adjacent subbands per worker, each walking the rows once: a row's
+        // cells of a strip lie side by side, one stream through memory
+        // (a worker per subband read 2% of each row and jumped to the next).
+        let own_len = own.len();
+        let per = own_len.div_ceil(rayon::current_num_threads().clamp(1, own_len));
         self.subbands[own]
-            .par_iter_mut()
+            .par_chunks_mut(per)
             .enumerate()
-            .for_each(|(j, sums)| {
-                if sums.freq_hz.is_empty() {
-                    sums.freq_hz = block.freq_hz[j * w..(j + 1) * w].to_vec();
+            .for_each(|(g, strip)| {
+                let j0 = g * per;
+                for (j, sums) in strip.iter_mut().enumerate() {
+                    if sums.freq_hz.is_empty() {
+                        sums.freq_hz = block.freq_hz[(j0 + j) * w..(j0 + j + 1) * w].to_vec();
+                    }
                 }
-                sums.add(
-                    index,
-                    &Rows {
-                        block,
-                        offset: j * w * n_pol,
-                        row_len: n_chan * n_pol,
-                        n_chan: w,
-                        n_pol,
-                    },
-                );
+                let rows = Rows {
+                    block,
+                    offset: j0 * w * n_pol,
+                    row_len: n_chan * n_pol,
+                    n_chan: w,
+                    n_pol,
+                };
+                add_strip(strip, index, &rows);
             });
         Ok(())
     }
@@ -356,85 +362,98 @@ impl QaPart<'_> {
     }
 }
 
-impl SubbandSums {
-    /// Sum the rows of one block of this subband.
-    fn add(&mut self, index: &Index, rows: &Rows) {
-        // A constant polarization count for the usual cases, so that the
-        // cell loop is unrolled and vectorized.
-        match rows.n_pol {
-            2 => self.add_rows(index, rows, 2),
-            1 => self.add_rows(index, rows, 1),
-            4 => self.add_rows(index, rows, 4),
-            n_pol => self.add_rows(index, rows, n_pol),
+/// Sum the rows of one block into `strip`, adjacent subbands whose first
+/// cell in a row is `rows.offset`, row by row.
+fn add_strip(strip: &mut [SubbandSums], index: &Index, rows: &Rows) {
+    // A constant polarization count for the usual cases, so that the cell
+    // loop is unrolled and vectorized.
+    match rows.n_pol {
+        2 => add_strip_pols(strip, index, rows, 2),
+        1 => add_strip_pols(strip, index, rows, 1),
+        4 => add_strip_pols(strip, index, rows, 4),
+        n_pol => add_strip_pols(strip, index, rows, n_pol),
+    }
+}
+
+#[inline(always)]
+fn add_strip_pols(strip: &mut [SubbandSums], index: &Index, rows: &Rows, n_pol: usize) {
+    let n_rows = rows.block.ant1.len();
+    let per_row = rows.n_chan * n_pol;
+    for sums in strip.iter_mut() {
+        sums.rows += n_rows as u64;
+    }
+    for r in 0..n_rows {
+        let start = r * rows.row_len + rows.offset;
+        for (j, sums) in strip.iter_mut().enumerate() {
+            sums.add_row(index, rows, r, start + j * per_row, n_pol);
         }
     }
+}
 
+impl SubbandSums {
+    /// Sum row `r` of a block, whose cells of this subband start at `start`.
     #[inline(always)]
-    fn add_rows(&mut self, index: &Index, rows: &Rows, n_pol: usize) {
+    fn add_row(&mut self, index: &Index, rows: &Rows, r: usize, start: usize, n_pol: usize) {
         let b = rows.block;
         let w = rows.n_chan;
         let per_row = w * n_pol;
-        self.rows += b.ant1.len() as u64;
-        for r in 0..b.ant1.len() {
-            let start = r * rows.row_len + rows.offset;
-            let cells = start..start + per_row;
-            let (vis, flags, ns) = (
-                &b.vis[cells.clone()],
-                &b.flags[cells.clone()],
-                &b.nsamples[cells],
+        let cells = start..start + per_row;
+        let (vis, flags, ns) = (
+            &b.vis[cells.clone()],
+            &b.flags[cells.clone()],
+            &b.nsamples[cells],
+        );
+        let (a1, a2, t) = (b.ant1[r], b.ant2[r], b.integration[r] as usize);
+        let (i1, i2) = (
+            index.antenna[a1 as usize] as usize,
+            index.antenna[a2 as usize] as usize,
+        );
+        let row = if i1 == i2 {
+            let span = i1 * w..(i1 + 1) * w;
+            sum_cells(
+                vis,
+                flags,
+                ns,
+                n_pol,
+                &mut self.auto_sum[span.clone()],
+                &mut self.auto_n[span],
+            )
+        } else {
+            let span = t * w..(t + 1) * w;
+            let row = sum_cells(
+                vis,
+                flags,
+                ns,
+                n_pol,
+                &mut self.cross_sum[span.clone()],
+                &mut self.cross_n[span],
             );
-            let (a1, a2, t) = (b.ant1[r], b.ant2[r], b.integration[r] as usize);
-            let (i1, i2) = (
-                index.antenna[a1 as usize] as usize,
-                index.antenna[a2 as usize] as usize,
-            );
-            let row = if i1 == i2 {
-                let span = i1 * w..(i1 + 1) * w;
-                sum_cells(
-                    vis,
-                    flags,
-                    ns,
-                    n_pol,
-                    &mut self.auto_sum[span.clone()],
-                    &mut self.auto_n[span],
-                )
-            } else {
-                let span = t * w..(t + 1) * w;
-                let row = sum_cells(
-                    vis,
-                    flags,
-                    ns,
-                    n_pol,
-                    &mut self.cross_sum[span.clone()],
-                    &mut self.cross_n[span],
-                );
-                for i in [i1, i2] {
-                    self.ant_cross_sum[i] += row.amp_sum;
-                    self.ant_cross_n[i] += row.unflagged;
-                }
-                if index.cal_integration == Some(t as u32) {
-                    self.add_calibrator(index, (a1, a2), b.conjugation, vis, flags, n_pol);
-                }
-                row
-            };
-            let all = per_row as u64;
-            if i1 == i2 {
-                self.ant_flagged[i1] += row.flagged;
-                self.ant_cells[i1] += all;
-            } else {
-                for i in [i1, i2] {
-                    self.ant_flagged[i] += row.flagged;
-                    self.ant_cells[i] += all;
-                }
+            for i in [i1, i2] {
+                self.ant_cross_sum[i] += row.amp_sum;
+                self.ant_cross_n[i] += row.unflagged;
             }
-            self.int_ns_sum[t] += row.ns_sum;
-            self.int_ns_n[t] += row.unflagged;
-            self.int_flagged[t] += row.flagged;
-            self.int_cells[t] += all;
-            self.flagged += row.flagged;
-            self.nan += row.nan;
-            self.cells += all;
+            if index.cal_integration == Some(t as u32) {
+                self.add_calibrator(index, (a1, a2), b.conjugation, vis, flags, n_pol);
+            }
+            row
+        };
+        let all = per_row as u64;
+        if i1 == i2 {
+            self.ant_flagged[i1] += row.flagged;
+            self.ant_cells[i1] += all;
+        } else {
+            for i in [i1, i2] {
+                self.ant_flagged[i] += row.flagged;
+                self.ant_cells[i] += all;
+            }
         }
+        self.int_ns_sum[t] += row.ns_sum;
+        self.int_ns_n[t] += row.unflagged;
+        self.int_flagged[t] += row.flagged;
+        self.int_cells[t] += all;
+        self.flagged += row.flagged;
+        self.nan += row.nan;
+        self.cells += all;
     }
 
     /// Keep the pol-averaged visibility of a calibrator baseline, as
