@@ -78,9 +78,7 @@ fn qa_block(c: &mut Criterion) {
     };
     g.bench_function("weight_stats_add", |b| {
         b.iter(|| {
-            for sb in 0..16 {
-                stats.add(0, (sb * 48, 48), &channels, sb * 48);
-            }
+            stats.add(0, (0..16).map(|sb| ((sb * 48, 48), sb * 48)), &channels);
         })
     });
     g.finish();

@@ -301,9 +301,8 @@ impl Conversion {
                             // thread (casacore's puts keep it busy).
                             let step_slots = &slots[step.files.clone()];
                             let firsts = group::firsts_side_by_side(step_slots);
-                            for (slot, first) in step_slots.iter().zip(firsts) {
-                                stats_of_reader.add(r0, (slot.offset, slot.n_freqs), &cells, first);
-                            }
+                            let slices = step_slots.iter().map(|s| (s.offset, s.n_freqs));
+                            stats_of_reader.add(r0, slices.zip(firsts), &cells);
                             if let Some(q) = qa.as_mut() {
                                 q.add(slots[step.files.start].offset, &freq, r0, &cells);
                             }

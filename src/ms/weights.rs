@@ -25,6 +25,31 @@ struct Slice {
     all_flagged: Vec<bool>,
 }
 
+impl Slice {
+    /// Row `row`'s nsamples `ns` and flags `fl`, `[chan][pol]`.
+    #[inline(always)]
+    fn add_row(&mut self, row: usize, n_pol: usize, ns: &[f32], fl: &[bool]) {
+        // Folds without an early exit, which the compiler vectorizes.
+        self.all_flagged[row] = fl.iter().fold(true, |all, &f| all & f);
+        // Every channel equal to the one before it, in every polarization
+        // (the usual case): one pass.
+        let all_uniform = (ns[n_pol..].iter().zip(ns)).fold(true, |all, (a, b)| all & (a == b));
+        for p in 0..n_pol {
+            let k = row * n_pol + p;
+            let first = ns[p];
+            let uniform = all_uniform || ns[p..].iter().step_by(n_pol).all(|&v| v == first);
+            self.value[k] = first;
+            self.uniform[k] = uniform;
+            if !uniform {
+                self.mixed
+                    .insert(k, ns[p..].iter().step_by(n_pol).copied().collect());
+            } else if !self.mixed.is_empty() {
+                self.mixed.remove(&k);
+            }
+        }
+    }
+}
+
 /// Accumulates slices (keyed by their first channel) of rows
 /// `[row][chan][pol]`, already in MS polarization order.
 pub struct WeightStats {
@@ -42,56 +67,51 @@ impl WeightStats {
         }
     }
 
-    /// Record rows `row0..` of the slice of `n_chan` channels from `chan0`
-    /// of the band, taken from channels `block_chan0..` of `block` (a
-    /// slice added again replaces what it had for those rows).
+    /// Record rows `row0..` of slices of the band, each `((chan0, n_chan),
+    /// block_chan0)`: `n_chan` channels from `chan0` of the band, taken
+    /// from channels `block_chan0..` of `block` (a slice added again
+    /// replaces what it had for those rows). Row by row, every slice of a
+    /// row in one pass: the slices of a row lie side by side in memory.
     pub fn add(
         &mut self,
         row0: usize,
-        (chan0, n_chan): (usize, usize),
+        slices: impl IntoIterator<Item = ((usize, usize), usize)>,
         block: &Channels,
-        block_chan0: usize,
     ) {
         let (n_rows, n_pol) = (self.n_rows, self.n_pol);
         if block.n_rows == 0 {
             return;
         }
         let block_per_row = block.nsamples.len() / block.n_rows;
-        let cells = block_chan0 * n_pol..(block_chan0 + n_chan) * n_pol;
-        let slice = self.slices.entry(chan0).or_insert_with(|| Slice {
-            n_chan,
-            value: vec![0.0; n_rows * n_pol],
-            uniform: vec![true; n_rows * n_pol],
-            mixed: HashMap::new(),
-            all_flagged: vec![false; n_rows],
-        });
-        for (r, (ns, fl)) in block
+        // Out of the map while they are filled, each with its cells.
+        let mut taken: Vec<(usize, Slice, std::ops::Range<usize>)> = slices
+            .into_iter()
+            .map(|((chan0, n_chan), block_chan0)| {
+                let slice = self.slices.remove(&chan0).unwrap_or_else(|| Slice {
+                    n_chan,
+                    value: vec![0.0; n_rows * n_pol],
+                    uniform: vec![true; n_rows * n_pol],
+                    mixed: HashMap::new(),
+                    all_flagged: vec![false; n_rows],
+                });
+                let cells = block_chan0 * n_pol..(block_chan0 + n_chan) * n_pol;
+                (chan0, slice, cells)
+            })
+            .collect();
+        for (r, (ns_row, fl_row)) in block
             .nsamples
             .chunks_exact(block_per_row)
             .zip(block.flags.chunks_exact(block_per_row))
             .enumerate()
         {
-            let (ns, fl) = (&ns[cells.clone()], &fl[cells.clone()]);
             let row = row0 + r;
-            // Folds without an early exit, which the compiler vectorizes.
-            slice.all_flagged[row] = fl.iter().fold(true, |all, &f| all & f);
-            // Every channel equal to the one before it, in every
-            // polarization (the usual case): one pass.
-            let all_uniform = (ns[n_pol..].iter().zip(ns)).fold(true, |all, (a, b)| all & (a == b));
-            for p in 0..n_pol {
-                let k = row * n_pol + p;
-                let first = ns[p];
-                let uniform = all_uniform || ns[p..].iter().step_by(n_pol).all(|&v| v == first);
-                slice.value[k] = first;
-                slice.uniform[k] = uniform;
-                if !uniform {
-                    slice
-                        .mixed
-                        .insert(k, ns[p..].iter().step_by(n_pol).copied().collect());
-                } else if !slice.mixed.is_empty() {
-                    slice.mixed.remove(&k);
-                }
+            for (_, slice, cells) in taken.iter_mut() {
+                let (ns, fl) = (&ns_row[cells.clone()], &fl_row[cells.clone()]);
+                slice.add_row(row, n_pol, ns, fl);
             }
+        }
+        for (chan0, slice, _) in taken {
+            self.slices.insert(chan0, slice);
         }
     }
 
@@ -215,7 +235,7 @@ mod tests {
             nsamples: &full,
         };
         for chan0 in [8, 0, 4] {
-            stats.add(0, (chan0, width), &block, chan0);
+            stats.add(0, [((chan0, width), chan0)], &block);
         }
         assert!(stats.finish(0, 16).is_err());
         // WEIGHT over channels `chans` is numpy's median of them.
