@@ -386,7 +386,8 @@ fn the_per_row_columns_are_stored_as_casa_stores_them_in_whole_pages() {
     // bytes), made the kernel zero the rest of a page around each of the
     // full group's 56k bucket writes. Now the columns that change between
     // rows in 1 MiB buckets, those that change only between scans and
-    // windows in an incremental manager (as CASA's simulator has them).
+    // windows in an incremental manager, and UVW in tiles of 1024 rows
+    // (as CASA's simulator has them).
     let dir = tempfile::tempdir().unwrap();
     let files = small_group(&dir.path().join("in"), small_config());
     let ms = convert(&files, &dir.path().join("out"), &[]);
@@ -400,7 +401,14 @@ fn the_per_row_columns_are_stored_as_casa_stores_them_in_whole_pages() {
             .find(held)
             .unwrap_or_else(|| panic!("{column}: {seen}"))
     };
-    for per_row in ["UVW", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID", "FLAG_ROW"] {
+    assert_eq!(holder("UVW")["type"], "TiledColumnStMan", "{seen}");
+    assert_eq!(holder("UVW")["name"], "TiledUVW", "{seen}");
+    assert_eq!(
+        holder("UVW")["tile_shape"],
+        serde_json::json!([3, 1024]),
+        "{seen}"
+    );
+    for per_row in ["ANTENNA1", "ANTENNA2", "DATA_DESC_ID", "FLAG_ROW"] {
         assert_eq!(
             holder(per_row)["type"],
             "StandardStMan",

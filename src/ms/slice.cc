@@ -16,6 +16,7 @@
 #include <casacore/casa/Arrays/Slicer.h>
 #include <casacore/tables/DataMan/IncrementalStMan.h>
 #include <casacore/tables/DataMan/StandardStMan.h>
+#include <casacore/tables/DataMan/TiledColumnStMan.h>
 #include <casacore/tables/DataMan/TiledStManAccessor.h>
 #include <casacore/tables/Tables/ArrayColumn.h>
 #include <casacore/tables/Tables/ScalarColumn.h>
@@ -28,6 +29,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -184,8 +186,12 @@ int dsa110_set_tile_cache(const char *table_path, const char *data_manager,
 
 // Store the columns of the open table at `table_path` (which has no rows
 // yet) named in `incremental` (comma-separated) in an incremental storage
-// manager named "IncrementalStMan" and the others in a standard storage
-// manager named "StandardStMan" with buckets of `bucket_bytes`. A table
+// manager named "IncrementalStMan", each fixed-shape array column (UVW) in
+// a tiled column manager of its own, "Tiled<NAME>", in tiles of 1024 rows
+// (as CASA's simulator stores UVW: a whole-column put is then a copy per
+// tile, where a standard manager puts a cell at a time), and the others
+// in a standard storage manager named "StandardStMan" with buckets of
+// `bucket_bytes`. A table
 // created from a description alone gets casacore's default, a standard
 // storage manager of 32-row buckets (3460 bytes for the MS's per-row
 // columns), written at offsets no page boundary lines up with: the kernel
@@ -213,9 +219,14 @@ int dsa110_bind_row_columns(const char *table_path, const char *incremental,
             // bucket per column added).
             const Vector<String> names = table.tableDesc().columnNames();
             TableDesc in_ssm_desc, in_ism_desc;
+            std::vector<ColumnDesc> tiled;
             for (const String &name : names) {
-                (in_ism.count(name) > 0 ? in_ism_desc : in_ssm_desc)
-                    .addColumn(table.tableDesc().columnDesc(name));
+                const ColumnDesc &column = table.tableDesc().columnDesc(name);
+                if (column.isArray() && column.isFixedShape()) {
+                    tiled.push_back(column);
+                } else {
+                    (in_ism.count(name) > 0 ? in_ism_desc : in_ssm_desc).addColumn(column);
+                }
             }
             // casacore removes the old manager's bucket file with its
             // last column, but not its (empty) file of indirect arrays.
@@ -223,6 +234,13 @@ int dsa110_bind_row_columns(const char *table_path, const char *incremental,
                 table.findDataManager(names(0), true)->fileName() + "i";
             table.removeColumn(names);
             std::remove(old_arrays.c_str());
+            for (const ColumnDesc &column : tiled) {
+                IPosition tile = column.shape();
+                tile.append(IPosition(1, 1024));
+                TableDesc one;
+                one.addColumn(column);
+                table.addColumn(one, TiledColumnStMan("Tiled" + column.name(), tile));
+            }
             const StandardStMan ssm("StandardStMan", bucket_bytes);
             const IncrementalStMan ism("IncrementalStMan");
             const bool ssm_first = in_ism.count(names(0)) == 0;
