@@ -40,6 +40,9 @@ pub struct Conversion {
     /// the second ([`convention::ms_maps`]).
     maps: [PolMap; 2],
     swapped: Vec<bool>,
+    /// Every row's UVW, metres, until the per-row columns are written (by
+    /// the first [`Conversion::add`], while its reader reads).
+    uvw_pending: Option<Vec<[f64; 3]>>,
     /// First joined channel and header of each subband written.
     written: Vec<(usize, Arc<Header>)>,
     /// Per window: WEIGHT, SIGMA and FLAG_ROW written.
@@ -89,7 +92,8 @@ pub(super) fn block_rows(max_memory_bytes: usize, per_row: usize, n_rows: usize)
 
 impl Conversion {
     /// Create the MS of the group described by `reference` (any of its
-    /// files) with the subbands of `band`, and write every per-row column.
+    /// files) with the subbands of `band`. Its per-row columns are written
+    /// by the first [`Conversion::add`], while that reads its first blocks.
     pub fn start(
         reference: Arc<Header>,
         band: Band,
@@ -130,7 +134,7 @@ impl Conversion {
                 FIXED_OVERHEAD_BYTES >> 20
             );
         }
-        let mut writer = MsWriter::create(claim, &layout, &setup.scan_number)?;
+        let writer = MsWriter::create(claim, &layout, &setup.scan_number)?;
         let t = Instant::now();
         let uvw = setup.uvw(opts.backend.as_ref())?;
         let dw_m = setup.dw_m(&uvw);
@@ -139,10 +143,6 @@ impl Conversion {
             .map(|(&a1, &a2)| convention::swapped(a1, a2))
             .collect();
         let seconds_compute = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        writer
-            .write_row_meta(&setup.meta(&uvw))
-            .map_err(|e| writer.explain(e))?;
         Ok(Conversion {
             opts: opts.clone(),
             band,
@@ -154,9 +154,10 @@ impl Conversion {
             dw_m,
             maps,
             swapped,
+            uvw_pending: Some(uvw),
             written: Vec::new(),
             block_rows,
-            seconds: [0.0, seconds_compute, t.elapsed().as_secs_f64()],
+            seconds: [0.0, seconds_compute, 0.0],
             started,
             qa,
         })
@@ -251,6 +252,8 @@ impl Conversion {
             weights_written,
             seconds,
             qa,
+            setup,
+            uvw_pending,
             ..
         } = self;
         let backend = opts.backend.as_ref();
@@ -317,6 +320,14 @@ impl Conversion {
                     t
                 })
                 .map_err(ConvertError::Thread)?;
+            // The per-row columns, while the reader reads the first blocks.
+            if let Some(uvw) = uvw_pending.take() {
+                let t = Instant::now();
+                writer
+                    .write_row_meta(&setup.meta(&uvw))
+                    .map_err(|e| writer.explain(e))?;
+                seconds[2] += t.elapsed().as_secs_f64();
+            }
             // Writing: this thread, which owns the casacore table.
             for received in full_rx.iter() {
                 let b = received?;
