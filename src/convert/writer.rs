@@ -64,7 +64,7 @@ struct SubBlock {
 }
 
 /// Blocks circulating between the reader thread and the writer.
-const BLOCKS_IN_FLIGHT: usize = 2;
+const BLOCKS_IN_FLIGHT: usize = 4;
 
 /// Bytes the conversion holds per row of a subband block: visibilities,
 /// flags and nsamples in the blocks in flight and the writer's copy, plus
@@ -257,7 +257,7 @@ impl Conversion {
             ..
         } = self;
         let backend = opts.backend.as_ref();
-        let (dw_m, slots, steps) = (&*dw_m, &slots, &steps);
+        let (dw_m, slots, steps, freq_hz) = (&*dw_m, &slots, &steps, &freq_hz);
         let (maps, swapped) = (&*maps, &swapped[..]);
         let stats_of_reader = &mut *stats;
         std::thread::scope(|s| -> Result<(), ConvertError> {
@@ -306,9 +306,6 @@ impl Conversion {
                             let firsts = group::firsts_side_by_side(step_slots);
                             let slices = step_slots.iter().map(|s| (s.offset, s.n_freqs));
                             stats_of_reader.add(r0, slices.zip(firsts), &cells);
-                            if let Some(q) = qa.as_mut() {
-                                q.add(slots[step.files.start].offset, &freq, r0, &cells);
-                            }
                             t[1] += clock.elapsed().as_secs_f64();
                             Ok(b)
                         });
@@ -328,6 +325,35 @@ impl Conversion {
                     .map_err(|e| writer.explain(e))?;
                 seconds[2] += t.elapsed().as_secs_f64();
             }
+            // QA of each block once it is written, on a thread of its own
+            // (off the reader's and the writer's way), which then hands the
+            // block back to the reader.
+            let (written_tx, written_rx) = mpsc::sync_channel::<SubBlock>(BLOCKS_IN_FLIGHT);
+            let back = empty_tx.clone();
+            let looking = qa
+                .as_mut()
+                .map(|q| {
+                    std::thread::Builder::new()
+                        .name("qa".into())
+                        .spawn_scoped(s, move || {
+                            for b in written_rx.iter() {
+                                let step = &steps[b.step];
+                                let freq: Vec<f64> = freq_hz[step.files.clone()].concat();
+                                let n = (step.r1 - step.r0) * freq.len() * n_pol;
+                                let cells = Channels {
+                                    n_rows: step.r1 - step.r0,
+                                    vis: &b.rows.vis[..n],
+                                    flags: &b.rows.flags[..n],
+                                    nsamples: &b.rows.nsamples[..n],
+                                };
+                                q.add(slots[step.files.start].offset, &freq, step.r0, &cells);
+                                // The reader may have stopped after the last block.
+                                let _ = back.send(b);
+                            }
+                        })
+                        .map_err(ConvertError::Thread)
+                })
+                .transpose()?;
             // Writing: this thread, which owns the casacore table.
             for received in full_rx.iter() {
                 let b = received?;
@@ -351,7 +377,14 @@ impl Conversion {
                 progress.inc(((r1 - r0) * step_slots.len()) as u64);
                 seconds[2] += t.elapsed().as_secs_f64();
                 // The reader may have stopped after the last block.
-                let _ = empty_tx.send(b);
+                let _ = match looking {
+                    Some(_) => written_tx.send(b).map_err(|e| e.0),
+                    None => empty_tx.send(b).map_err(|e| e.0),
+                };
+            }
+            drop(written_tx);
+            if let Some(qa) = looking {
+                qa.join().expect("QA thread panicked");
             }
             let [read_s, compute_s] = reading.join().expect("reader thread panicked");
             seconds[0] += read_s;

@@ -123,6 +123,17 @@ thread_local! {
 /// runs for the other workers.
 const MAX_RUN_BYTES: u64 = 4 << 20;
 
+/// Smallest read a request is cut into for the workers' sake, bytes.
+const MIN_RUN_BYTES: u64 = 256 << 10;
+
+/// The largest read for a request of `total` bytes: at most
+/// [`MAX_RUN_BYTES`], and small enough that each of `workers` gets two
+/// (one subband's rows of a block are often one contiguous run of a few
+/// MB, which one worker read while the others slept).
+fn max_run_bytes(total: u64, workers: usize) -> u64 {
+    (total / (2 * workers.max(1)) as u64).clamp(MIN_RUN_BYTES, MAX_RUN_BYTES)
+}
+
 /// A read that failed, for the caller to name file and rows.
 #[derive(Debug, thiserror::Error)]
 pub enum ChunkError {
@@ -271,7 +282,9 @@ impl Layout {
                 });
             }
         }
-        let runs = runs(&wanted, &self.chunks);
+        let total = wanted.iter().map(|&i| self.chunks[i].size).sum();
+        let max_run = max_run_bytes(total, rayon::current_num_threads());
+        let runs = runs(&wanted, &self.chunks, max_run);
         let dst = Scatter { ptr: out, len };
         let dirty = std::sync::Mutex::new(Vec::new());
         runs.par_iter().try_for_each(|run| {
@@ -522,8 +535,9 @@ struct Scatter {
 // `read_rows_to` guarantees nobody else writes there).
 unsafe impl Sync for Scatter {}
 
-/// Group chunk indices (sorted by address) into runs adjacent in the file.
-fn runs<'a>(sorted: &'a [usize], chunks: &[Stored]) -> Vec<&'a [usize]> {
+/// Group chunk indices (sorted by address) into runs adjacent in the file,
+/// each at most `max_run` bytes (or one chunk).
+fn runs<'a>(sorted: &'a [usize], chunks: &[Stored], max_run: u64) -> Vec<&'a [usize]> {
     let mut out = Vec::new();
     let mut begin = 0;
     for k in 1..=sorted.len() {
@@ -531,7 +545,7 @@ fn runs<'a>(sorted: &'a [usize], chunks: &[Stored]) -> Vec<&'a [usize]> {
             let prev = chunks[sorted[k - 1]];
             let next = chunks[sorted[k]];
             let first = chunks[sorted[begin]];
-            next.addr != prev.addr + prev.size || next.addr + next.size - first.addr > MAX_RUN_BYTES
+            next.addr != prev.addr + prev.size || next.addr + next.size - first.addr > max_run
         };
         if split {
             out.push(&sorted[begin..k]);
@@ -783,7 +797,19 @@ mod tests {
         };
         let chunks = [at(0, 10), at(10, 10), at(30, 10), at(40, 5)];
         let sorted = [0, 1, 2, 3];
-        let r = runs(&sorted, &chunks);
+        let r = runs(&sorted, &chunks, MAX_RUN_BYTES);
         assert_eq!(r, vec![&[0, 1][..], &[2, 3][..]]);
+        // No longer than asked, but never less than a chunk.
+        let r = runs(&sorted, &chunks, 10);
+        assert_eq!(r, vec![&[0][..], &[1][..], &[2][..], &[3][..]]);
+    }
+
+    #[test]
+    fn a_request_is_cut_into_two_reads_per_worker_within_bounds() {
+        // A subband's block of 3.6 MB: four reads of 0.9 MB for two workers.
+        assert_eq!(max_run_bytes(3_600_000, 2), 900_000);
+        assert_eq!(max_run_bytes(100 << 20, 2), MAX_RUN_BYTES);
+        assert_eq!(max_run_bytes(1 << 20, 16), MIN_RUN_BYTES);
+        assert_eq!(max_run_bytes(1 << 20, 0), 512 << 10);
     }
 }
