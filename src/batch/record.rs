@@ -181,32 +181,34 @@ mod tests {
         assert_eq!(names, ["2025-01-15T02:33:54.ms.result.json"]);
     }
 
-    #[test]
-    fn a_skip_is_recorded_where_nothing_is() {
+    /// What the record says after a skip ("b") is recorded where `earlier`
+    /// (by "a") was, if anything.
+    fn after_a_skip_over(earlier: Option<Outcome>) -> (Outcome, String) {
         let dir = tempfile::tempdir().unwrap();
+        if let Some(outcome) = earlier {
+            record(dir.path(), outcome, "a").write().unwrap();
+        }
         let skip = record(dir.path(), Outcome::SkippedExists, "b");
         skip.write_unless_converted().unwrap();
-        assert_eq!(recorded(&skip), (Outcome::SkippedExists, "b".into()));
         only_the_record(dir.path());
+        recorded(&skip)
+    }
+
+    #[test]
+    fn a_skip_is_recorded_where_nothing_is() {
+        let after = after_a_skip_over(None);
+        assert_eq!(after, (Outcome::SkippedExists, "b".into()));
     }
 
     #[test]
     fn a_skip_never_replaces_the_record_of_the_conversion_that_made_the_ms() {
-        let dir = tempfile::tempdir().unwrap();
-        record(dir.path(), Outcome::Ok, "a").write().unwrap();
-        let skip = record(dir.path(), Outcome::SkippedExists, "b");
-        skip.write_unless_converted().unwrap();
-        assert_eq!(recorded(&skip), (Outcome::Ok, "a".into()));
-        only_the_record(dir.path());
+        let after = after_a_skip_over(Some(Outcome::Ok));
+        assert_eq!(after, (Outcome::Ok, "a".into()));
     }
 
     #[test]
     fn a_skip_replaces_an_earlier_failure_of_an_ms_now_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        record(dir.path(), Outcome::Failed, "a").write().unwrap();
-        let skip = record(dir.path(), Outcome::SkippedExists, "b");
-        skip.write_unless_converted().unwrap();
-        assert_eq!(recorded(&skip), (Outcome::SkippedExists, "b".into()));
-        only_the_record(dir.path());
+        let after = after_a_skip_over(Some(Outcome::Failed));
+        assert_eq!(after, (Outcome::SkippedExists, "b".into()));
     }
 }

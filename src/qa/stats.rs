@@ -408,26 +408,24 @@ impl SubbandSums {
             index.antenna[a1 as usize] as usize,
             index.antenna[a2 as usize] as usize,
         );
-        let row = if i1 == i2 {
-            let span = i1 * w..(i1 + 1) * w;
-            sum_cells(
-                vis,
-                flags,
-                ns,
-                n_pol,
-                &mut self.auto_sum[span.clone()],
-                &mut self.auto_n[span],
-            )
+        // An autocorrelation's sums per antenna, a cross-correlation's per
+        // integration.
+        let auto = i1 == i2;
+        let (sums, counts, at) = if auto {
+            (&mut self.auto_sum, &mut self.auto_n, i1)
         } else {
-            let span = t * w..(t + 1) * w;
-            let row = sum_cells(
-                vis,
-                flags,
-                ns,
-                n_pol,
-                &mut self.cross_sum[span.clone()],
-                &mut self.cross_n[span],
-            );
+            (&mut self.cross_sum, &mut self.cross_n, t)
+        };
+        let span = at * w..(at + 1) * w;
+        let row = sum_cells(
+            vis,
+            flags,
+            ns,
+            n_pol,
+            &mut sums[span.clone()],
+            &mut counts[span],
+        );
+        if !auto {
             for i in [i1, i2] {
                 self.ant_cross_sum[i] += row.amp_sum;
                 self.ant_cross_n[i] += row.unflagged;
@@ -435,10 +433,9 @@ impl SubbandSums {
             if index.cal_integration == Some(t as u32) {
                 self.add_calibrator(index, (a1, a2), b.conjugation, vis, flags, n_pol);
             }
-            row
-        };
+        }
         let all = per_row as u64;
-        if i1 == i2 {
+        if auto {
             self.ant_flagged[i1] += row.flagged;
             self.ant_cells[i1] += all;
         } else {
