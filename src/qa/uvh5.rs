@@ -3,7 +3,7 @@
 //! channel count); block by block of rows, each part reads its rows
 //! (ascending, NaN-flagged by [`crate::uvh5::sanitize`]) into its own
 //! buffers and sums them at once, on its own thread, while they are in
-//! the core's cache.
+//! the core's cache; the parts go through their rows independently.
 
 use num_complex::Complex32;
 use rayon::prelude::*;
@@ -96,9 +96,11 @@ pub fn accumulate_group(
             }
         })
         .collect();
-    for r0 in (0..n_rows).step_by(block) {
-        let r1 = (r0 + block).min(n_rows);
-        parts.par_iter_mut().try_for_each(|p| {
+    // Each part through all its rows on its own, with no wait for the
+    // others between blocks.
+    parts.par_iter_mut().try_for_each(|p| {
+        for r0 in (0..n_rows).step_by(block) {
+            let r1 = (r0 + block).min(n_rows);
             let n = (r1 - r0) * p.n_chan * n_pol;
             let rows = Block {
                 vis: &mut p.vis[..n],
@@ -116,9 +118,10 @@ pub fn accumulate_group(
                 flags: &p.flags[..n],
                 nsamples: &p.nsamples[..n],
                 conjugation: Conjugation::Uvh5,
-            })
-        })?;
-    }
+            })?;
+        }
+        Ok::<(), QaError>(())
+    })?;
     drop(parts);
     let mut report = acc.finish();
     report.input = "uvh5".into();
