@@ -106,7 +106,7 @@ pub enum ConvertError {
     Compute(#[from] ComputeError),
     #[error(transparent)]
     Iers(#[from] crate::astro::IersError),
-    #[error("cannot start the reader thread: {0}")]
+    #[error("cannot start a conversion thread (reader or QA): {0}")]
     Thread(std::io::Error),
     #[error(transparent)]
     Qa(#[from] crate::qa::QaError),

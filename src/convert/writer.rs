@@ -1,8 +1,9 @@
 //! The one conversion path: a Measurement Set written subband by subband.
 //!
 //! [`Conversion::start`] creates the main table from one header of the
-//! group (rows, baselines and times are the same in every subband) and
-//! writes every per-row column; [`Conversion::add`] reads subband files,
+//! group (rows, baselines and times are the same in every subband);
+//! [`Conversion::add`] (the first also puts every per-row column, while
+//! its first blocks are read) reads subband files,
 //! turns each block into the MS's values in one fused pass (phase change,
 //! correlation order, conjugation: [`crate::compute::Backend::transform`]
 //! with [`convention::ms_maps`]) and writes them into their own channels,
@@ -10,7 +11,9 @@
 //! [`Conversion::finish`] writes what needs the whole band (WEIGHT and
 //! FLAG_ROW of a merged band, the subtables) and puts the MS in place.
 //! `convert` adds a group's files in one call, a reader thread reading
-//! block k+1 while this thread writes block k; the streaming daemon adds
+//! block k+1 while this thread writes block k (and, with QA, a QA thread
+//! summing block k-1 before handing it back to the reader); the streaming
+//! daemon adds
 //! each file as it lands, so that when the last one lands only that
 //! subband and the subtables are left to write.
 
