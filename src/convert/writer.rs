@@ -211,24 +211,6 @@ impl Conversion {
             .windows(2)
             .all(|w| w[0].1.offset + w[0].1.n_freqs == w[1].1.offset);
         let per_window = self.layout.n_windows > 1 || !contiguous;
-        let steps = steps(
-            &placed,
-            self.writer.row_runs(),
-            per_window,
-            block * all_chans,
-        );
-        let (rows, chans) = steps
-            .iter()
-            .map(|st| {
-                let chans: usize = placed[st.files.clone()]
-                    .iter()
-                    .map(|(_, s)| s.n_freqs)
-                    .sum();
-                (st.r1 - st.r0, chans)
-            })
-            .max_by_key(|&(r, c)| r * c)
-            .unwrap_or((1, 1));
-        self.writer.cache_tiles_for(rows, chans)?;
         // Each file's channels ascending, as the reader places them.
         let freq_hz: Vec<Vec<f64>> = placed
             .iter()
@@ -240,6 +222,13 @@ impl Conversion {
                 f
             })
             .collect();
+        let runs = self.writer.row_runs();
+        let steps = steps(&freq_hz, n_pol, runs, per_window, block * all_chans);
+        let (rows, chans) = (steps.iter())
+            .map(|st| (st.r1 - st.r0, st.freq_hz.len()))
+            .max_by_key(|&(r, c)| r * c)
+            .unwrap_or((1, 1));
+        self.writer.cache_tiles_for(rows, chans)?;
         let headers: Vec<Arc<Header>> = placed.iter().map(|(f, _)| f.shared_header()).collect();
         let slots: Vec<ChannelMap> = placed.iter().map(|(_, s)| *s).collect();
         let progress = progress_bar(self.opts.progress, (n_rows * slots.len()) as u64);
@@ -260,7 +249,7 @@ impl Conversion {
             ..
         } = self;
         let backend = opts.backend.as_ref();
-        let (dw_m, slots, steps, freq_hz) = (&*dw_m, &slots, &steps, &freq_hz);
+        let (dw_m, slots, steps) = (&*dw_m, &slots, &steps);
         let (maps, swapped) = (&*maps, &swapped[..]);
         let stats_of_reader = &mut *stats;
         std::thread::scope(|s| -> Result<(), ConvertError> {
@@ -279,41 +268,48 @@ impl Conversion {
                 .spawn_scoped(s, move || {
                     let mut t = [0.0; 2];
                     for (k, step) in steps.iter().enumerate() {
-                        let Ok(b) = empty_rx.recv() else { return t };
-                        let files = &mut placed[step.files.clone()];
-                        let res = read_block(files, step, k, b, &mut t[0]).and_then(|mut b| {
+                        let Ok(mut b) = empty_rx.recv() else { return t };
+                        b.step = k;
+                        let mut prepare = || -> Result<(), ConvertError> {
                             let clock = Instant::now();
-                            let freq: Vec<f64> = freq_hz[step.files.clone()].concat();
                             let (r0, r1) = (step.r0, step.r1);
-                            let n = (r1 - r0) * freq.len() * n_pol;
+                            let n = (r1 - r0) * step.freq_hz.len() * n_pol;
                             let rows = &mut b.rows;
+                            let block = group::Block {
+                                vis: &mut rows.vis[..n],
+                                flags: &mut rows.flags[..n],
+                                nsamples: &mut rows.nsamples[..n],
+                            };
+                            group::read_side_by_side(
+                                &mut placed[step.files.clone()],
+                                r0,
+                                r1,
+                                block,
+                            )?;
+                            t[0] += clock.elapsed().as_secs_f64();
+                            let clock = Instant::now();
                             let alternate = &swapped[r0..r1];
                             let transform = VisTransform {
                                 dw_m: &dw_m[r0..r1],
-                                freq_hz: &freq,
+                                freq_hz: &step.freq_hz,
                                 alternate,
                                 maps,
                             };
                             backend.transform(&transform, &mut rows.vis[..n])?;
                             convention::reorder_cells(&mut rows.flags[..n], maps, alternate);
                             convention::reorder_cells(&mut rows.nsamples[..n], maps, alternate);
-                            let cells = Channels {
-                                n_rows: r1 - r0,
-                                vis: &rows.vis[..n],
-                                flags: &rows.flags[..n],
-                                nsamples: &rows.nsamples[..n],
-                            };
                             // WEIGHT's statistics here, off the writer's
                             // thread (casacore's puts keep it busy).
                             let step_slots = &slots[step.files.clone()];
                             let firsts = group::firsts_side_by_side(step_slots);
                             let slices = step_slots.iter().map(|s| (s.offset, s.n_freqs));
-                            stats_of_reader.add(r0, slices.zip(firsts), &cells);
+                            stats_of_reader.add(r0, slices.zip(firsts), &b.channels(step, n_pol));
                             t[1] += clock.elapsed().as_secs_f64();
-                            Ok(b)
-                        });
+                            Ok(())
+                        };
+                        let res = prepare();
                         let failed = res.is_err();
-                        if full_tx.send(res).is_err() || failed {
+                        if full_tx.send(res.map(|()| b)).is_err() || failed {
                             return t;
                         }
                     }
@@ -341,15 +337,8 @@ impl Conversion {
                         .spawn_scoped(s, move || {
                             for b in written_rx.iter() {
                                 let step = &steps[b.step];
-                                let freq: Vec<f64> = freq_hz[step.files.clone()].concat();
-                                let n = (step.r1 - step.r0) * freq.len() * n_pol;
-                                let cells = Channels {
-                                    n_rows: step.r1 - step.r0,
-                                    vis: &b.rows.vis[..n],
-                                    flags: &b.rows.flags[..n],
-                                    nsamples: &b.rows.nsamples[..n],
-                                };
-                                q.add(slots[step.files.start].offset, &freq, step.r0, &cells);
+                                let first = slots[step.files.start].offset;
+                                q.add(first, &step.freq_hz, step.r0, &b.channels(step, n_pol));
                                 // The reader may have stopped after the last block.
                                 let _ = back.send(b);
                             }
@@ -357,20 +346,19 @@ impl Conversion {
                         .map_err(ConvertError::Thread)
                 })
                 .transpose()?;
+            let next = if looking.is_some() {
+                &written_tx
+            } else {
+                &empty_tx
+            };
             // Writing: this thread, which owns the casacore table.
             for received in full_rx.iter() {
                 let b = received?;
                 let step = &steps[b.step];
                 let (r0, r1) = (step.r0, step.r1);
                 let step_slots = &slots[step.files.clone()];
-                let n = (r1 - r0) * step_slots.iter().map(|s| s.n_freqs).sum::<usize>() * n_pol;
                 let t = Instant::now();
-                let channels = Channels {
-                    n_rows: r1 - r0,
-                    vis: &b.rows.vis[..n],
-                    flags: &b.rows.flags[..n],
-                    nsamples: &b.rows.nsamples[..n],
-                };
+                let channels = b.channels(step, n_pol);
                 let firsts = group::firsts_side_by_side(step_slots);
                 for (slot, first) in step_slots.iter().zip(firsts) {
                     writer
@@ -379,11 +367,8 @@ impl Conversion {
                 }
                 progress.inc(((r1 - r0) * step_slots.len()) as u64);
                 seconds[2] += t.elapsed().as_secs_f64();
-                // The reader may have stopped after the last block.
-                let _ = match looking {
-                    Some(_) => written_tx.send(b).map_err(|e| e.0),
-                    None => empty_tx.send(b).map_err(|e| e.0),
-                };
+                // To QA, or back to the reader (which may have stopped).
+                let _ = next.send(b);
             }
             drop(written_tx);
             if let Some(qa) = looking {
@@ -481,39 +466,45 @@ struct Step {
     files: std::ops::Range<usize>,
     r0: usize,
     r1: usize,
+    /// The files' channels side by side, ascending within each file, Hz.
+    freq_hz: Vec<f64>,
 }
 
-/// The steps that write the files `placed` in the order of the main
+/// The steps that write the files whose channels are `freq_hz` (each
+/// ascending, `n_pol` correlations per channel) in the order of the main
 /// table's rows, and so of casacore's tiles (no tile created empty, written,
 /// read back and written again): within each run of input rows that is
 /// contiguous in every window (`runs`), window after window when
 /// `per_window` (one window per subband), else every file in each block of
 /// rows. At most `block_values` values per block.
 fn steps(
-    placed: &[(Uvh5File, ChannelMap)],
+    freq_hz: &[Vec<f64>],
+    n_pol: usize,
     runs: &[(usize, usize)],
     per_window: bool,
     block_values: usize,
 ) -> Vec<Step> {
-    let n_pol = placed.first().map_or(1, |(f, _)| f.header().n_pols);
     let groups: Vec<std::ops::Range<usize>> = if per_window {
-        (0..placed.len()).map(|k| k..k + 1).collect()
+        (0..freq_hz.len()).map(|k| k..k + 1).collect()
     } else {
         // Every file in each block.
-        let all = 0..placed.len();
+        let all = 0..freq_hz.len();
         vec![all]
     };
     let mut steps = Vec::new();
     for &(start, len) in runs {
         for files in &groups {
-            let chans: usize = placed[files.clone()].iter().map(|(_, s)| s.n_freqs).sum();
-            let rows = (block_values / (chans * n_pol).max(1)).max(1);
+            let freq: Vec<f64> = freq_hz[files.clone()].concat();
+            let rows = (block_values / (freq.len() * n_pol).max(1)).max(1);
             for r0 in (start..start + len).step_by(rows) {
                 let r1 = (r0 + rows).min(start + len);
+                let freq_hz = freq.clone();
+                let files = files.clone();
                 steps.push(Step {
-                    files: files.clone(),
+                    files,
                     r0,
                     r1,
+                    freq_hz,
                 });
             }
         }
@@ -521,28 +512,17 @@ fn steps(
     steps
 }
 
-/// Read `step` (the `k`-th) of `files` (those of the step) into `b`, side
-/// by side ([`group::read_side_by_side`]); adds the seconds to `seconds`.
-fn read_block(
-    files: &mut [(Uvh5File, ChannelMap)],
-    step: &Step,
-    k: usize,
-    mut b: SubBlock,
-    seconds: &mut f64,
-) -> Result<SubBlock, ConvertError> {
-    let t = Instant::now();
-    let n_pol = files[0].0.header().n_pols;
-    let n = (step.r1 - step.r0) * files.iter().map(|(_, s)| s.n_freqs).sum::<usize>() * n_pol;
-    let rows = &mut b.rows;
-    let block = group::Block {
-        vis: &mut rows.vis[..n],
-        flags: &mut rows.flags[..n],
-        nsamples: &mut rows.nsamples[..n],
-    };
-    group::read_side_by_side(files, step.r0, step.r1, block)?;
-    b.step = k;
-    *seconds += t.elapsed().as_secs_f64();
-    Ok(b)
+impl SubBlock {
+    /// The block's cells of `step`, `n_pol` correlations per channel.
+    fn channels(&self, step: &Step, n_pol: usize) -> Channels<'_> {
+        let n = (step.r1 - step.r0) * step.freq_hz.len() * n_pol;
+        Channels {
+            n_rows: step.r1 - step.r0,
+            vis: &self.rows.vis[..n],
+            flags: &self.rows.flags[..n],
+            nsamples: &self.rows.nsamples[..n],
+        }
+    }
 }
 
 fn progress_bar(enabled: bool, rows: u64) -> indicatif::ProgressBar {
