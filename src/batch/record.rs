@@ -107,10 +107,8 @@ impl ResultRecord {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io(&path)(e)),
             }
-            let converted = std::fs::read_to_string(&taken)
-                .ok()
-                .and_then(|t| serde_json::from_str::<ResultRecord>(&t).ok())
-                .is_some_and(|r| r.outcome == Outcome::Ok);
+            let converted = Self::read_file(taken.clone())
+                .is_ok_and(|r| r.is_some_and(|r| r.outcome == Outcome::Ok));
             if converted {
                 // Put it back, unless a newer record took the path meanwhile.
                 match std::fs::hard_link(&taken, &path) {
@@ -132,7 +130,11 @@ impl ResultRecord {
 
     /// The record of `output`, if one was written.
     pub fn read(output: &Path) -> Result<Option<ResultRecord>, BatchError> {
-        let path = record_path(output);
+        Self::read_file(record_path(output))
+    }
+
+    /// The record in the file `path`, if there is one.
+    fn read_file(path: PathBuf) -> Result<Option<ResultRecord>, BatchError> {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -66,7 +66,8 @@ struct SubBlock {
     rows: RowBuffers,
 }
 
-/// Blocks circulating between the reader thread and the writer.
+/// Blocks circulating between the reader thread, the writer and (with
+/// QA) the QA thread.
 const BLOCKS_IN_FLIGHT: usize = 4;
 
 /// Bytes the conversion holds per row of a subband block: visibilities,
